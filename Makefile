@@ -1,0 +1,73 @@
+# Gateway build. Our code: C11, -Wall -Wextra -Werror. llhttp comes from
+# Debian's node-llhttp as C sources and is compiled with its own flags.
+
+CC       ?= cc
+BUILD    ?= build
+OPT      ?= -O2
+SAN      ?=
+PKGS     := libuv openssl libjwt jansson inih
+LLHTTP_SRC_DIR := /usr/share/llhttp
+LLHTTP_INC_DIR := /usr/share/include/llhttp
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS_GW  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+              $(OPT) -g $(SAN) -I gateway -isystem $(LLHTTP_INC_DIR) $(PKG_CFLAGS)
+CFLAGS_LL  := -O2 -g -w $(SAN) -I $(LLHTTP_INC_DIR)
+LDLIBS_GW  := $(PKG_LIBS) -lpthread -lm
+
+SRCS      := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+OBJS      := $(SRCS:gateway/%.c=$(BUILD)/obj/%.o)
+LL_OBJS   := $(patsubst $(LLHTTP_SRC_DIR)/%.c,$(BUILD)/llhttp/%.o,$(wildcard $(LLHTTP_SRC_DIR)/*.c))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test test-unit test-asan asan run clean bench install check-deps
+all: $(BUILD)/gateway $(UNIT_BINS)
+
+$(BUILD)/obj/%.o: gateway/%.c $(wildcard gateway/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS_GW) -MMD -c -o $@ $<
+
+$(BUILD)/llhttp/%.o: $(LLHTTP_SRC_DIR)/%.c | $(BUILD)/llhttp
+	$(CC) $(CFLAGS_LL) -c -o $@ $<
+
+$(BUILD)/libgw.a: $(OBJS) $(LL_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/gateway: $(BUILD)/obj/main.o $(BUILD)/libgw.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS_GW)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libgw.a | $(BUILD)/tests
+	$(CC) $(CFLAGS_GW) -I tests/unit -o $@ $< $(BUILD)/libgw.a $(LDLIBS_GW)
+
+$(BUILD)/obj $(BUILD)/llhttp $(BUILD)/tests:
+	mkdir -p $@
+
+-include $(OBJS:.o=.d) $(BUILD)/obj/main.d
+
+# Installs the Debian packages that are missing; a quick no-op otherwise.
+deps:
+	@sh tests/deps.sh
+
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+
+# The whole suite on the optimized build and on the ASan+UBSan build; the last
+# line is the combined "N passed, M failed".
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory asan
+	@sh tests/run.sh build build-asan
+
+test-asan: deps asan
+	@sh tests/run.sh build-asan
+
+run: deps all
+	@sh conf/run-demo.sh
+
+bench: deps all
+	@bash bench/run.sh
+
+clean:
+	rm -rf build build-asan

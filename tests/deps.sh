@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs what the build and the tests need, only when something is missing.
+set -e
+pkgs="libuv1-dev libssl-dev libjwt-dev libinih-dev libjansson-dev node-llhttp pkg-config curl openssl"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+if [ -n "$missing" ]; then
+  echo "make deps: installing$missing"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Runs every test against each build directory given (default: build) and
+# ends with one line "N passed, M failed". Exit status is non-zero on any
+# failure. Unit tests print TAP; integration tests run under node's test
+# runner with the TAP reporter, each file in its own process.
+cd "$(dirname "$0")/.." || exit 2
+[ $# -gt 0 ] || set -- build
+total_pass=0 total_fail=0 total_skip=0
+log_dir=${TMPDIR:-/tmp}/gateway-tests.$$
+mkdir -p "$log_dir"
+
+count() { # FILE -> sets p f s from TAP lines
+  p=$(grep -Ec '^ok [0-9]+' "$1" | head -1)
+  f=$(grep -Ec '^not ok [0-9]+' "$1" | head -1)
+  s=$(grep -Ec '^ok [0-9]+ .*# (SKIP|TODO)' "$1" | head -1)
+}
+
+for b in "$@"; do
+  [ -x "$b/gateway" ] || { echo "not ok - $b/gateway missing (build first)"; total_fail=$((total_fail + 1)); continue; }
+  echo "# ===== suite on $b ====="
+  for t in "$b"/tests/test_*; do
+    [ -x "$t" ] || continue
+    out="$log_dir/$(basename "$b")-$(basename "$t").tap"
+    timeout 120 "$t" > "$out" 2>&1; rc=$?
+    count "$out"
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $t exited $rc" >> "$out"; fi
+    echo "# unit $(basename "$t"): $((p - s)) passed, $f failed"
+    [ "$f" -eq 0 ] || grep -E -A3 '^not ok' "$out" | sed 's/^/#   /'
+    total_pass=$((total_pass + p - s)); total_fail=$((total_fail + f)); total_skip=$((total_skip + s))
+  done
+  for t in tests/integration/*.test.js; do
+    [ -f "$t" ] || continue
+    out="$log_dir/$(basename "$b")-$(basename "$t").tap"
+    GATEWAY_BIN="$PWD/$b/gateway" timeout 300 node --test --test-reporter=tap "$t" > "$out" 2>&1; rc=$?
+    p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out" | tail -1); p=${p:-0}
+    f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$out" | tail -1); f=${f:-0}
+    s=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$out" | tail -1); s=${s:-0}
+    c=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$out" | tail -1); c=${c:-0}
+    f=$((f + c))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    echo "# integration $(basename "$t"): $p passed, $f failed${s:+, $s skipped}"
+    [ "$f" -eq 0 ] || grep -E -B2 -A25 '^ *not ok' "$out" | head -120 | sed 's/^/#   /'
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + s))
+  done
+done
+rm -rf "$log_dir"
+if [ "$total_skip" -gt 0 ]; then
+  echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+else
+  echo "$total_pass passed, $total_fail failed"
+fi
+[ "$total_fail" -eq 0 ]
