@@ -1,0 +1,227 @@
+#include "http.h"
+
+#include <string.h>
+
+enum {
+  ST_LINE = 0, /* inside a line */
+  ST_CR,       /* saw CR, LF must follow */
+  ST_LF,       /* at the start of a line, after CRLF */
+  ST_LF_CR,    /* an empty line's CR: LF must follow and ends the head */
+};
+
+void headscan_init(gw_headscan_t *s, uint32_t max_bytes) {
+  memset(s, 0, sizeof *s);
+  s->max_bytes = max_bytes;
+  s->in_request_line = 1;
+  s->state = ST_LF; /* llhttp tolerates CRLFs before a request line */
+}
+
+static gw_headscan_result_t bad(gw_headscan_t *s, const char *why) {
+  s->why = why;
+  return HS_BAD;
+}
+
+gw_headscan_result_t headscan_feed(gw_headscan_t *s, const char *data, size_t len, size_t *used) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)data[i];
+    if (++s->total > s->max_bytes)
+      return s->in_request_line ? HS_TOO_LONG_LINE : HS_TOO_LARGE;
+    switch (s->state) {
+    case ST_CR:
+      if (c != '\n') return bad(s, "CR not followed by LF in request head");
+      s->state = ST_LF;
+      if (s->line_len > 0) {
+        if (s->in_request_line && s->seen_colon) return bad(s, "malformed request line");
+        s->in_request_line = 0;
+      }
+      s->line_len = 0;
+      s->seen_colon = 0;
+      continue;
+    case ST_LF_CR:
+      if (c != '\n') return bad(s, "CR not followed by LF in request head");
+      *used = i + 1;
+      return HS_DONE;
+    case ST_LF:
+      if (c == '\r') {
+        /* An empty line: before the request line llhttp skips it, after the
+         * request line it ends the head. */
+        s->state = s->in_request_line ? ST_CR : ST_LF_CR;
+        continue;
+      }
+      if (c == ' ' || c == '\t') {
+        if (!s->in_request_line) return bad(s, "obsolete line folding in request head");
+        return bad(s, "whitespace before the request line");
+      }
+      s->state = ST_LINE;
+      break;
+    default:
+      break;
+    }
+    /* ST_LINE */
+    if (c == '\r') {
+      s->state = ST_CR;
+      continue;
+    }
+    if (c == '\n') return bad(s, "bare LF in request head");
+    s->line_len++;
+    if (s->in_request_line) {
+      if (c < 0x20 || c == 0x7f) return bad(s, "control character in request line");
+      /* method SP target SP version: exactly one space between parts */
+      if (c == ' ') {
+        if (s->seen_colon == 1) return bad(s, "malformed request line");
+        s->seen_colon = 1;
+      } else {
+        s->seen_colon = 0;
+      }
+      continue;
+    }
+    if (!s->seen_colon) {
+      if (c == ':') {
+        if (s->line_len == 1) return bad(s, "empty header name");
+        s->seen_colon = 1;
+      } else if (!http_is_tchar(c)) {
+        return bad(s, c == ' ' || c == '\t' ? "whitespace in or after a header name"
+                                            : "invalid character in header name");
+      }
+    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      return bad(s, "control character in header value");
+    }
+  }
+  return HS_MORE;
+}
+
+int http_is_tchar(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
+  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+int http_name_eq(const char *name, size_t len, const char *lower) {
+  size_t i = 0;
+  for (; i < len; i++) {
+    unsigned char c = (unsigned char)name[i];
+    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+    if (lower[i] == '\0' || c != (unsigned char)lower[i]) return 0;
+  }
+  return lower[i] == '\0';
+}
+
+static int prefix_ci(const char *name, size_t len, const char *lower, size_t plen) {
+  if (len < plen) return 0;
+  for (size_t i = 0; i < plen; i++) {
+    unsigned char c = (unsigned char)name[i];
+    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+    if (c != (unsigned char)lower[i]) return 0;
+  }
+  return 1;
+}
+
+int http_is_hop_by_hop(const char *name, size_t len) {
+  switch (len) {
+  case 2: return http_name_eq(name, len, "te");
+  case 7: return http_name_eq(name, len, "trailer") || http_name_eq(name, len, "upgrade");
+  case 10: return http_name_eq(name, len, "connection") || http_name_eq(name, len, "keep-alive");
+  case 16: return http_name_eq(name, len, "proxy-connection");
+  case 17: return http_name_eq(name, len, "transfer-encoding");
+  default: break;
+  }
+  return prefix_ci(name, len, "proxy-", 6);
+}
+
+void http_list_each(const char *v, size_t len, void (*fn)(void *, const char *, size_t),
+                    void *ud) {
+  size_t i = 0;
+  while (i < len) {
+    while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+    size_t start = i;
+    while (i < len && v[i] != ',') i++;
+    size_t end = i;
+    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) end--;
+    if (end > start) fn(ud, v + start, end - start);
+  }
+}
+
+struct list_has_ctx {
+  const char *tok;
+  size_t tlen;
+  int found;
+};
+
+static int eq_ci(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+    if (x >= 'A' && x <= 'Z') x = (unsigned char)(x + 32);
+    if (y >= 'A' && y <= 'Z') y = (unsigned char)(y + 32);
+    if (x != y) return 0;
+  }
+  return 1;
+}
+
+static void list_has_cb(void *ud, const char *tok, size_t tlen) {
+  struct list_has_ctx *x = ud;
+  if (tlen == x->tlen && eq_ci(tok, x->tok, tlen)) x->found = 1;
+}
+
+int http_list_has(const char *value, size_t len, const char *token, size_t tlen) {
+  struct list_has_ctx x = {token, tlen, 0};
+  http_list_each(value, len, list_has_cb, &x);
+  return x.found;
+}
+
+int http_parse_content_length(const char *v, size_t len, uint64_t *out) {
+  uint64_t n = 0;
+  if (len == 0 || len > 18) return -1;
+  for (size_t i = 0; i < len; i++) {
+    if (v[i] < '0' || v[i] > '9') return -1;
+    n = n * 10 + (uint64_t)(v[i] - '0');
+  }
+  *out = n;
+  return 0;
+}
+
+const char *http_reason(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 101: return "Switching Protocols";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 203: return "Non-Authoritative Information";
+  case 204: return "No Content";
+  case 205: return "Reset Content";
+  case 206: return "Partial Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 303: return "See Other";
+  case 304: return "Not Modified";
+  case 307: return "Temporary Redirect";
+  case 308: return "Permanent Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 406: return "Not Acceptable";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 410: return "Gone";
+  case 411: return "Length Required";
+  case 412: return "Precondition Failed";
+  case 413: return "Content Too Large";
+  case 414: return "URI Too Long";
+  case 415: return "Unsupported Media Type";
+  case 416: return "Range Not Satisfiable";
+  case 417: return "Expectation Failed";
+  case 422: return "Unprocessable Content";
+  case 425: return "Too Early";
+  case 428: return "Precondition Required";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  default: return "";
+  }
+}

@@ -1,0 +1,250 @@
+/* proxy: the internal contract between the worker loop (server.c), the
+ * client side (conn.c) and the upstream side (upstream.c).
+ *
+ * Everything here lives on one worker thread; nothing is shared between
+ * workers except the read-only config and a few atomic counters. llhttp
+ * callbacks only record and append to buffers; decisions and I/O happen after
+ * llhttp_execute() returns, so no connection is freed inside a parser. */
+#ifndef GW_PROXY_H
+#define GW_PROXY_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "http.h"
+#include "llhttp.h"
+
+typedef struct worker worker_t;
+typedef struct client client_t;
+typedef struct upconn upconn_t;
+typedef struct request request_t;
+typedef struct upool upool_t;
+
+typedef struct dlist {
+  struct dlist *prev, *next;
+} dlist_t;
+
+static inline void dlist_init(dlist_t *l) { l->prev = l->next = l; }
+static inline int dlist_empty(const dlist_t *l) { return l->next == l; }
+static inline void dlist_insert_tail(dlist_t *head, dlist_t *n) {
+  n->prev = head->prev;
+  n->next = head;
+  head->prev->next = n;
+  head->prev = n;
+}
+static inline void dlist_remove(dlist_t *n) {
+  n->prev->next = n->next;
+  n->next->prev = n->prev;
+  n->prev = n->next = n;
+}
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* A growable output buffer; released when a connection goes idle so that
+ * idle keep-alive connections hold no buffers. */
+typedef struct {
+  char *data;
+  size_t len, cap;
+} outbuf_t;
+
+int outbuf_reserve(outbuf_t *b, size_t extra);
+int outbuf_append(outbuf_t *b, const void *p, size_t n);
+int outbuf_printf(outbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void outbuf_free(outbuf_t *b);
+
+/* Writes queued on one stream: try_write first, uv_write for the rest. */
+typedef struct {
+  outbuf_t out;
+  size_t queued; /* bytes handed to uv_write and not yet completed */
+} wqueue_t;
+
+/* Flushes q->out on stream s. Returns 0 or a negative libuv error. */
+int wqueue_flush(wqueue_t *q, uv_stream_t *s, uv_write_cb cb);
+/* In a write callback: accounts for the finished write, returns its queue. */
+wqueue_t *wqueue_complete(uv_write_t *req);
+
+#define GW_WQ_HIGH (256 * 1024) /* stop reading the other side above this */
+#define GW_WQ_LOW (64 * 1024)   /* resume below this */
+#define GW_READ_BUF (64 * 1024)
+
+typedef enum { TMO_NONE = 0, TMO_HEADER, TMO_IDLE, TMO_CONNECT, TMO_RESPONSE, TMO_STREAM, TMO_POOL } tmo_kind_t;
+
+struct upool {
+  worker_t *w;
+  const gw_upstream_cfg_t *cfg;
+  dlist_t idle;      /* upconn_t.link, most recently used at the tail */
+  unsigned nidle;
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+  uint64_t addr_expires; /* 0 = numeric host: never */
+};
+
+struct server;
+
+struct worker {
+  int id;
+  struct server *server;
+  uv_loop_t loop;
+  uv_thread_t thread;
+  uv_tcp_t listeners[GW_MAX_LISTEN + 1];
+  uint8_t listener_admin[GW_MAX_LISTEN + 1];
+  size_t nlisteners;
+  uv_timer_t tick;
+  uv_async_t async;
+  const gw_config_t *cfg;
+  upool_t *pools; /* one per cfg->upstreams[i] */
+  dlist_t clients;
+  dlist_t upconns;  /* connections attached to a request (pooled ones are in their pool) */
+  size_t nclients;
+  int draining;
+  int stopping;
+  int handles_open;
+  outbuf_t access;  /* buffered access log lines, flushed on each tick */
+  char rbuf[GW_READ_BUF]; /* shared by every read on this loop: reads never outlive their callback */
+};
+
+enum { RS_HEAD = 0, RS_WAIT, RS_BODY, RS_LOCAL, RS_DONE };
+
+typedef struct {
+  uint32_t name_off, name_len, val_off, val_len;
+} hdr_t;
+
+struct request {
+  client_t *c;
+  upconn_t *uc;
+  upool_t *pool;
+  gw_headscan_t hs;
+  uint8_t state;
+  uint8_t event;          /* what paused the parser: EV_HEAD or EV_MSG */
+  uint8_t msg_complete;   /* whole request read from the client */
+  uint8_t resp_started;   /* first response byte went to the client */
+  uint8_t resp_complete;
+  uint8_t keepalive;      /* client side may be kept */
+  uint8_t chunked_in;     /* request body is chunked */
+  uint8_t chunked_out;    /* response body re-encoded as chunked to the client */
+  uint8_t close_delimited_out;
+  uint8_t expect_continue;
+  uint8_t is_head;
+  uint8_t retried;
+  uint8_t upstream_reusable;
+  uint8_t last_was_value;
+  uint8_t in_field;
+  int err_status;         /* set by a parser callback that refused (431...) */
+  const char *err_code;
+  const char *err_desc;
+  int status;             /* status sent to the client */
+  uint64_t content_length;
+  uint64_t chunk_left;    /* bytes of the current request chunk still to come */
+  uint8_t crlf_due;       /* bytes of the CRLF after chunk data still to check */
+  uint64_t body_in;       /* request body bytes read */
+  uint64_t bytes_out;     /* response bytes sent to the client (body + head) */
+  uint64_t start_ms;
+  uint64_t up_start_ms;
+  /* head arena: method, target and header bytes copied out of read buffers */
+  char *arena;
+  uint32_t arena_len, arena_cap;
+  uint32_t method_off, method_len, url_off, url_len;
+  hdr_t *hdrs;
+  uint32_t nhdrs, max_hdrs;
+  /* the head sent upstream, kept for one retry on a fresh connection */
+  outbuf_t uphead;
+  /* response head fields collected from the upstream */
+  outbuf_t resp;
+  hdr_t *rhdrs;
+  uint32_t nrhdrs, cap_rhdrs;
+  int up_status;
+};
+
+struct client {
+  uv_tcp_t tcp;
+  dlist_t link;
+  worker_t *w;
+  llhttp_t parser;
+  request_t *req;
+  char *pending;          /* input not yet parsed (pipelining, waiting for upstream) */
+  const char *exec_end;   /* end of the buffer llhttp is executing */
+  uint32_t pending_len;
+  uint8_t is_admin;
+  uint8_t reading;
+  uint8_t closing;        /* uv_close called */
+  uint8_t close_after_flush;
+  uint8_t tmo;
+  uint8_t got_bytes;      /* any byte of the current request arrived */
+  uint8_t in_run;         /* client_run is on the stack */
+  uint64_t deadline;
+  wqueue_t wq;
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+  } peer;
+};
+
+struct upconn {
+  uv_tcp_t tcp;
+  dlist_t link;
+  upool_t *pool;
+  request_t *req;         /* NULL while idle in the pool */
+  llhttp_t parser;
+  uv_connect_t connect_req;
+  uv_getaddrinfo_t gai;
+  wqueue_t wq;
+  uint64_t deadline;
+  uint8_t tmo;
+  uint8_t connected;
+  uint8_t reused;
+  uint8_t closing;
+  uint8_t reading;
+  uint8_t resolving;
+  uint8_t handle_closed;
+  uint8_t got_response_bytes;
+  uint8_t write_failed;
+  uint8_t event;          /* EV_MSG when the response completed */
+};
+
+enum { EV_NONE = 0, EV_HEAD, EV_MSG };
+
+/* server.c */
+extern atomic_uint gw_open_connections;
+extern atomic_int gw_ready;
+uint64_t worker_now(worker_t *w);
+
+/* conn.c: client side */
+void conn_on_connection(uv_stream_t *server, int status);
+void conn_close(client_t *c);
+void conn_timeout(client_t *c);
+void conn_drain(client_t *c);
+/* Called by the upstream side. */
+void conn_upstream_ready(request_t *r);              /* head written; stream the body */
+void conn_upstream_failed(request_t *r, int status, const char *code, const char *desc);
+void conn_response_progress(request_t *r);           /* client out has new bytes: flush */
+void conn_response_complete(request_t *r);
+void conn_client_writable(client_t *c);              /* back-pressure check after a client write */
+int conn_client_backlogged(const client_t *c);
+void request_append_response(request_t *r, const void *p, size_t n);
+/* Local JSON answers: {"error": code, "error_description": desc}. */
+void conn_answer(client_t *c, int status, const char *code, const char *desc, int close);
+void conn_answer_body(client_t *c, int status, const char *json);
+const char *req_method(const request_t *r, size_t *len);
+const hdr_t *req_header(const request_t *r, const char *lower_name, int *count);
+
+/* upstream.c */
+void upstream_start(request_t *r);                   /* acquire a connection, send the head */
+void upstream_body(request_t *r, const char *p, size_t n); /* append request body bytes */
+void upstream_body_end(request_t *r);
+void upstream_flush(request_t *r);
+int upstream_backlogged(const request_t *r);
+void upstream_release(request_t *r, int reusable);   /* detach from request: pool or close */
+void upstream_abort(request_t *r);                   /* close, no reuse */
+void upstream_resume_reading(request_t *r);
+void upstream_touch(request_t *r);                   /* data flowed: push the stream deadline */
+void upstream_timeout(upconn_t *uc);
+void upstream_pool_close_all(upool_t *p);
+void upstream_close(upconn_t *uc);
+
+/* access log (server.c) */
+void access_log_request(request_t *r);
+
+#endif

@@ -1,0 +1,314 @@
+/* server: worker threads, each with its own libuv loop and its own listening
+ * sockets (SO_REUSEPORT, so the kernel spreads connections), the coarse
+ * timeout sweep, the access log, and drain/stop on the main thread's word. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+
+#define TICK_MS 100
+#define ACCESS_FLUSH_BYTES (16 * 1024)
+
+atomic_uint gw_open_connections;
+atomic_int gw_ready;
+
+static int access_fd = -1;
+
+uint64_t worker_now(worker_t *w) { return uv_now(&w->loop); }
+
+unsigned server_cpu_count(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return (unsigned)n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+int server_open_access_log(const gw_config_t *cfg) {
+  if (!cfg->access_log || strcmp(cfg->access_log, "off") == 0) {
+    access_fd = -1;
+    return 0;
+  }
+  if (strcmp(cfg->access_log, "-") == 0) {
+    access_fd = STDOUT_FILENO;
+    return 0;
+  }
+  access_fd = open(cfg->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (access_fd < 0) {
+    LOG_ERROR("cannot open access log %s: %s", cfg->access_log, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static void access_flush(worker_t *w) {
+  if (w->access.len == 0 || access_fd < 0) {
+    w->access.len = 0;
+    return;
+  }
+  size_t off = 0;
+  while (off < w->access.len) {
+    ssize_t n = write(access_fd, w->access.data + off, w->access.len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    off += (size_t)n;
+  }
+  w->access.len = 0;
+}
+
+void access_log_request(request_t *r) {
+  worker_t *w = r->c->w;
+  if (access_fd < 0 || r->c->is_admin) return;
+  char ts[40], method[64], path[600];
+  gw_time_rfc3339(ts, sizeof ts);
+  gw_json_escape(method, sizeof method, r->arena + r->method_off, r->method_len, 20);
+  /* The query is never logged: it may carry an access_token. */
+  size_t plen = r->url_len;
+  const char *url = r->arena + r->url_off;
+  const char *q = memchr(url, '?', plen);
+  if (q) plen = (size_t)(q - url);
+  gw_json_escape(path, sizeof path, url, plen, 256);
+  uint64_t now = worker_now(w);
+  outbuf_printf(&w->access,
+                "{\"time\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
+                "\"upstream\":%s%s%s,\"bytes\":%llu,\"duration_ms\":%llu}\n",
+                ts, method, path, r->status, r->pool ? "\"" : "",
+                r->pool ? r->pool->cfg->name : "null", r->pool ? "\"" : "",
+                (unsigned long long)r->bytes_out, (unsigned long long)(now - r->start_ms));
+  if (w->access.len > ACCESS_FLUSH_BYTES) access_flush(w);
+}
+
+/* ---- sockets -------------------------------------------------------------- */
+
+int server_bind(const gw_listen_t *l, int reuseport) {
+  int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  if (l->addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0 || listen(fd, 1024) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+/* ---- the worker loop ---------------------------------------------------- */
+
+static void worker_close_handles(worker_t *w);
+
+static void on_tick(uv_timer_t *t) {
+  worker_t *w = t->data;
+  uint64_t now = worker_now(w);
+  dlist_t *it, *next;
+  for (it = w->clients.next; it != &w->clients; it = next) {
+    next = it->next;
+    client_t *c = container_of(it, client_t, link);
+    if (c->tmo != TMO_NONE && !c->closing && c->deadline <= now) conn_timeout(c);
+  }
+  for (it = w->upconns.next; it != &w->upconns; it = next) {
+    next = it->next;
+    upconn_t *uc = container_of(it, upconn_t, link);
+    if (uc->tmo != TMO_NONE && !uc->closing && uc->deadline <= now) upstream_timeout(uc);
+  }
+  for (size_t i = 0; i < w->cfg->nupstreams; i++) {
+    upool_t *p = &w->pools[i];
+    for (it = p->idle.next; it != &p->idle; it = next) {
+      next = it->next;
+      upconn_t *uc = container_of(it, upconn_t, link);
+      if (uc->deadline <= now) {
+        dlist_remove(&uc->link);
+        dlist_insert_tail(&w->upconns, &uc->link);
+        p->nidle--;
+        upstream_close(uc);
+      }
+    }
+  }
+  access_flush(w);
+  if (w->draining && w->nclients == 0 && !w->stopping) worker_close_handles(w);
+}
+
+static void worker_close_handles(worker_t *w) {
+  if (w->stopping) return;
+  w->stopping = 1;
+  for (size_t i = 0; i < w->cfg->nupstreams; i++) upstream_pool_close_all(&w->pools[i]);
+  dlist_t *it, *next;
+  for (it = w->clients.next; it != &w->clients; it = next) {
+    next = it->next;
+    conn_close(container_of(it, client_t, link));
+  }
+  for (it = w->upconns.next; it != &w->upconns; it = next) {
+    next = it->next;
+    upstream_close(container_of(it, upconn_t, link));
+  }
+  for (size_t i = 0; i < w->nlisteners; i++)
+    if (!uv_is_closing((uv_handle_t *)&w->listeners[i])) uv_close((uv_handle_t *)&w->listeners[i], NULL);
+  uv_close((uv_handle_t *)&w->tick, NULL);
+  uv_close((uv_handle_t *)&w->async, NULL);
+}
+
+static void on_async(uv_async_t *a) {
+  worker_t *w = a->data;
+  server_t *s = w->server;
+  int cmd = atomic_load(&s->command);
+  if (cmd >= SERVER_DRAIN && !w->draining) {
+    w->draining = 1;
+    for (size_t i = 0; i < w->nlisteners; i++) uv_close((uv_handle_t *)&w->listeners[i], NULL);
+    dlist_t *it, *next;
+    for (it = w->clients.next; it != &w->clients; it = next) {
+      next = it->next;
+      conn_drain(container_of(it, client_t, link));
+    }
+    for (size_t i = 0; i < w->cfg->nupstreams; i++) upstream_pool_close_all(&w->pools[i]);
+  }
+  if (cmd >= SERVER_STOP || (w->draining && w->nclients == 0)) worker_close_handles(w);
+}
+
+static void worker_main(void *arg) {
+  worker_t *w = arg;
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  access_flush(w);
+  /* Run once more so close callbacks of the last handles complete. */
+  uv_run(&w->loop, UV_RUN_NOWAIT);
+  atomic_fetch_add(&w->server->finished, 1);
+  uv_async_send(&w->server->main_async);
+}
+
+static int worker_init(server_t *s, worker_t *w, int id) {
+  const gw_config_t *cfg = s->cfg;
+  w->id = id;
+  w->server = s;
+  dlist_init(&w->clients);
+  dlist_init(&w->upconns);
+  if (uv_loop_init(&w->loop)) return -1;
+  w->cfg = cfg;
+  w->loop.data = w;
+  w->pools = calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof *w->pools);
+  uv_timer_init(&w->loop, &w->tick);
+  w->tick.data = w;
+  uv_async_init(&w->loop, &w->async, on_async);
+  w->async.data = w;
+  if (!w->pools) return -1;
+  for (size_t i = 0; i < cfg->nupstreams; i++) {
+    upool_t *p = &w->pools[i];
+    p->w = w;
+    p->cfg = &cfg->upstreams[i];
+    dlist_init(&p->idle);
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    if (uv_ip4_addr(p->cfg->url.host, p->cfg->url.port, &a4) == 0) {
+      memcpy(&p->addr, &a4, sizeof a4);
+      p->addrlen = sizeof a4;
+    } else if (uv_ip6_addr(p->cfg->url.host, p->cfg->url.port, &a6) == 0) {
+      memcpy(&p->addr, &a6, sizeof a6);
+      p->addrlen = sizeof a6;
+    } else {
+      p->addr_expires = 1; /* a host name: resolve before the first connect */
+    }
+  }
+  uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
+  return 0;
+}
+
+static int add_listener(worker_t *w, int fd, int admin) {
+  uv_tcp_t *t = &w->listeners[w->nlisteners];
+  uv_tcp_init(&w->loop, t);
+  t->data = w;
+  int rc = uv_tcp_open(t, fd);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)t, 1024, conn_on_connection);
+  if (rc) {
+    LOG_ERROR("listen: %s", uv_strerror(rc));
+    return -1;
+  }
+  w->listener_admin[w->nlisteners++] = (uint8_t)admin;
+  return 0;
+}
+
+/* Start-up failed: undo what worker_init and add_listener did. */
+void server_abort(server_t *s) {
+  for (unsigned i = 0; i < s->nworkers && s->workers; i++) {
+    worker_t *w = &s->workers[i];
+    if (!w->cfg) continue;
+    for (size_t l = 0; l < w->nlisteners; l++) uv_close((uv_handle_t *)&w->listeners[l], NULL);
+    uv_close((uv_handle_t *)&w->tick, NULL);
+    uv_close((uv_handle_t *)&w->async, NULL);
+    uv_run(&w->loop, UV_RUN_NOWAIT);
+    uv_loop_close(&w->loop);
+    free(w->pools);
+  }
+  free(s->workers);
+  s->workers = NULL;
+}
+
+int server_start(server_t *s) {
+  const gw_config_t *cfg = s->cfg;
+  s->nworkers = cfg->workers ? cfg->workers : server_cpu_count();
+  s->workers = calloc(s->nworkers, sizeof *s->workers);
+  if (!s->workers) return 2;
+  for (unsigned i = 0; i < s->nworkers; i++) {
+    worker_t *w = &s->workers[i];
+    if (worker_init(s, w, (int)i)) return 2;
+    for (size_t l = 0; l < cfg->nlisten; l++) {
+      int fd = server_bind(&cfg->listen[l], 1);
+      if (fd < 0) {
+        LOG_ERROR("cannot listen on %s: %s", cfg->listen[l].text, strerror(-fd));
+        return 2;
+      }
+      if (add_listener(w, fd, 0)) return 2;
+    }
+    if (i == 0 && cfg->admin_enabled) {
+      int fd = server_bind(&cfg->admin_listen, 0);
+      if (fd < 0) {
+        LOG_ERROR("cannot listen on %s (admin): %s", cfg->admin_listen.text, strerror(-fd));
+        return 2;
+      }
+      if (add_listener(w, fd, 1)) return 2;
+    }
+  }
+  for (unsigned i = 0; i < s->nworkers; i++) {
+    if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i])) {
+      LOG_ERROR("cannot start worker thread %u", i);
+      return 2;
+    }
+    s->started++;
+  }
+  return 0;
+}
+
+void server_command(server_t *s, int cmd) {
+  atomic_store(&s->command, cmd);
+  for (unsigned i = 0; i < s->started; i++) uv_async_send(&s->workers[i].async);
+}
+
+void server_join(server_t *s) {
+  for (unsigned i = 0; i < s->started; i++) uv_thread_join(&s->workers[i].thread);
+  for (unsigned i = 0; i < s->nworkers; i++) {
+    worker_t *w = &s->workers[i];
+    if (i < s->started) {
+      uv_loop_close(&w->loop);
+    }
+    free(w->pools);
+    outbuf_free(&w->access);
+  }
+  free(s->workers);
+  s->workers = NULL;
+  if (access_fd > STDERR_FILENO) close(access_fd);
+  access_fd = -1;
+}

@@ -1,0 +1,683 @@
+/* upstream: the server side of the proxy. Per worker and upstream, a pool of
+ * keep-alive connections; the request head is rebuilt from what was parsed
+ * (never copied from client bytes); the response is parsed with llhttp and
+ * re-framed for the client. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "proxy.h"
+
+#define RESP_HEAD_MAX (64 * 1024)
+#define RESP_HDRS_MAX 200
+#define DNS_TTL_MS 30000
+#define POOL_IDLE_MS 60000
+
+static void up_on_close(uv_handle_t *h);
+static void up_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void up_on_write(uv_write_t *wr, int status);
+static void up_connect_fresh(request_t *r);
+static void up_fail(upconn_t *uc, int status, const char *code, const char *desc);
+static const llhttp_settings_t *resp_settings(void);
+
+/* ---- the head sent upstream --------------------------------------------- */
+
+static int conn_lists(const request_t *r, const char *name, size_t len) {
+  for (uint32_t i = 0; i < r->nhdrs; i++) {
+    const hdr_t *h = &r->hdrs[i];
+    if (http_name_eq(r->arena + h->name_off, h->name_len, "connection") &&
+        http_list_has(r->arena + h->val_off, h->val_len, name, len))
+      return 1;
+  }
+  return 0;
+}
+
+static int list_has_ci(const char *v, size_t vlen, const char *tok, size_t tlen) {
+  return http_list_has(v, vlen, tok, tlen);
+}
+
+/* Incoming headers named like a [forward] identity header never reach the
+ * upstream: only the gateway may set them. */
+static int forward_header_stripped(const request_t *r, const char *n, size_t nl) {
+  const gw_config_t *cfg = r->c->w->cfg;
+  for (size_t i = 0; i < cfg->nforward; i++) {
+    const char *h = cfg->forward[i].header;
+    if (strlen(h) == nl && strncasecmp(h, n, nl) == 0) return 1;
+  }
+  return 0;
+}
+
+static void format_peer(const client_t *c, char *buf, size_t cap) {
+  buf[0] = '\0';
+  if (c->peer.sa.sa_family == AF_INET)
+    uv_ip4_name(&c->peer.in4, buf, cap);
+  else if (c->peer.sa.sa_family == AF_INET6)
+    uv_ip6_name(&c->peer.in6, buf, cap);
+}
+
+static void build_head(request_t *r) {
+  const gw_upstream_cfg_t *u = r->pool->cfg;
+  const char *a = r->arena;
+  outbuf_t *o = &r->uphead;
+  o->len = 0;
+  size_t mlen;
+  const char *m = req_method(r, &mlen);
+  const char *url = a + r->url_off;
+  size_t plen = r->url_len;
+  const char *q = memchr(url, '?', r->url_len);
+  if (q) plen = (size_t)(q - url);
+  const char *path = url;
+  if (u->strip_prefix) {
+    path += u->prefix_len;
+    plen -= u->prefix_len;
+  }
+  outbuf_append(o, m, mlen);
+  outbuf_append(o, " ", 1);
+  outbuf_append(o, u->url.path, strlen(u->url.path));
+  if (plen == 0 && u->url.path[0] == '\0') outbuf_append(o, "/", 1);
+  outbuf_append(o, path, plen);
+  if (q) outbuf_append(o, q, r->url_len - (size_t)(q - url));
+  outbuf_append(o, " HTTP/1.1\r\n", 11);
+
+  const hdr_t *host = req_header(r, "host", NULL);
+  outbuf_append(o, "Host: ", 6);
+  if (u->host_mode == GW_HOST_UPSTREAM || !host)
+    outbuf_append(o, u->url.authority, strlen(u->url.authority));
+  else
+    outbuf_append(o, a + host->val_off, host->val_len);
+  outbuf_append(o, "\r\n", 2);
+
+  int have_xff = 0;
+  for (uint32_t i = 0; i < r->nhdrs; i++) {
+    const hdr_t *h = &r->hdrs[i];
+    const char *n = a + h->name_off;
+    size_t nl = h->name_len;
+    if (http_is_hop_by_hop(n, nl) || http_name_eq(n, nl, "host") ||
+        http_name_eq(n, nl, "content-length") || http_name_eq(n, nl, "x-forwarded-proto") ||
+        http_name_eq(n, nl, "x-forwarded-host") || conn_lists(r, n, nl))
+      continue;
+    if (http_name_eq(n, nl, "x-forwarded-for")) {
+      /* Several incoming values become one list, the client appended last. */
+      outbuf_append(o, have_xff ? ", " : "X-Forwarded-For: ", have_xff ? 2 : 17);
+      outbuf_append(o, a + h->val_off, h->val_len);
+      have_xff = 1;
+      continue;
+    }
+    if (forward_header_stripped(r, n, nl)) continue;
+    outbuf_append(o, n, nl);
+    outbuf_append(o, ": ", 2);
+    outbuf_append(o, a + h->val_off, h->val_len);
+    outbuf_append(o, "\r\n", 2);
+  }
+  char ip[64];
+  format_peer(r->c, ip, sizeof ip);
+  if (have_xff)
+    outbuf_printf(o, ", %s\r\n", ip);
+  else
+    outbuf_printf(o, "X-Forwarded-For: %s\r\n", ip);
+  outbuf_printf(o, "X-Forwarded-Proto: %s\r\n", "http");
+  if (host) {
+    outbuf_append(o, "X-Forwarded-Host: ", 18);
+    outbuf_append(o, a + host->val_off, host->val_len);
+    outbuf_append(o, "\r\n", 2);
+  }
+  if (r->chunked_in)
+    outbuf_append(o, "Transfer-Encoding: chunked\r\n", 28);
+  else if (r->content_length > 0 || req_header(r, "content-length", NULL))
+    outbuf_printf(o, "Content-Length: %llu\r\n", (unsigned long long)r->content_length);
+  outbuf_append(o, "\r\n", 2);
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static uint64_t now_ms(upool_t *p) { return worker_now(p->w); }
+
+static void set_tmo(upconn_t *uc, tmo_kind_t k, uint64_t ms) {
+  uc->tmo = (uint8_t)k;
+  uc->deadline = now_ms(uc->pool) + ms;
+}
+
+static void attach(request_t *r, upconn_t *uc) {
+  worker_t *w = r->pool->w;
+  uc->req = r;
+  r->uc = uc;
+  dlist_remove(&uc->link);
+  dlist_insert_tail(&w->upconns, &uc->link);
+  llhttp_init(&uc->parser, HTTP_RESPONSE, resp_settings());
+  uc->parser.data = uc;
+  uc->got_response_bytes = 0;
+  uc->write_failed = 0;
+  uc->event = EV_NONE;
+  r->nrhdrs = 0;
+  r->resp.len = 0;
+  outbuf_append(&uc->wq.out, r->uphead.data, r->uphead.len);
+  set_tmo(uc, TMO_STREAM, w->cfg->idle_timeout_ms);
+  if (!uc->reading) {
+    if (uv_read_start((uv_stream_t *)&uc->tcp, up_on_alloc, up_on_read) == 0) uc->reading = 1;
+  }
+  int rc = wqueue_flush(&uc->wq, (uv_stream_t *)&uc->tcp, up_on_write);
+  if (rc < 0) {
+    uc->write_failed = 1;
+    up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+    return;
+  }
+  if (r->state == RS_WAIT) {
+    conn_upstream_ready(r);
+  } else if (r->msg_complete) {
+    set_tmo(uc, TMO_RESPONSE, r->pool->cfg->response_timeout_ms);
+  }
+}
+
+static upconn_t *upconn_new(upool_t *p) {
+  upconn_t *uc = calloc(1, sizeof *uc);
+  if (!uc) return NULL;
+  uc->pool = p;
+  dlist_init(&uc->link);
+  uv_tcp_init(&p->w->loop, &uc->tcp);
+  uc->tcp.data = uc;
+  p->w->handles_open++;
+  return uc;
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  upconn_t *uc = container_of(req, upconn_t, connect_req);
+  if (uc->closing) return;
+  request_t *r = uc->req;
+  if (status < 0) {
+    char desc[128];
+    snprintf(desc, sizeof desc, "cannot connect to upstream: %s", uv_strerror(status));
+    up_fail(uc, 502, "bad_gateway", desc);
+    return;
+  }
+  uc->connected = 1;
+  uv_tcp_nodelay(&uc->tcp, 1);
+  uc->req = NULL;
+  r->uc = NULL;
+  attach(r, uc);
+}
+
+static void start_connect(upconn_t *uc) {
+  upool_t *p = uc->pool;
+  int rc = uv_tcp_connect(&uc->connect_req, &uc->tcp, (struct sockaddr *)&p->addr, on_connect);
+  if (rc < 0) {
+    char desc[128];
+    snprintf(desc, sizeof desc, "cannot connect to upstream: %s", uv_strerror(rc));
+    up_fail(uc, 502, "bad_gateway", desc);
+  }
+}
+
+static void on_resolved(uv_getaddrinfo_t *gai, int status, struct addrinfo *res) {
+  upconn_t *uc = container_of(gai, upconn_t, gai);
+  uc->resolving = 0;
+  if (uc->closing || !uc->req) {
+    uv_freeaddrinfo(res);
+    if (uc->handle_closed) free(uc); /* up_on_close left it to us */
+    return;
+  }
+  if (status < 0 || !res) {
+    char desc[160];
+    snprintf(desc, sizeof desc, "cannot resolve upstream host: %s", uv_strerror(status));
+    uv_freeaddrinfo(res);
+    up_fail(uc, 502, "bad_gateway", desc);
+    return;
+  }
+  upool_t *p = uc->pool;
+  memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+  p->addrlen = (socklen_t)res->ai_addrlen;
+  uv_freeaddrinfo(res);
+  if (p->addr.ss_family == AF_INET)
+    ((struct sockaddr_in *)&p->addr)->sin_port = htons(p->cfg->url.port);
+  else
+    ((struct sockaddr_in6 *)&p->addr)->sin6_port = htons(p->cfg->url.port);
+  p->addr_expires = now_ms(p) + DNS_TTL_MS;
+  start_connect(uc);
+}
+
+static void up_connect_fresh(request_t *r) {
+  upool_t *p = r->pool;
+  upconn_t *uc = upconn_new(p);
+  if (!uc) {
+    conn_upstream_failed(r, 502, "bad_gateway", "out of memory");
+    return;
+  }
+  uc->req = r;
+  r->uc = uc;
+  dlist_insert_tail(&p->w->upconns, &uc->link);
+  set_tmo(uc, TMO_CONNECT, p->cfg->connect_timeout_ms);
+  if (p->addr_expires == 0 || p->addr_expires > now_ms(p)) {
+    start_connect(uc);
+    return;
+  }
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  uc->resolving = 1;
+  int rc = uv_getaddrinfo(&p->w->loop, &uc->gai, on_resolved, p->cfg->url.host, NULL, &hints);
+  if (rc < 0) {
+    uc->resolving = 0;
+    up_fail(uc, 502, "bad_gateway", "cannot resolve upstream host");
+  }
+}
+
+void upstream_start(request_t *r) {
+  upool_t *p = r->pool;
+  build_head(r);
+  while (!dlist_empty(&p->idle)) {
+    upconn_t *uc = container_of(p->idle.prev, upconn_t, link);
+    dlist_remove(&uc->link);
+    p->nidle--;
+    if (uc->closing) continue;
+    uc->reused = 1;
+    attach(r, uc);
+    return;
+  }
+  up_connect_fresh(r);
+}
+
+void upstream_close(upconn_t *uc) {
+  if (uc->closing) return;
+  uc->closing = 1;
+  if (uc->req) {
+    uc->req->uc = NULL;
+    uc->req = NULL;
+  }
+  if (uc->resolving) uv_cancel((uv_req_t *)&uc->gai);
+  uv_close((uv_handle_t *)&uc->tcp, up_on_close);
+}
+
+static void up_on_close(uv_handle_t *h) {
+  upconn_t *uc = h->data;
+  dlist_remove(&uc->link);
+  uc->pool->w->handles_open--;
+  outbuf_free(&uc->wq.out);
+  if (uc->resolving) {
+    /* The cancelled lookup still calls back into uc: it frees it then. */
+    uc->handle_closed = 1;
+    return;
+  }
+  free(uc);
+}
+
+void upstream_release(request_t *r, int reusable) {
+  upconn_t *uc = r->uc;
+  if (!uc) return;
+  upool_t *p = uc->pool;
+  uc->req = NULL;
+  r->uc = NULL;
+  if (!reusable || p->w->draining || p->nidle >= p->cfg->pool_size || uc->wq.queued ||
+      uc->wq.out.len) {
+    upstream_close(uc);
+    return;
+  }
+  dlist_remove(&uc->link);
+  dlist_insert_tail(&p->idle, &uc->link);
+  p->nidle++;
+  uc->reused = 1;
+  set_tmo(uc, TMO_POOL, POOL_IDLE_MS);
+  if (uc->wq.out.cap > 4096) outbuf_free(&uc->wq.out);
+  /* Keep reading while idle: an upstream that closes is noticed at once. */
+  if (!uc->reading && uv_read_start((uv_stream_t *)&uc->tcp, up_on_alloc, up_on_read) == 0)
+    uc->reading = 1;
+}
+
+void upstream_abort(request_t *r) {
+  if (r->uc) upstream_close(r->uc);
+}
+
+void upstream_pool_close_all(upool_t *p) {
+  while (!dlist_empty(&p->idle)) {
+    upconn_t *uc = container_of(p->idle.next, upconn_t, link);
+    dlist_remove(&uc->link);
+    dlist_insert_tail(&p->w->upconns, &uc->link);
+    p->nidle--;
+    upstream_close(uc);
+  }
+}
+
+/* ---- failure and retry ---------------------------------------------------- */
+
+static int idempotent(const request_t *r) {
+  size_t n;
+  const char *m = req_method(r, &n);
+  static const char *const ok[] = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+    if (strlen(ok[i]) == n && memcmp(ok[i], m, n) == 0) return 1;
+  return 0;
+}
+
+static void up_fail(upconn_t *uc, int status, const char *code, const char *desc) {
+  request_t *r = uc->req;
+  int can_retry = r && uc->reused && !r->retried && !uc->got_response_bytes &&
+                  !r->resp_started && r->body_in == 0 && !r->chunked_in &&
+                  r->content_length == 0 && (idempotent(r) || uc->write_failed);
+  upstream_close(uc);
+  if (!r) return;
+  if (can_retry) {
+    LOG_DEBUG("upstream %s: pooled connection was closed, retrying on a fresh one",
+              r->pool->cfg->name);
+    r->retried = 1;
+    up_connect_fresh(r);
+    return;
+  }
+  conn_upstream_failed(r, status, code, desc);
+}
+
+void upstream_timeout(upconn_t *uc) {
+  tmo_kind_t k = uc->tmo;
+  uc->tmo = TMO_NONE;
+  switch (k) {
+  case TMO_CONNECT:
+    up_fail(uc, 502, "bad_gateway", "upstream connect timed out");
+    break;
+  case TMO_RESPONSE:
+    up_fail(uc, 504, "gateway_timeout", "upstream did not answer within response_timeout");
+    break;
+  case TMO_STREAM:
+    up_fail(uc, 504, "gateway_timeout", "no data from or to the upstream within idle_timeout");
+    break;
+  default:
+    upstream_close(uc);
+    break;
+  }
+}
+
+/* ---- request body ------------------------------------------------------ */
+
+void upstream_touch(request_t *r) {
+  upconn_t *uc = r->uc;
+  if (uc && uc->tmo == TMO_STREAM) set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
+}
+
+void upstream_body(request_t *r, const char *p, size_t n) {
+  upconn_t *uc = r->uc;
+  if (!uc || n == 0) return;
+  if (r->chunked_in) {
+    outbuf_printf(&uc->wq.out, "%zx\r\n", n);
+    outbuf_append(&uc->wq.out, p, n);
+    outbuf_append(&uc->wq.out, "\r\n", 2);
+  } else {
+    outbuf_append(&uc->wq.out, p, n);
+  }
+  if (uc->tmo == TMO_STREAM) set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
+}
+
+void upstream_body_end(request_t *r) {
+  upconn_t *uc = r->uc;
+  if (!uc) return;
+  if (r->chunked_in) outbuf_append(&uc->wq.out, "0\r\n\r\n", 5);
+  if (!uc->got_response_bytes) set_tmo(uc, TMO_RESPONSE, r->pool->cfg->response_timeout_ms);
+}
+
+void upstream_flush(request_t *r) {
+  upconn_t *uc = r->uc;
+  if (!uc || !uc->connected || uc->closing) return;
+  int rc = wqueue_flush(&uc->wq, (uv_stream_t *)&uc->tcp, up_on_write);
+  if (rc < 0) {
+    uc->write_failed = 1;
+    up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+  }
+}
+
+int upstream_backlogged(const request_t *r) {
+  return r->uc && (r->uc->wq.queued > GW_WQ_HIGH || !r->uc->connected);
+}
+
+static void up_on_write(uv_write_t *wr, int status) {
+  wqueue_t *q = wqueue_complete(wr);
+  upconn_t *uc = container_of(q, upconn_t, wq);
+  if (uc->closing) return;
+  if (status < 0) {
+    uc->write_failed = 1;
+    up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+    return;
+  }
+  if (uc->req && uc->wq.queued < GW_WQ_LOW) conn_client_writable(uc->req->c);
+}
+
+/* ---- response ------------------------------------------------------------ */
+
+static void up_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  upconn_t *uc = h->data;
+  buf->base = uc->pool->w->rbuf;
+  buf->len = sizeof uc->pool->w->rbuf;
+}
+
+void upstream_resume_reading(request_t *r) {
+  upconn_t *uc = r->uc;
+  if (!uc || uc->closing || uc->reading || !uc->connected) return;
+  if (uv_read_start((uv_stream_t *)&uc->tcp, up_on_alloc, up_on_read) == 0) uc->reading = 1;
+}
+
+static void response_done(upconn_t *uc, int reusable) {
+  request_t *r = uc->req;
+  r->upstream_reusable = (uint8_t)reusable;
+  uc->tmo = TMO_NONE;
+  conn_response_complete(r);
+}
+
+static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  upconn_t *uc = s->data;
+  request_t *r = uc->req;
+  if (nread == 0) return;
+  if (!r) {
+    /* Idle in the pool: EOF, reset or unsolicited bytes all end it. */
+    if (!uc->closing) {
+      dlist_remove(&uc->link);
+      dlist_insert_tail(&uc->pool->w->upconns, &uc->link);
+      uc->pool->nidle--;
+      upstream_close(uc);
+    }
+    return;
+  }
+  if (nread < 0) {
+    if (nread == UV_EOF && uc->got_response_bytes && llhttp_message_needs_eof(&uc->parser)) {
+      uc->event = EV_NONE;
+      if (llhttp_finish(&uc->parser) == HPE_OK || uc->event == EV_MSG) {
+        conn_response_progress(r);
+        response_done(uc, 0);
+        return;
+      }
+    }
+    up_fail(uc, 502, "bad_gateway",
+            uc->got_response_bytes ? "upstream closed the connection mid-response"
+                                   : "upstream closed the connection without answering");
+    return;
+  }
+  uc->got_response_bytes = 1;
+  set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
+  uc->event = EV_NONE;
+  llhttp_errno_t e = llhttp_execute(&uc->parser, buf->base, (size_t)nread);
+  if (e == HPE_PAUSED && uc->event == EV_MSG) {
+    size_t used = (size_t)(llhttp_get_error_pos(&uc->parser) - buf->base);
+    int reusable = used == (size_t)nread && llhttp_should_keep_alive(&uc->parser);
+    conn_response_progress(r);
+    response_done(uc, reusable);
+    return;
+  }
+  if (e != HPE_OK) {
+    char desc[160];
+    snprintf(desc, sizeof desc, "invalid response from upstream: %s",
+             r->err_desc ? r->err_desc : llhttp_get_error_reason(&uc->parser));
+    up_fail(uc, 502, "bad_gateway", desc);
+    return;
+  }
+  conn_response_progress(r);
+  if (uc->req && conn_client_backlogged(r->c) && uc->reading) {
+    uv_read_stop((uv_stream_t *)&uc->tcp);
+    uc->reading = 0;
+  }
+}
+
+/* llhttp response callbacks: they fill the request's response fields and
+ * append to the client's output; nothing is freed here. */
+
+static int resp_add(request_t *r, const char *at, size_t n) {
+  if (r->resp.len + n > RESP_HEAD_MAX) {
+    r->err_desc = "response head too large";
+    return -1;
+  }
+  return outbuf_append(&r->resp, at, n);
+}
+
+static int r_on_header_field(llhttp_t *p, const char *at, size_t n) {
+  upconn_t *uc = p->data;
+  request_t *r = uc->req;
+  if (!r->in_field) {
+    if (r->nrhdrs >= RESP_HDRS_MAX) {
+      r->err_desc = "too many response headers";
+      return HPE_USER;
+    }
+    if (r->nrhdrs == r->cap_rhdrs) {
+      uint32_t cap = r->cap_rhdrs ? r->cap_rhdrs * 2 : 16;
+      hdr_t *nh = realloc(r->rhdrs, cap * sizeof *nh);
+      if (!nh) return HPE_USER;
+      r->rhdrs = nh;
+      r->cap_rhdrs = cap;
+    }
+    hdr_t *h = &r->rhdrs[r->nrhdrs++];
+    memset(h, 0, sizeof *h);
+    h->name_off = (uint32_t)r->resp.len;
+    r->in_field = 1;
+  }
+  r->rhdrs[r->nrhdrs - 1].name_len += (uint32_t)n;
+  return resp_add(r, at, n) ? HPE_USER : 0;
+}
+
+static int r_on_header_value(llhttp_t *p, const char *at, size_t n) {
+  upconn_t *uc = p->data;
+  request_t *r = uc->req;
+  hdr_t *h = &r->rhdrs[r->nrhdrs - 1];
+  if (r->in_field) {
+    r->in_field = 0;
+    h->val_off = (uint32_t)r->resp.len;
+  }
+  h->val_len += (uint32_t)n;
+  return resp_add(r, at, n) ? HPE_USER : 0;
+}
+
+static int r_on_header_value_complete(llhttp_t *p) {
+  upconn_t *uc = p->data;
+  uc->req->in_field = 0;
+  return 0;
+}
+
+static int resp_conn_lists(const request_t *r, const char *name, size_t len) {
+  for (uint32_t i = 0; i < r->nrhdrs; i++) {
+    const hdr_t *h = &r->rhdrs[i];
+    if (http_name_eq(r->resp.data + h->name_off, h->name_len, "connection") &&
+        list_has_ci(r->resp.data + h->val_off, h->val_len, name, len))
+      return 1;
+  }
+  return 0;
+}
+
+static int r_on_headers_complete(llhttp_t *p) {
+  upconn_t *uc = p->data;
+  request_t *r = uc->req;
+  client_t *c = r->c;
+  int status = llhttp_get_status_code(p);
+  r->in_field = 0;
+  if (status < 200) {
+    if (status == 101) {
+      r->err_desc = "upstream switched protocols, which is not supported";
+      return HPE_USER;
+    }
+    if (status == 100 && r->expect_continue)
+      request_append_response(r, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    r->nrhdrs = 0;
+    r->resp.len = 0;
+    return 0;
+  }
+  r->up_status = status;
+  r->status = status;
+  r->resp_started = 1;
+  int no_body = r->is_head || status == 204 || status == 304;
+  const hdr_t *cl = NULL;
+  int chunked = 0;
+  outbuf_t *o = &c->wq.out;
+  size_t before = o->len;
+  outbuf_printf(o, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
+  const char *a = r->resp.data;
+  for (uint32_t i = 0; i < r->nrhdrs; i++) {
+    const hdr_t *h = &r->rhdrs[i];
+    const char *n = a + h->name_off;
+    size_t nl = h->name_len;
+    if (http_name_eq(n, nl, "transfer-encoding")) {
+      chunked = 1;
+      continue;
+    }
+    if (http_name_eq(n, nl, "content-length")) {
+      if (!cl) cl = h;
+      continue;
+    }
+    if (http_is_hop_by_hop(n, nl) || resp_conn_lists(r, n, nl)) continue;
+    outbuf_append(o, n, nl);
+    outbuf_append(o, ": ", 2);
+    outbuf_append(o, a + h->val_off, h->val_len);
+    outbuf_append(o, "\r\n", 2);
+  }
+  if (cl && !chunked && status != 204) {
+    outbuf_append(o, "Content-Length: ", 16);
+    outbuf_append(o, a + cl->val_off, cl->val_len);
+    outbuf_append(o, "\r\n", 2);
+  } else if (!no_body) {
+    if (llhttp_get_http_minor(&c->parser) >= 1) {
+      r->chunked_out = 1;
+      outbuf_append(o, "Transfer-Encoding: chunked\r\n", 28);
+    } else {
+      r->close_delimited_out = 1;
+      r->keepalive = 0;
+    }
+  }
+  if (!r->keepalive || c->w->draining) {
+    r->keepalive = 0;
+    outbuf_append(o, "Connection: close\r\n", 19);
+  }
+  outbuf_append(o, "\r\n", 2);
+  r->bytes_out += o->len - before;
+  return r->is_head ? 1 : 0;
+}
+
+static int r_on_body(llhttp_t *p, const char *at, size_t n) {
+  upconn_t *uc = p->data;
+  request_t *r = uc->req;
+  if (r->chunked_out) {
+    char line[24];
+    int k = snprintf(line, sizeof line, "%zx\r\n", n);
+    request_append_response(r, line, (size_t)k);
+    request_append_response(r, at, n);
+    request_append_response(r, "\r\n", 2);
+  } else {
+    request_append_response(r, at, n);
+  }
+  return 0;
+}
+
+static int r_on_message_complete(llhttp_t *p) {
+  upconn_t *uc = p->data;
+  request_t *r = uc->req;
+  if (llhttp_get_status_code(p) < 200) return 0; /* an interim answer: the real one follows */
+  if (r->chunked_out) request_append_response(r, "0\r\n\r\n", 5);
+  uc->event = EV_MSG;
+  return HPE_PAUSED;
+}
+
+static const llhttp_settings_t *resp_settings(void) {
+  static llhttp_settings_t s;
+  static int init;
+  if (!init) {
+    llhttp_settings_init(&s);
+    s.on_header_field = r_on_header_field;
+    s.on_header_value = r_on_header_value;
+    s.on_header_value_complete = r_on_header_value_complete;
+    s.on_headers_complete = r_on_headers_complete;
+    s.on_body = r_on_body;
+    s.on_message_complete = r_on_message_complete;
+    init = 1;
+  }
+  return &s;
+}
