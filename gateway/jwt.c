@@ -1,0 +1,490 @@
+#include "jwt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include "b64url.h"
+
+/* The largest signature any accepted key can produce: RSA-8192. */
+#define MAX_SIG_BYTES (GW_JWKS_MAX_RSA_BITS / 8)
+
+static const struct {
+  const char *text;
+  const char *name;
+} results[GW_JWT_RESULT_COUNT] = {
+    [GW_JWT_OK] = {"token is valid", "ok"},
+    [GW_JWT_MALFORMED] = {"token is not a well-formed JWS", "malformed"},
+    [GW_JWT_ALG_MISSING] = {"token header has no alg", "alg_missing"},
+    [GW_JWT_ALG_NOT_ALLOWED] = {"token signing algorithm is not allowed", "alg_not_allowed"},
+    [GW_JWT_CRIT] = {"token header has unsupported critical extensions", "crit"},
+    [GW_JWT_UNKNOWN_ISSUER] = {"token issuer is missing or not trusted", "unknown_issuer"},
+    [GW_JWT_NO_KEYSET] = {"signing keys of the token issuer are not loaded yet", "no_keyset"},
+    [GW_JWT_UNKNOWN_KID] = {"token signing key is unknown", "unknown_kid"},
+    [GW_JWT_KEY_ALG_MISMATCH] = {"token algorithm does not match its signing key",
+                                 "key_alg_mismatch"},
+    [GW_JWT_BAD_SIGNATURE] = {"token signature is invalid", "bad_signature"},
+    [GW_JWT_EXP_MISSING] = {"token has no numeric exp claim", "exp_missing"},
+    [GW_JWT_EXPIRED] = {"token has expired", "expired"},
+    [GW_JWT_NOT_YET_VALID] = {"token is not valid yet (nbf)", "not_yet_valid"},
+    [GW_JWT_IAT_FUTURE] = {"token was issued in the future (iat)", "iat_future"},
+    [GW_JWT_AUD_MISMATCH] = {"token audience does not include this resource", "aud_mismatch"},
+    [GW_JWT_TYP_INVALID] = {"token type (typ) is not accepted", "typ_invalid"},
+    [GW_JWT_CLAIM_TYPE] = {"token has a claim of the wrong type", "claim_type"},
+};
+
+const char *jwt_result_text(gw_jwt_result_t r) {
+  return (unsigned)r < GW_JWT_RESULT_COUNT ? results[r].text : "token is invalid";
+}
+
+const char *jwt_result_name(gw_jwt_result_t r) {
+  return (unsigned)r < GW_JWT_RESULT_COUNT ? results[r].name : "invalid";
+}
+
+/* ---- signature ------------------------------------------------------------ */
+
+static const struct {
+  const char *md;
+  int pss;
+  size_t ec_coord; /* 0 for RSA */
+} alg_params[GW_JWA_COUNT] = {
+    [GW_JWA_RS256] = {"SHA256", 0, 0},  [GW_JWA_RS384] = {"SHA384", 0, 0},
+    [GW_JWA_RS512] = {"SHA512", 0, 0},  [GW_JWA_PS256] = {"SHA256", 1, 0},
+    [GW_JWA_PS384] = {"SHA384", 1, 0},  [GW_JWA_PS512] = {"SHA512", 1, 0},
+    [GW_JWA_ES256] = {"SHA256", 0, 32}, [GW_JWA_ES384] = {"SHA384", 0, 48},
+    [GW_JWA_ES512] = {"SHA512", 0, 66},
+};
+
+/* One DER INTEGER from an unsigned big-endian value: minimal length, with a
+ * 0x00 in front when the top bit is set so it stays positive. */
+static size_t der_uint(unsigned char *o, const unsigned char *v, size_t n) {
+  while (n > 1 && v[0] == 0) {
+    v++;
+    n--;
+  }
+  size_t pad = (v[0] & 0x80) ? 1 : 0;
+  o[0] = 0x02;
+  o[1] = (unsigned char)(n + pad); /* n <= 66: always the short length form */
+  if (pad) o[2] = 0;
+  memcpy(o + 2 + pad, v, n);
+  return 2 + pad + n;
+}
+
+/* JWS carries ECDSA as fixed-width R||S (RFC 7518 §3.4); OpenSSL wants an
+ * ECDSA-Sig-Value in DER. Any other length is refused by the caller, which
+ * is also what keeps a DER signature from being accepted as a JWS one. */
+static size_t ecdsa_raw_to_der(const unsigned char *sig, size_t coord, unsigned char *out) {
+  unsigned char body[2 * (3 + 66)];
+  size_t blen = der_uint(body, sig, coord);
+  blen += der_uint(body + blen, sig + coord, coord);
+  size_t o = 0;
+  out[o++] = 0x30;
+  if (blen > 127) out[o++] = 0x81; /* at most 138 for P-521 */
+  out[o++] = (unsigned char)blen;
+  memcpy(out + o, body, blen);
+  return o + blen;
+}
+
+static int verify_sig(const gw_jwk_t *k, gw_jwa_t alg, const unsigned char *msg, size_t msglen,
+                      const unsigned char *sig, size_t siglen) {
+  unsigned char der[3 + 2 * (3 + 66)];
+  size_t coord = alg_params[alg].ec_coord;
+  if (coord) {
+    if (siglen != 2 * coord) return 0;
+    siglen = ecdsa_raw_to_der(sig, coord, der);
+    sig = der;
+  } else if (siglen != (size_t)(k->bits + 7) / 8) {
+    return 0;
+  }
+  int ok = 0;
+  EVP_PKEY_CTX *pctx = NULL; /* owned by mctx */
+  EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+  if (mctx && EVP_DigestVerifyInit_ex(mctx, &pctx, alg_params[alg].md, NULL, NULL, k->pkey,
+                                      NULL) == 1) {
+    int padding_ok = 1;
+    if (k->kty == GW_KTY_RSA) {
+      /* Padding is named explicitly for both families so that nothing
+       * about the key's defaults decides it. */
+      if (alg_params[alg].pss)
+        padding_ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+                     EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, alg_params[alg].md, NULL) > 0 &&
+                     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
+      else
+        padding_ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
+    }
+    ok = padding_ok && EVP_DigestVerify(mctx, sig, siglen, msg, msglen) == 1;
+  }
+  EVP_MD_CTX_free(mctx);
+  if (!ok) ERR_clear_error();
+  return ok;
+}
+
+/* ---- JSON helpers --------------------------------------------------------- */
+
+static json_t *decode_object(const char *b64, size_t b64len, unsigned char *buf, size_t cap) {
+  size_t n;
+  if (b64len > B64URL_ENCODED_LEN(cap) || b64url_decode(b64, b64len, buf, cap, &n) != 0)
+    return NULL;
+  /* Duplicate names are refused: two readers of the same token must never
+   * see different claims. */
+  json_t *j = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, NULL);
+  if (j && !json_is_object(j)) {
+    json_decref(j);
+    return NULL;
+  }
+  return j;
+}
+
+static int str_eq(const json_t *s, const char *lit) {
+  size_t n = strlen(lit);
+  return json_string_length(s) == n && memcmp(json_string_value(s), lit, n) == 0;
+}
+
+/* NumericDate -> seconds; reals are floored and clamped. 0 when not a
+ * number. */
+static int numeric_date(const json_t *j, int64_t *out) {
+  if (json_is_integer(j)) {
+    *out = (int64_t)json_integer_value(j);
+    return 1;
+  }
+  if (json_is_real(j)) {
+    double d = json_real_value(j);
+    if (d >= 9.2e18) {
+      *out = INT64_MAX;
+    } else if (d <= -9.2e18) {
+      *out = INT64_MIN;
+    } else {
+      int64_t t = (int64_t)d; /* truncates toward zero; floor for negatives */
+      *out = (double)t > d ? t - 1 : t;
+    }
+    return 1;
+  }
+  return 0;
+}
+
+/* RFC 6749 §3.3 scope-token characters. */
+static int scope_char(unsigned char c) {
+  return c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
+}
+
+/* Appends the space-separated scopes of s to the text and set; 0 when a
+ * scope has a character outside scope-token (which is also what keeps
+ * control characters out of the forwarded header). */
+static int add_scopes(const gw_scope_registry_t *reg, const char *s, size_t len, char *text,
+                      size_t *tlen, gw_scopeset_t *set) {
+  size_t i = 0;
+  while (i < len) {
+    if (s[i] == ' ') {
+      i++;
+      continue;
+    }
+    size_t start = i;
+    while (i < len && s[i] != ' ') {
+      if (!scope_char((unsigned char)s[i])) return 0;
+      i++;
+    }
+    if (*tlen) text[(*tlen)++] = ' ';
+    memcpy(text + *tlen, s + start, i - start);
+    *tlen += i - start;
+    if (reg) {
+      int idx = scopes_find(reg, s + start, i - start);
+      if (idx >= 0) *set |= (gw_scopeset_t)1 << idx;
+    }
+  }
+  return 1;
+}
+
+/* "scope" (RFC 9068: a string) wins over "scp" (string or array). */
+static gw_jwt_result_t read_scopes(json_t *payload, const gw_scope_registry_t *reg,
+                                   gw_jwt_claims_t *c) {
+  json_t *scope = json_object_get(payload, "scope");
+  json_t *scp = scope ? NULL : json_object_get(payload, "scp");
+  size_t cap = 1;
+  if (scope) {
+    if (!json_is_string(scope)) return GW_JWT_CLAIM_TYPE;
+    cap += json_string_length(scope);
+  } else if (json_is_string(scp)) {
+    cap += json_string_length(scp);
+  } else if (json_is_array(scp)) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(scp, i, e) {
+      if (!json_is_string(e)) return GW_JWT_CLAIM_TYPE;
+      cap += json_string_length(e) + 1;
+    }
+  } else if (scp) {
+    return GW_JWT_CLAIM_TYPE;
+  }
+  char *text = malloc(cap);
+  if (!text) return GW_JWT_MALFORMED; /* out of memory: refuse, never accept */
+  size_t tlen = 0;
+  gw_scopeset_t set = 0;
+  int ok = 1;
+  if (scope || json_is_string(scp)) {
+    json_t *s = scope ? scope : scp;
+    ok = add_scopes(reg, json_string_value(s), json_string_length(s), text, &tlen, &set);
+  } else if (scp) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(scp, i, e) {
+      /* An array element is one scope: a space inside it is not allowed. */
+      size_t el = json_string_length(e);
+      if (el == 0 || memchr(json_string_value(e), ' ', el) ||
+          !add_scopes(reg, json_string_value(e), el, text, &tlen, &set)) {
+        ok = 0;
+        break;
+      }
+    }
+  }
+  if (!ok) {
+    free(text);
+    return GW_JWT_CLAIM_TYPE;
+  }
+  text[tlen] = '\0';
+  c->scope_text = text;
+  c->scope_text_len = tlen;
+  c->scopes = set;
+  return GW_JWT_OK;
+}
+
+/* RFC 9068 §2.1 / RFC 8725 §3.11: "at+jwt", or "JWT" unless the issuer
+ * requires at+jwt; case-insensitive, "application/" optional. */
+static int typ_ok(const json_t *typ, int require_at_jwt) {
+  if (!typ) return !require_at_jwt;
+  if (!json_is_string(typ)) return 0;
+  const char *s = json_string_value(typ);
+  size_t n = json_string_length(typ);
+  if (n >= 12 && strncasecmp(s, "application/", 12) == 0) {
+    s += 12;
+    n -= 12;
+  }
+  if (n == 6 && strncasecmp(s, "at+jwt", 6) == 0) return 1;
+  return !require_at_jwt && n == 3 && strncasecmp(s, "jwt", 3) == 0;
+}
+
+static gw_jwt_result_t check_aud(const json_t *aud, const gw_jwt_issuer_t *is) {
+  if (!aud) return GW_JWT_AUD_MISMATCH;
+  size_t n = json_is_array(aud) ? json_array_size(aud) : 1;
+  if (!json_is_array(aud) && !json_is_string(aud)) return GW_JWT_CLAIM_TYPE;
+  int match = 0;
+  for (size_t i = 0; i < n; i++) {
+    const json_t *a = json_is_array(aud) ? json_array_get(aud, i) : aud;
+    if (!json_is_string(a)) return GW_JWT_CLAIM_TYPE;
+    for (size_t k = 0; k < is->naudiences && !match; k++)
+      match = str_eq(a, is->audiences[k]);
+  }
+  return match ? GW_JWT_OK : GW_JWT_AUD_MISMATCH;
+}
+
+/* Optional string claim: 0 when present and not a string. */
+static int opt_string(json_t *payload, const char *name, const char **s, size_t *len) {
+  json_t *j = json_object_get(payload, name);
+  if (!j) return 1;
+  if (!json_is_string(j)) return 0;
+  *s = json_string_value(j);
+  *len = json_string_length(j);
+  return 1;
+}
+
+/* Everything after the signature check: only now are claims trusted. */
+static gw_jwt_result_t check_claims(json_t *hdr, json_t *payload, const gw_jwt_verifier_t *v,
+                                    size_t issuer, int64_t now, gw_jwt_claims_t *c) {
+  const gw_jwt_issuer_t *is = &v->issuers[issuer];
+  int64_t leeway = is->leeway_s > 0 ? is->leeway_s : 0;
+  int64_t exp, t;
+  if (!numeric_date(json_object_get(payload, "exp"), &exp)) return GW_JWT_EXP_MISSING;
+  if (exp <= now - leeway) return GW_JWT_EXPIRED;
+  json_t *nbf = json_object_get(payload, "nbf");
+  if (nbf) {
+    if (!numeric_date(nbf, &t)) return GW_JWT_CLAIM_TYPE;
+    if (t > now + leeway) return GW_JWT_NOT_YET_VALID;
+  }
+  json_t *iat = json_object_get(payload, "iat");
+  if (iat) {
+    if (!numeric_date(iat, &t)) return GW_JWT_CLAIM_TYPE;
+    if (t > now + leeway) return GW_JWT_IAT_FUTURE;
+  }
+  gw_jwt_result_t r = check_aud(json_object_get(payload, "aud"), is);
+  if (r != GW_JWT_OK) return r;
+  if (!typ_ok(json_object_get(hdr, "typ"), is->require_typ)) return GW_JWT_TYP_INVALID;
+
+  if (!opt_string(payload, "sub", &c->sub, &c->sub_len) ||
+      !opt_string(payload, "client_id", &c->client_id, &c->client_id_len) ||
+      !opt_string(payload, "gty", &c->gty, &c->gty_len))
+    return GW_JWT_CLAIM_TYPE;
+  r = read_scopes(payload, v->scopes, c);
+  if (r != GW_JWT_OK) return r;
+  c->exp = exp;
+  c->issuer = issuer;
+  int same = c->sub && c->client_id && c->sub_len == c->client_id_len &&
+             memcmp(c->sub, c->client_id, c->sub_len) == 0;
+  int cc = c->gty && c->gty_len == 18 && memcmp(c->gty, "client-credentials", 18) == 0;
+  c->kind = (same || cc) ? GW_TOKEN_M2M : GW_TOKEN_USER;
+  return GW_JWT_OK;
+}
+
+/* ---- the pipeline --------------------------------------------------------- */
+
+gw_jwt_result_t jwt_verify(const char *tok, size_t len, const gw_jwt_verifier_t *v,
+                           int64_t now_s, gw_jwt_claims_t *out) {
+  gw_jwt_claims_t local;
+  gw_jwt_claims_t *c = out ? out : &local;
+  memset(c, 0, sizeof *c);
+  if (len == 0 || len > GW_JWT_MAX_TOKEN) return GW_JWT_MALFORMED;
+  const char *d1 = memchr(tok, '.', len);
+  const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok)) : NULL;
+  if (!d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - tok))) return GW_JWT_MALFORMED;
+  size_t hlen = (size_t)(d1 - tok), plen = (size_t)(d2 - d1 - 1);
+  const char *sig64 = d2 + 1;
+  size_t slen = len - (size_t)(sig64 - tok);
+
+  unsigned char hbuf[GW_JWT_MAX_HEADER], pbuf[GW_JWT_MAX_PAYLOAD], sig[MAX_SIG_BYTES];
+  json_t *hdr = NULL, *payload = NULL;
+  gw_jwt_result_t r;
+  size_t siglen;
+
+  hdr = decode_object(tok, hlen, hbuf, sizeof hbuf);
+  if (!hdr) {
+    r = GW_JWT_MALFORMED;
+    goto done;
+  }
+  /* jku, x5u, jwk and x5c are never looked at: keys come only from the
+   * configured JWKS. kid is a lookup key and nothing more. */
+  json_t *jalg = json_object_get(hdr, "alg");
+  if (!json_is_string(jalg)) {
+    r = GW_JWT_ALG_MISSING;
+    goto done;
+  }
+  if (json_object_get(hdr, "crit")) {
+    r = GW_JWT_CRIT;
+    goto done;
+  }
+  int alg = jwa_from_name(json_string_value(jalg), json_string_length(jalg));
+  if (alg < 0) {
+    r = GW_JWT_ALG_NOT_ALLOWED;
+    goto done;
+  }
+  json_t *jkid = json_object_get(hdr, "kid");
+  if (jkid && !json_is_string(jkid)) {
+    r = GW_JWT_MALFORMED;
+    goto done;
+  }
+  /* Canonical encoding is part of being well-formed. An over-long value is
+   * well-formed but cannot be a signature of any key we load: it fails as
+   * a bad signature once a key is chosen. */
+  int sig_too_long = slen > B64URL_ENCODED_LEN(sizeof sig);
+  siglen = 0;
+  if (!sig_too_long && b64url_decode(sig64, slen, sig, sizeof sig, &siglen) != 0) {
+    r = GW_JWT_MALFORMED;
+    goto done;
+  }
+  payload = decode_object(d1 + 1, plen, pbuf, sizeof pbuf);
+  if (!payload) {
+    r = GW_JWT_MALFORMED;
+    goto done;
+  }
+
+  json_t *jiss = json_object_get(payload, "iss");
+  if (!jiss) {
+    r = GW_JWT_UNKNOWN_ISSUER;
+    goto done;
+  }
+  if (!json_is_string(jiss)) {
+    r = GW_JWT_CLAIM_TYPE;
+    goto done;
+  }
+  size_t issuer = v->nissuers;
+  for (size_t i = 0; i < v->nissuers; i++)
+    if (v->issuers[i].iss_len == json_string_length(jiss) &&
+        memcmp(v->issuers[i].iss, json_string_value(jiss), v->issuers[i].iss_len) == 0) {
+      issuer = i;
+      break;
+    }
+  if (issuer == v->nissuers) {
+    r = GW_JWT_UNKNOWN_ISSUER;
+    goto done;
+  }
+  const gw_jwt_issuer_t *is = &v->issuers[issuer];
+  if (!(is->algs & GW_JWA_BIT(alg))) {
+    r = GW_JWT_ALG_NOT_ALLOWED;
+    goto done;
+  }
+  if (!is->keys) {
+    r = GW_JWT_NO_KEYSET;
+    goto done;
+  }
+  const gw_jwk_t *key =
+      jwks_find(is->keys, jkid ? json_string_value(jkid) : NULL,
+                jkid ? json_string_length(jkid) : 0, (gw_jwa_t)alg);
+  if (!key) {
+    r = GW_JWT_UNKNOWN_KID;
+    goto done;
+  }
+  if (!jwks_key_fits(key, (gw_jwa_t)alg) || (key->alg >= 0 && key->alg != alg)) {
+    r = GW_JWT_KEY_ALG_MISMATCH;
+    goto done;
+  }
+  const unsigned char *input = (const unsigned char *)tok;
+  if (sig_too_long || !verify_sig(key, (gw_jwa_t)alg, input, (size_t)(d2 - tok), sig, siglen)) {
+    r = GW_JWT_BAD_SIGNATURE;
+    goto done;
+  }
+  r = check_claims(hdr, payload, v, issuer, now_s, c);
+  if (r == GW_JWT_OK) {
+    c->alg = alg;
+    c->payload = payload;
+    payload = NULL; /* reference moves to the claims */
+  }
+done:
+  json_decref(hdr);
+  json_decref(payload);
+  if (r != GW_JWT_OK) {
+    free(c->scope_text);
+    memset(c, 0, sizeof *c);
+  }
+  if (!out) jwt_claims_free(&local);
+  return r;
+}
+
+int jwt_claim_text(const gw_jwt_claims_t *c, const char *name, char *buf, size_t cap) {
+  if (!c->payload || cap == 0) return -1;
+  json_t *j = json_object_get(c->payload, name);
+  if (json_is_string(j)) {
+    const char *s = json_string_value(j);
+    size_t n = json_string_length(j);
+    if (n + 1 > cap) return -1;
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return (int)n;
+  }
+  int n = -1;
+  if (json_is_integer(j)) {
+    n = snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+  } else if (json_is_real(j)) {
+    /* Shortest text that reads back as the same double, e.g. 1.5 not
+     * 1.5000000000000000. */
+    double d = json_real_value(j);
+    char tmp[40];
+    for (int prec = 1; prec <= 17; prec++) {
+      n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+      if (strtod(tmp, NULL) == d) break;
+    }
+    if (n >= 0 && (size_t)n < cap) memcpy(buf, tmp, (size_t)n + 1);
+    else n = -1;
+  }
+  return (n >= 0 && (size_t)n < cap) ? n : -1;
+}
+
+void jwt_claims_free(gw_jwt_claims_t *c) {
+  if (!c) return;
+  free(c->scope_text);
+  json_decref(c->payload);
+  memset(c, 0, sizeof *c);
+}

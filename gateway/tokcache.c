@@ -1,0 +1,211 @@
+#include "tokcache.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+typedef struct entry {
+  struct entry *hnext;       /* bucket chain */
+  struct entry *prev, *next; /* recency list, head = most recent */
+  uint64_t hash;
+  uint32_t ctx;
+  size_t tok_len;
+  size_t size;               /* what this entry counts against max_bytes */
+  gw_tokcache_val_t val;     /* strs point into data[] */
+  char data[];               /* token, then each present string + NUL */
+} entry_t;
+
+struct gw_tokcache {
+  entry_t **buckets;
+  size_t mask;
+  entry_t *head, *tail;
+  size_t max_entries, max_bytes;
+  uint64_t seed;
+  uint64_t (*hash)(const char *p, size_t n, uint64_t seed);
+  gw_tokcache_stats_t st;
+};
+
+/* ---- hashing -------------------------------------------------------------- */
+
+#define K1 0x9e3779b97f4a7c15ULL
+#define K2 0xd6e8feb86659fd93ULL
+
+static uint64_t fmix(uint64_t x) {
+  x ^= x >> 32;
+  x *= K2;
+  x ^= x >> 32;
+  x *= K2;
+  x ^= x >> 32;
+  return x;
+}
+
+/* Word-at-a-time multiply-rotate hash with a per-cache random seed: tokens
+ * are long (hundreds of bytes), so this is several times faster than
+ * byte-wise FNV-1a, and the seed keeps bucket placement unpredictable. It
+ * only picks a bucket; equality is always a full compare. */
+static uint64_t default_hash(const char *p, size_t n, uint64_t seed) {
+  uint64_t h = seed ^ ((uint64_t)n * K1);
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ (w * K2)) * K1;
+    h = (h << 29) | (h >> 35);
+    p += 8;
+    n -= 8;
+  }
+  uint64_t w = 0;
+  if (n) memcpy(&w, p, n);
+  h ^= w * K2;
+  return fmix(h);
+}
+
+static uint64_t key_hash(const gw_tokcache_t *c, const char *tok, size_t len, uint32_t ctx) {
+  return c->hash(tok, len, c->seed) ^ fmix((uint64_t)ctx + K1);
+}
+
+/* ---- lists ---------------------------------------------------------------- */
+
+static void lru_unlink(gw_tokcache_t *c, entry_t *e) {
+  if (e->prev) e->prev->next = e->next;
+  else c->head = e->next;
+  if (e->next) e->next->prev = e->prev;
+  else c->tail = e->prev;
+  e->prev = e->next = NULL;
+}
+
+static void lru_push_front(gw_tokcache_t *c, entry_t *e) {
+  e->prev = NULL;
+  e->next = c->head;
+  if (c->head) c->head->prev = e;
+  c->head = e;
+  if (!c->tail) c->tail = e;
+}
+
+static void remove_entry(gw_tokcache_t *c, entry_t *e) {
+  entry_t **pp = &c->buckets[e->hash & c->mask];
+  while (*pp != e) pp = &(*pp)->hnext;
+  *pp = e->hnext;
+  lru_unlink(c, e);
+  c->st.entries--;
+  c->st.bytes -= e->size;
+  free(e);
+}
+
+static entry_t *find(gw_tokcache_t *c, const char *tok, size_t len, uint32_t ctx, uint64_t h) {
+  for (entry_t *e = c->buckets[h & c->mask]; e; e = e->hnext)
+    if (e->hash == h && e->ctx == ctx && e->tok_len == len &&
+        (len == 0 || memcmp(e->data, tok, len) == 0))
+      return e;
+  return NULL;
+}
+
+/* ---- API ------------------------------------------------------------------ */
+
+gw_tokcache_t *tokcache_new(size_t max_entries, size_t max_bytes) {
+  if (max_entries == 0 || max_bytes == 0 || max_entries > ((size_t)1 << 24)) return NULL;
+  gw_tokcache_t *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  size_t nb = 16;
+  while (nb < max_entries) nb <<= 1;
+  c->buckets = calloc(nb, sizeof *c->buckets);
+  if (!c->buckets) {
+    free(c);
+    return NULL;
+  }
+  c->mask = nb - 1;
+  c->max_entries = max_entries;
+  c->max_bytes = max_bytes;
+  c->hash = default_hash;
+  if (getrandom(&c->seed, sizeof c->seed, GRND_NONBLOCK) != (ssize_t)sizeof c->seed)
+    c->seed = fmix((uint64_t)(uintptr_t)c ^ (uint64_t)time(NULL));
+  return c;
+}
+
+void tokcache_clear(gw_tokcache_t *c) {
+  while (c->head) remove_entry(c, c->head);
+}
+
+void tokcache_free(gw_tokcache_t *c) {
+  if (!c) return;
+  tokcache_clear(c);
+  free(c->buckets);
+  free(c);
+}
+
+const gw_tokcache_val_t *tokcache_get(gw_tokcache_t *c, const char *tok, size_t len,
+                                      uint32_t ctx, int64_t now_s, const uint64_t *issuer_gens,
+                                      size_t ngens) {
+  entry_t *e = find(c, tok, len, ctx, key_hash(c, tok, len, ctx));
+  if (e && (now_s >= e->val.exp || e->val.issuer >= ngens || !issuer_gens ||
+            issuer_gens[e->val.issuer] != e->val.generation)) {
+    remove_entry(c, e);
+    c->st.expired++;
+    e = NULL;
+  }
+  if (!e) {
+    c->st.misses++;
+    return NULL;
+  }
+  if (c->head != e) {
+    lru_unlink(c, e);
+    lru_push_front(c, e);
+  }
+  c->st.hits++;
+  return &e->val;
+}
+
+int tokcache_put(gw_tokcache_t *c, const char *tok, size_t len, uint32_t ctx, int64_t now_s,
+                 const gw_tokcache_val_t *val) {
+  if (now_s >= val->exp || val->nstrs > GW_TOKCACHE_MAX_STRS) return -1;
+  size_t size = sizeof(entry_t) + len;
+  for (size_t i = 0; i < val->nstrs; i++)
+    if (val->strs[i]) size += val->lens[i] + 1;
+  if (size > c->max_bytes) return -1;
+
+  /* The new entry is built before anything is removed: val may point into
+   * the entry it replaces (a value just returned by tokcache_get). */
+  uint64_t h = key_hash(c, tok, len, ctx);
+  entry_t *e = malloc(size);
+  if (!e) return -1;
+  memset(e, 0, sizeof *e);
+  e->hash = h;
+  e->ctx = ctx;
+  e->tok_len = len;
+  e->size = size;
+  e->val = *val;
+  if (len) memcpy(e->data, tok, len);
+  char *p = e->data + len;
+  for (size_t i = 0; i < val->nstrs; i++) {
+    if (!val->strs[i]) continue;
+    if (val->lens[i]) memcpy(p, val->strs[i], val->lens[i]);
+    p[val->lens[i]] = '\0';
+    e->val.strs[i] = p;
+    p += val->lens[i] + 1;
+  }
+  for (size_t i = val->nstrs; i < GW_TOKCACHE_MAX_STRS; i++) {
+    e->val.strs[i] = NULL;
+    e->val.lens[i] = 0;
+  }
+  entry_t *old = find(c, tok, len, ctx, h);
+  if (old) remove_entry(c, old);
+  while (c->tail && (c->st.entries >= c->max_entries || c->st.bytes + size > c->max_bytes)) {
+    remove_entry(c, c->tail);
+    c->st.evictions++;
+  }
+  e->hnext = c->buckets[h & c->mask];
+  c->buckets[h & c->mask] = e;
+  lru_push_front(c, e);
+  c->st.entries++;
+  c->st.bytes += size;
+  return 0;
+}
+
+void tokcache_stats(const gw_tokcache_t *c, gw_tokcache_stats_t *out) {
+  *out = c->st;
+}
+
+void tokcache_set_hash(gw_tokcache_t *c, uint64_t (*hash)(const char *p, size_t n, uint64_t seed)) {
+  tokcache_clear(c); /* stored hashes would no longer match */
+  c->hash = hash ? hash : default_hash;
+}
