@@ -169,6 +169,7 @@ void conn_close(client_t *c) {
   c->closing = 1;
   if (c->req) {
     request_t *r = c->req;
+    gate_unpark(r);
     if (r->uc) upstream_abort(r);
     if (r->status) access_log_request(r);
     request_free(r);
@@ -279,6 +280,7 @@ static request_t *request_new(client_t *c) {
     return NULL;
   }
   headscan_init(&r->hs, (uint32_t)cfg->max_header_bytes);
+  dlist_init(&r->park_link);
   r->start_ms = worker_now(c->w);
   return r;
 }
@@ -289,6 +291,9 @@ static void request_free(request_t *r) {
   free(r->rhdrs);
   outbuf_free(&r->uphead);
   outbuf_free(&r->resp);
+  outbuf_free(&r->ident);
+  outbuf_free(&r->logx);
+  free(r->npath);
   free(r);
 }
 
@@ -592,21 +597,6 @@ static const char *check_framing(request_t *r) {
   return NULL;
 }
 
-static upool_t *route(worker_t *w, const char *path, size_t len) {
-  upool_t *best = NULL;
-  size_t best_len = 0;
-  for (size_t i = 0; i < w->cfg->nupstreams; i++) {
-    const gw_upstream_cfg_t *u = &w->cfg->upstreams[i];
-    if (len < u->prefix_len || memcmp(path, u->prefix, u->prefix_len) != 0) continue;
-    if (len > u->prefix_len && path[u->prefix_len] != '/' && path[u->prefix_len] != '?') continue;
-    if (u->prefix_len > best_len) {
-      best = &w->pools[i];
-      best_len = u->prefix_len;
-    }
-  }
-  return best;
-}
-
 static void admin_answer(client_t *c, request_t *r) {
   const char *url = r->arena + r->url_off;
   size_t ulen = r->url_len;
@@ -615,7 +605,7 @@ static void admin_answer(client_t *c, request_t *r) {
   if (ulen == 8 && memcmp(url, "/healthz", 8) == 0) {
     conn_answer_body(c, 200, "{\"status\":\"ok\"}");
   } else if (ulen == 7 && memcmp(url, "/readyz", 7) == 0) {
-    if (atomic_load(&gw_ready) && !c->w->draining)
+    if (atomic_load(&gw_ready) && gate_ready(c->w) && !c->w->draining)
       conn_answer_body(c, 200, "{\"status\":\"ready\"}");
     else
       conn_answer(c, 503, "unavailable", c->w->draining ? "draining" : "not ready", 0);
@@ -648,24 +638,7 @@ static void request_dispatch(client_t *c, request_t *r) {
     admin_answer(c, r);
     return;
   }
-  const char *url = r->arena + r->url_off;
-  if (r->url_len == 0 || url[0] != '/') {
-    conn_answer(c, 400, "invalid_request", "request target must be origin-form", 0);
-    return;
-  }
-  r->pool = route(c->w, url, r->url_len);
-  if (!r->pool) {
-    conn_answer(c, 404, "not_found", "no upstream serves this path", 0);
-    return;
-  }
-  uint64_t max = r->pool->cfg->max_body;
-  if (max && !r->chunked_in && r->content_length > max) {
-    conn_answer(c, 413, "payload_too_large", "request body larger than the upstream's max_body", 1);
-    return;
-  }
-  r->state = RS_WAIT;
-  r->up_start_ms = worker_now(c->w);
-  upstream_start(r);
+  gate_request(c, r);
 }
 
 /* The upstream has the head; body bytes may flow now. */
@@ -679,34 +652,17 @@ void conn_upstream_ready(request_t *r) {
 
 /* ---- answers ------------------------------------------------------------ */
 
-static void answer_head(client_t *c, request_t *r, int status, size_t body_len, int close,
-                        const char *extra) {
-  outbuf_t *o = &c->wq.out;
-  outbuf_printf(o,
-                "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
-                "Content-Length: %zu\r\n%s%s\r\n",
-                status, http_reason(status), body_len, extra ? extra : "",
-                close ? "Connection: close\r\n" : "");
-  (void)r;
+/* Whether this answer must end the connection. */
+static int answer_closes(client_t *c, request_t *r, int close) {
+  /* A refused request whose body was announced and not read: close. */
+  if (r->state == RS_HEAD) return 1; /* the head itself was not complete */
+  if (!r->msg_complete && (r->chunked_in || r->content_length > 0)) return 1;
+  if (!r->keepalive || c->w->draining) return 1;
+  return close;
 }
 
-static void answer_finish(client_t *c, request_t *r, int status, size_t nbytes, int close) {
-  r->status = status;
-  r->bytes_out += nbytes;
-  r->resp_started = 1;
-  r->resp_complete = 1;
-  r->state = RS_LOCAL;
-  if (close) {
-    r->keepalive = 0;
-    c->close_after_flush = 1;
-    access_log_request(r);
-    r->status = 0; /* logged */
-  }
-  client_flush(c);
-}
-
-/* A JSON answer of the gateway itself: {"error", "error_description"}. */
-void conn_answer(client_t *c, int status, const char *code, const char *desc, int close) {
+/* Every answer the gateway gives itself goes through here. */
+void conn_answer_raw(client_t *c, int status, const char *headers, const char *body, size_t len) {
   request_t *r = c->req;
   if (!r) {
     r = c->req = request_new(c);
@@ -722,35 +678,66 @@ void conn_answer(client_t *c, int status, const char *code, const char *desc, in
     client_flush(c);
     return;
   }
-  /* A refused request whose body was announced and not read: close. */
-  if (!r->msg_complete && r->state == RS_HEAD) {
-    /* head not even complete: close */
-    close = 1;
-  } else if (!r->msg_complete && (r->chunked_in || r->content_length > 0)) {
-    close = 1;
+  int close = answer_closes(c, r, r->must_close);
+  outbuf_t *o = &c->wq.out;
+  size_t before = o->len;
+  outbuf_printf(o, "HTTP/1.1 %d %s\r\n%s", status, http_reason(status), headers ? headers : "");
+  gate_cors_headers(r, o);
+  if (status != 204 && status != 304) outbuf_printf(o, "Content-Length: %zu\r\n", len);
+  if (close) outbuf_append(o, "Connection: close\r\n", 19);
+  outbuf_append(o, "\r\n", 2);
+  if (!r->is_head && len) outbuf_append(o, body, len);
+  r->status = status;
+  r->bytes_out += o->len - before;
+  r->resp_started = 1;
+  r->resp_complete = 1;
+  r->state = RS_LOCAL;
+  if (close) {
+    r->keepalive = 0;
+    c->close_after_flush = 1;
+    access_log_request(r);
+    r->status = 0; /* logged */
   }
-  if (!r->keepalive && r->state != RS_HEAD) close = 1;
-  if (c->w->draining) close = 1;
-  char body[512], esc[300];
-  gw_json_escape(esc, sizeof esc, desc ? desc : "", desc ? strlen(desc) : 0, 200);
-  int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"error_description\":\"%s\"}", code, esc);
+  client_flush(c);
+  if (!close && r->msg_complete && c->req == r) request_finish(c);
+}
+
+void conn_answer_ex(client_t *c, int status, const char *code, const char *desc, int close,
+                    const char *extra_headers, const char *extra_json) {
+  char body[1024], esc[400], hdrs[1200];
+  gw_json_escape(esc, sizeof esc, desc ? desc : "", desc ? strlen(desc) : 0, 300);
+  int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"error_description\":\"%s\"%s}", code,
+                   esc, extra_json ? extra_json : "");
   size_t blen = n < 0 ? 0 : (size_t)n >= sizeof body ? sizeof body - 1 : (size_t)n;
-  size_t before = c->wq.out.len;
-  answer_head(c, r, status, blen, close, NULL);
-  if (!r->is_head) outbuf_append(&c->wq.out, body, blen);
-  answer_finish(c, r, status, c->wq.out.len - before, close);
-  if (!close && r->msg_complete) request_finish(c);
+  snprintf(hdrs, sizeof hdrs, "Content-Type: application/json\r\nCache-Control: no-store\r\n%s",
+           extra_headers ? extra_headers : "");
+  if (close) {
+    if (!c->req) c->req = request_new(c);
+    if (!c->req) {
+      conn_close(c);
+      return;
+    }
+    c->req->must_close = 1;
+  }
+  conn_answer_raw(c, status, hdrs, body, blen);
+}
+
+/* A JSON answer of the gateway itself: {"error", "error_description"}. */
+void conn_answer(client_t *c, int status, const char *code, const char *desc, int close) {
+  conn_answer_ex(c, status, code, desc, close, NULL, NULL);
 }
 
 void conn_answer_body(client_t *c, int status, const char *json) {
-  request_t *r = c->req;
-  size_t blen = strlen(json);
-  int close = !r->keepalive || c->w->draining || (!r->msg_complete && (r->chunked_in || r->content_length));
-  size_t before = c->wq.out.len;
-  answer_head(c, r, status, blen, close, NULL);
-  if (!r->is_head) outbuf_append(&c->wq.out, json, blen);
-  answer_finish(c, r, status, c->wq.out.len - before, close);
-  if (!close && r->msg_complete) request_finish(c);
+  conn_answer_raw(c, status, "Content-Type: application/json\r\nCache-Control: no-store\r\n", json,
+                  strlen(json));
+}
+
+void conn_resume(client_t *c) {
+  if (c->closing) return;
+  if (c->req && c->req->uc) upstream_flush(c->req);
+  client_flush(c);
+  client_continue(c);
+  if (!c->closing) client_update_reading(c);
 }
 
 void conn_upstream_failed(request_t *r, int status, const char *code, const char *desc) {

@@ -10,7 +10,7 @@
 
 #define HTTPC_HEAD_MAX (16 * 1024)
 
-typedef struct {
+struct httpc {
   uv_tcp_t tcp;
   uv_connect_t connect_req;
   uv_write_t write_req;
@@ -35,7 +35,7 @@ typedef struct {
   size_t header_len;
   char value[128];
   size_t value_len;
-} httpc_t;
+};
 
 static void finish(httpc_t *h, const char *error);
 
@@ -227,16 +227,18 @@ static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *ai) {
   start_connect(h, (struct sockaddr *)&ss);
 }
 
-int httpc_get(uv_loop_t *loop, const gw_url_t *url, uint64_t timeout_ms, size_t max_body,
-              httpc_cb cb, void *ud, const char **err) {
+void httpc_cancel(httpc_t *h) { finish(h, "cancelled"); }
+
+httpc_t *httpc_get(uv_loop_t *loop, const gw_url_t *url, uint64_t timeout_ms, size_t max_body,
+                   httpc_cb cb, void *ud, const char **err) {
   if (url->scheme != GW_SCHEME_HTTP) {
     *err = "https:// is not supported yet";
-    return -1;
+    return NULL;
   }
   httpc_t *h = calloc(1, sizeof *h);
   if (!h) {
     *err = "out of memory";
-    return -1;
+    return NULL;
   }
   int n = snprintf(h->req, sizeof h->req,
                    "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
@@ -245,7 +247,7 @@ int httpc_get(uv_loop_t *loop, const gw_url_t *url, uint64_t timeout_ms, size_t 
   if (n < 0 || (size_t)n >= sizeof h->req) {
     free(h);
     *err = "URL too long";
-    return -1;
+    return NULL;
   }
   h->req_len = (size_t)n;
   h->cb = cb;
@@ -278,5 +280,5 @@ int httpc_get(uv_loop_t *loop, const gw_url_t *url, uint64_t timeout_ms, size_t 
       finish(h, "cannot resolve host");
     }
   }
-  return 0;
+  return h;
 }

@@ -21,9 +21,14 @@ typedef struct {
 
 typedef void (*httpc_cb)(void *ud, const httpc_result_t *res);
 
-/* Starts GET url. Returns 0 (cb will be called exactly once, later) or -1
- * (cb will not be called; *err says why). */
-int httpc_get(uv_loop_t *loop, const gw_url_t *url, uint64_t timeout_ms, size_t max_body,
-              httpc_cb cb, void *ud, const char **err);
+typedef struct httpc httpc_t;
+
+/* Starts GET url. Returns the request (cb will be called exactly once,
+ * possibly before httpc_get returns) or NULL (cb will not be called; *err
+ * says why). The handle is valid until cb runs. */
+httpc_t *httpc_get(uv_loop_t *loop, const gw_url_t *url, uint64_t timeout_ms, size_t max_body,
+                   httpc_cb cb, void *ud, const char **err);
+/* Ends the request now: cb runs with error "cancelled". */
+void httpc_cancel(httpc_t *h);
 
 #endif

@@ -334,6 +334,7 @@ gw_jwt_result_t jwt_verify(const char *tok, size_t len, const gw_jwt_verifier_t 
                            int64_t now_s, gw_jwt_claims_t *out) {
   gw_jwt_claims_t local;
   gw_jwt_claims_t *c = out ? out : &local;
+  size_t selected = SIZE_MAX; /* the issuer, once known: reported with NO_KEYSET/UNKNOWN_KID */
   memset(c, 0, sizeof *c);
   if (len == 0 || len > GW_JWT_MAX_TOKEN) return GW_JWT_MALFORMED;
   const char *d1 = memchr(tok, '.', len);
@@ -410,6 +411,7 @@ gw_jwt_result_t jwt_verify(const char *tok, size_t len, const gw_jwt_verifier_t 
     goto done;
   }
   const gw_jwt_issuer_t *is = &v->issuers[issuer];
+  selected = issuer;
   if (!(is->algs & GW_JWA_BIT(alg))) {
     r = GW_JWT_ALG_NOT_ALLOWED;
     goto done;
@@ -446,6 +448,8 @@ done:
   if (r != GW_JWT_OK) {
     free(c->scope_text);
     memset(c, 0, sizeof *c);
+    /* The caller answers 503 or asks for a refetch of this issuer's keys. */
+    if (r == GW_JWT_NO_KEYSET || r == GW_JWT_UNKNOWN_KID) c->issuer = selected;
   }
   if (!out) jwt_claims_free(&local);
   return r;

@@ -69,7 +69,8 @@ typedef struct {
 
 typedef enum { GW_TOKEN_USER = 0, GW_TOKEN_M2M = 1 } gw_token_kind_t;
 
-/* Filled only on GW_JWT_OK; zeroed otherwise, so jwt_claims_free() is
+/* Filled only on GW_JWT_OK; zeroed otherwise (except `issuer`, set to the
+ * selected issuer with GW_JWT_NO_KEYSET and GW_JWT_UNKNOWN_KID), so jwt_claims_free() is
  * always safe. String pointers are NUL-terminated and stay valid until
  * jwt_claims_free(); they point into the payload (held by a reference). */
 typedef struct {

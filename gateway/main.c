@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "config.h"
+#include "keys.h"
+#include <jansson.h>
 #include "log.h"
 #include "llhttp.h"
 #include "server.h"
@@ -18,6 +21,8 @@
 typedef struct {
   uv_loop_t *loop;
   server_t server;
+  gw_keystore_t keys;
+  gw_authctx_t auth;
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t drain_timer;
   int draining;
@@ -34,6 +39,7 @@ static void usage(FILE *f) {
 }
 
 static void close_main_handles(app_t *a) {
+  keystore_stop(&a->keys);
   uv_close((uv_handle_t *)&a->sigterm, NULL);
   uv_close((uv_handle_t *)&a->sigint, NULL);
   uv_close((uv_handle_t *)&a->sighup, NULL);
@@ -103,30 +109,49 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  /* jansson's hash seed is set lazily and not thread-safe: set it before any worker. */
+  json_object_seed(0);
   gw_errors_t errs = {0};
+  app_t a;
+  memset(&a, 0, sizeof a);
   gw_config_t *cfg = config_load(conf, &errs);
-  if (!cfg) {
+  if (cfg) {
+    /* The policy and the key files are part of the configuration: -t
+     * checks them too, and errors in them are configuration errors. */
+    keystore_init(&a.keys, cfg, &errs);
+    if (auth_init(&a.auth, cfg, &a.keys, &errs) && errs.n == 0)
+      gw_errors_add(&errs, conf, 0, "cannot initialize authentication");
+  }
+  if (errs.n) {
     for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "%s\n", errs.msgs[i]);
     gw_errors_free(&errs);
+    if (cfg) {
+      auth_free(&a.auth);
+      keystore_free(&a.keys);
+      config_free(cfg);
+    }
     return 1;
   }
   gw_errors_free(&errs);
   if (test_only) {
     printf("configuration ok\n");
+    auth_free(&a.auth);
+    keystore_free(&a.keys);
     config_free(cfg);
     return 0;
   }
   gw_log_min_level = cfg->log_level;
   signal(SIGPIPE, SIG_IGN);
   if (server_open_access_log(cfg)) {
+    auth_free(&a.auth);
+    keystore_free(&a.keys);
     config_free(cfg);
     return 2;
   }
 
-  app_t a;
-  memset(&a, 0, sizeof a);
   a.loop = uv_default_loop();
   a.server.cfg = cfg;
+  a.server.auth = &a.auth;
   uv_async_init(a.loop, &a.server.main_async, on_worker_done);
   a.server.main_async.data = &a;
   uv_signal_init(a.loop, &a.sigterm);
@@ -149,9 +174,12 @@ int main(int argc, char **argv) {
     close_main_handles(&a);
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
+    auth_free(&a.auth);
+    keystore_free(&a.keys);
     config_free(cfg);
     return rc;
   }
+  keystore_start(&a.keys, a.loop, server_notify, &a.server);
   atomic_store(&gw_ready, 1);
   for (size_t i = 0; i < cfg->nlisten; i++) LOG_INFO("listening on %s", cfg->listen[i].text);
   if (cfg->admin_enabled) LOG_INFO("admin on %s", cfg->admin_listen.text);
@@ -161,6 +189,8 @@ int main(int argc, char **argv) {
   server_join(&a.server);
   uv_loop_close(a.loop);
   LOG_INFO("stopped");
+  auth_free(&a.auth);
+  keystore_free(&a.keys);
   config_free(cfg);
   return 0;
 }

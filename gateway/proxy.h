@@ -22,6 +22,7 @@ typedef struct client client_t;
 typedef struct upconn upconn_t;
 typedef struct request request_t;
 typedef struct upool upool_t;
+typedef struct gate_worker gate_worker_t;
 
 typedef struct dlist {
   struct dlist *prev, *next;
@@ -102,10 +103,11 @@ struct worker {
   int stopping;
   int handles_open;
   outbuf_t access;  /* buffered access log lines, flushed on each tick */
+  gate_worker_t *gate; /* key set references, verifiers, token cache */
   char rbuf[GW_READ_BUF]; /* shared by every read on this loop: reads never outlive their callback */
 };
 
-enum { RS_HEAD = 0, RS_WAIT, RS_BODY, RS_LOCAL, RS_DONE };
+enum { RS_HEAD = 0, RS_WAIT, RS_BODY, RS_LOCAL, RS_DONE, RS_PARKED };
 
 typedef struct {
   uint32_t name_off, name_len, val_off, val_len;
@@ -155,6 +157,20 @@ struct request {
   hdr_t *rhdrs;
   uint32_t nrhdrs, cap_rhdrs;
   int up_status;
+  /* what the gate decided */
+  char *npath;            /* normalized path: judged and forwarded */
+  size_t npath_len;
+  const char *query;      /* after '?', into the arena; NULL when none */
+  size_t query_len;
+  outbuf_t ident;         /* identity header lines for the upstream */
+  outbuf_t logx;          /* extra access log fields (",\"k\":v...") */
+  uint8_t cors;           /* 1: allowed origin echoed, 2: any origin */
+  uint8_t parked_once;
+  uint8_t must_close;     /* the answer ends the connection (framing errors...) */
+  uint32_t origin_off, origin_len;
+  dlist_t park_link;      /* in the worker's parked list while RS_PARKED */
+  unsigned park_seq;
+  uint32_t park_issuer;
 };
 
 struct client {
@@ -227,6 +243,13 @@ void request_append_response(request_t *r, const void *p, size_t n);
 /* Local JSON answers: {"error": code, "error_description": desc}. */
 void conn_answer(client_t *c, int status, const char *code, const char *desc, int close);
 void conn_answer_body(client_t *c, int status, const char *json);
+/* extra_headers: complete lines; extra_json: more members for the body. */
+void conn_answer_ex(client_t *c, int status, const char *code, const char *desc, int close,
+                    const char *extra_headers, const char *extra_json);
+/* An answer with any headers and body (e.g. a metadata document). */
+void conn_answer_raw(client_t *c, int status, const char *headers, const char *body, size_t len);
+/* Carry on with a connection after a parked request was decided. */
+void conn_resume(client_t *c);
 const char *req_method(const request_t *r, size_t *len);
 const hdr_t *req_header(const request_t *r, const char *lower_name, int *count);
 
@@ -243,6 +266,16 @@ void upstream_touch(request_t *r);                   /* data flowed: push the st
 void upstream_timeout(upconn_t *uc);
 void upstream_pool_close_all(upool_t *p);
 void upstream_close(upconn_t *uc);
+
+/* gate.c */
+struct gw_authctx;
+int gate_worker_init(worker_t *w, const struct gw_authctx *a);
+void gate_worker_free(worker_t *w);
+void gate_request(client_t *c, request_t *r);
+void gate_wake(worker_t *w);
+void gate_unpark(request_t *r);
+int gate_ready(worker_t *w);
+void gate_cors_headers(const request_t *r, outbuf_t *o);
 
 /* access log (server.c) */
 void access_log_request(request_t *r);

@@ -82,10 +82,11 @@ void access_log_request(request_t *r) {
   uint64_t now = worker_now(w);
   outbuf_printf(&w->access,
                 "{\"time\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
-                "\"upstream\":%s%s%s,\"bytes\":%llu,\"duration_ms\":%llu}\n",
+                "\"upstream\":%s%s%s,\"bytes\":%llu,\"duration_ms\":%llu%.*s}\n",
                 ts, method, path, r->status, r->pool ? "\"" : "",
                 r->pool ? r->pool->cfg->name : "null", r->pool ? "\"" : "",
-                (unsigned long long)r->bytes_out, (unsigned long long)(now - r->start_ms));
+                (unsigned long long)r->bytes_out, (unsigned long long)(now - r->start_ms),
+                (int)r->logx.len, r->logx.data ? r->logx.data : "");
   if (w->access.len > ACCESS_FLUSH_BYTES) access_flush(w);
 }
 
@@ -178,7 +179,11 @@ static void on_async(uv_async_t *a) {
     }
     for (size_t i = 0; i < w->cfg->nupstreams; i++) upstream_pool_close_all(&w->pools[i]);
   }
-  if (cmd >= SERVER_STOP || (w->draining && w->nclients == 0)) worker_close_handles(w);
+  if (cmd >= SERVER_STOP || (w->draining && w->nclients == 0)) {
+    worker_close_handles(w);
+    return;
+  }
+  gate_wake(w);
 }
 
 static void worker_main(void *arg) {
@@ -187,6 +192,7 @@ static void worker_main(void *arg) {
   access_flush(w);
   /* Run once more so close callbacks of the last handles complete. */
   uv_run(&w->loop, UV_RUN_NOWAIT);
+  gate_worker_free(w);
   atomic_fetch_add(&w->server->finished, 1);
   uv_async_send(&w->server->main_async);
 }
@@ -223,6 +229,7 @@ static int worker_init(server_t *s, worker_t *w, int id) {
       p->addr_expires = 1; /* a host name: resolve before the first connect */
     }
   }
+  if (gate_worker_init(w, s->auth)) return -1;
   uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
   return 0;
 }
@@ -251,6 +258,7 @@ void server_abort(server_t *s) {
     uv_close((uv_handle_t *)&w->async, NULL);
     uv_run(&w->loop, UV_RUN_NOWAIT);
     uv_loop_close(&w->loop);
+    gate_worker_free(w);
     free(w->pools);
   }
   free(s->workers);
@@ -290,6 +298,12 @@ int server_start(server_t *s) {
     s->started++;
   }
   return 0;
+}
+
+/* Wakes every worker (e.g. a key set fetch ended) without a command. */
+void server_notify(void *ud) {
+  server_t *s = ud;
+  for (unsigned i = 0; i < s->started; i++) uv_async_send(&s->workers[i].async);
 }
 
 void server_command(server_t *s, int cmd) {

@@ -11,8 +11,11 @@ enum { SERVER_RUN = 0, SERVER_DRAIN = 1, SERVER_STOP = 2 };
 
 typedef struct worker worker_t;
 
+struct gw_authctx;
+
 typedef struct server {
   const gw_config_t *cfg;
+  const struct gw_authctx *auth;
   worker_t *workers;
   unsigned nworkers, started;
   atomic_int command;
@@ -31,6 +34,7 @@ int server_bind(const gw_listen_t *l, int reuseport);
 int server_start(server_t *s);
 void server_abort(server_t *s);
 void server_command(server_t *s, int cmd);
+void server_notify(void *server);
 void server_join(server_t *s);
 
 #endif

@@ -65,11 +65,8 @@ static void build_head(request_t *r) {
   o->len = 0;
   size_t mlen;
   const char *m = req_method(r, &mlen);
-  const char *url = a + r->url_off;
-  size_t plen = r->url_len;
-  const char *q = memchr(url, '?', r->url_len);
-  if (q) plen = (size_t)(q - url);
-  const char *path = url;
+  const char *path = r->npath;
+  size_t plen = r->npath_len;
   if (u->strip_prefix) {
     path += u->prefix_len;
     plen -= u->prefix_len;
@@ -79,7 +76,10 @@ static void build_head(request_t *r) {
   outbuf_append(o, u->url.path, strlen(u->url.path));
   if (plen == 0 && u->url.path[0] == '\0') outbuf_append(o, "/", 1);
   outbuf_append(o, path, plen);
-  if (q) outbuf_append(o, q, r->url_len - (size_t)(q - url));
+  if (r->query) {
+    outbuf_append(o, "?", 1);
+    outbuf_append(o, r->query, r->query_len);
+  }
   outbuf_append(o, " HTTP/1.1\r\n", 11);
 
   const hdr_t *host = req_header(r, "host", NULL);
@@ -124,6 +124,7 @@ static void build_head(request_t *r) {
     outbuf_append(o, a + host->val_off, host->val_len);
     outbuf_append(o, "\r\n", 2);
   }
+  outbuf_append(o, r->ident.data, r->ident.len);
   if (r->chunked_in)
     outbuf_append(o, "Transfer-Encoding: chunked\r\n", 28);
   else if (r->content_length > 0 || req_header(r, "content-length", NULL))
@@ -615,11 +616,16 @@ static int r_on_headers_complete(llhttp_t *p) {
       continue;
     }
     if (http_is_hop_by_hop(n, nl) || resp_conn_lists(r, n, nl)) continue;
+    /* With an allowed origin the gateway's CORS answer replaces the upstream's. */
+    if (r->cors && (http_name_eq(n, nl, "access-control-allow-origin") ||
+                    http_name_eq(n, nl, "access-control-expose-headers")))
+      continue;
     outbuf_append(o, n, nl);
     outbuf_append(o, ": ", 2);
     outbuf_append(o, a + h->val_off, h->val_len);
     outbuf_append(o, "\r\n", 2);
   }
+  gate_cors_headers(r, o);
   if (cl && !chunked && status != 204) {
     outbuf_append(o, "Content-Length: ", 16);
     outbuf_append(o, a + cl->val_off, cl->val_len);

@@ -1,0 +1,572 @@
+/* gate: the decision on a complete request head, before any byte goes
+ * upstream: target form and path normalization, the gateway's own
+ * endpoints (RFC 9728 metadata, CORS preflight), routing, the scope policy
+ * and the bearer token. A refusal is answered here, in one place. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth.h"
+#include "log.h"
+#include "pathnorm.h"
+#include "proxy.h"
+
+#define WK_PATH "/.well-known/oauth-protected-resource"
+#define WK_LEN (sizeof WK_PATH - 1)
+#define TOKCACHE_ENTRIES 10000
+#define TOKCACHE_BYTES (16u * 1024 * 1024)
+#define STR_SUB 0
+#define STR_CLIENT 1
+#define STR_SCOPE 2
+#define STR_FWD 3
+
+struct gate_worker {
+  const gw_authctx_t *a;
+  size_t ni, nu;
+  gw_keyset_t **held;
+  uint64_t *gens;
+  gw_jwt_issuer_t *vis;   /* [nu * ni] */
+  gw_jwt_verifier_t *ver; /* [nu] */
+  gw_tokcache_t *cache;
+  dlist_t parked;
+  char fwd[GW_TOKCACHE_MAX_STRS][512]; /* identity claim values of a fresh verification */
+};
+
+typedef enum { REFUSE_NO_TOKEN, REFUSE_INVALID, REFUSE_SCOPE, REFUSE_REQUEST, REFUSE_UNAVAILABLE } refuse_t;
+
+static void gate_auth(client_t *c, request_t *r);
+
+/* ---- per worker -------------------------------------------------------- */
+
+int gate_worker_init(worker_t *w, const gw_authctx_t *a) {
+  gate_worker_t *g = calloc(1, sizeof *g);
+  if (!g) return -1;
+  w->gate = g;
+  g->a = a;
+  g->ni = a->cfg->nissuers;
+  g->nu = a->cfg->nupstreams;
+  dlist_init(&g->parked);
+  size_t ni = g->ni ? g->ni : 1, nu = g->nu ? g->nu : 1;
+  g->held = calloc(ni, sizeof *g->held);
+  g->gens = calloc(ni, sizeof *g->gens);
+  g->vis = calloc(ni * nu, sizeof *g->vis);
+  g->ver = calloc(nu, sizeof *g->ver);
+  g->cache = tokcache_new(TOKCACHE_ENTRIES, TOKCACHE_BYTES);
+  if (!g->held || !g->gens || !g->vis || !g->ver || !g->cache) return -1;
+  for (size_t u = 0; u < g->nu; u++) {
+    for (size_t i = 0; i < g->ni; i++) {
+      const gw_issuer_cfg_t *ic = &a->cfg->issuers[i];
+      gw_jwt_issuer_t *vi = &g->vis[u * ni + i];
+      vi->iss = ic->iss;
+      vi->iss_len = strlen(ic->iss);
+      vi->algs = 0;
+      for (size_t k = 0; k < ic->nalgorithms; k++) {
+        int alg = jwa_from_name(ic->algorithms[k], strlen(ic->algorithms[k]));
+        if (alg >= 0) vi->algs |= GW_JWA_BIT(alg);
+      }
+      vi->audiences = &a->aud[(u * ni + i) * 2];
+      vi->naudiences = a->naud[u * ni + i];
+      vi->leeway_s = (int64_t)(ic->leeway_ms / 1000);
+      vi->require_typ = ic->require_typ != NULL;
+    }
+    g->ver[u].issuers = &g->vis[u * ni];
+    g->ver[u].nissuers = g->ni;
+    g->ver[u].scopes = a->scopes;
+  }
+  return 0;
+}
+
+void gate_worker_free(worker_t *w) {
+  gate_worker_t *g = w->gate;
+  if (!g) return;
+  for (size_t i = 0; g->held && i < g->ni; i++) jwks_keyset_unref(g->held[i]);
+  free(g->held);
+  free(g->gens);
+  free(g->vis);
+  free(g->ver);
+  if (g->cache) tokcache_free(g->cache);
+  free(g);
+  w->gate = NULL;
+}
+
+/* One atomic load per issuer; a reference is taken only on change. */
+static void refresh_keys(gate_worker_t *g) {
+  for (size_t i = 0; i < g->ni; i++) {
+    uint64_t gen = keystore_generation(g->a->keys, i);
+    if (gen == g->gens[i]) continue;
+    jwks_keyset_unref(g->held[i]);
+    g->held[i] = keystore_acquire(g->a->keys, i, &g->gens[i]);
+    for (size_t u = 0; u < g->nu; u++) g->vis[u * g->ni + i].keys = g->held[i];
+  }
+}
+
+/* ---- answers ------------------------------------------------------------- */
+
+static const gw_meta_t *meta_for(const gw_authctx_t *a, const request_t *r) {
+  if (r->pool) {
+    size_t u = (size_t)(r->pool - r->c->w->pools);
+    if (a->up[u].url) return &a->up[u];
+  }
+  return &a->root;
+}
+
+static void refuse(client_t *c, request_t *r, refuse_t kind, const char *desc, const char *scope) {
+  const gw_authctx_t *a = c->w->gate->a;
+  const char *url = meta_for(a, r)->url;
+  char hdr[1024], extra[512] = "";
+  int status;
+  const char *code;
+  switch (kind) {
+  case REFUSE_NO_TOKEN:
+    status = 401;
+    code = "unauthorized";
+    snprintf(hdr, sizeof hdr, "WWW-Authenticate: Bearer resource_metadata=\"%s\"\r\n", url);
+    break;
+  case REFUSE_INVALID:
+    status = 401;
+    code = "invalid_token";
+    snprintf(hdr, sizeof hdr,
+             "WWW-Authenticate: Bearer error=\"invalid_token\", error_description=\"%s\", "
+             "resource_metadata=\"%s\"\r\n",
+             desc, url);
+    break;
+  case REFUSE_SCOPE:
+    status = 403;
+    code = "insufficient_scope";
+    /* No scope parameter when no scope would help (an unmatched route). */
+    snprintf(hdr, sizeof hdr,
+             "WWW-Authenticate: Bearer error=\"insufficient_scope\", %s%s%s"
+             "error_description=\"%s\", resource_metadata=\"%s\"\r\n",
+             scope[0] ? "scope=\"" : "", scope, scope[0] ? "\", " : "", desc, url);
+    snprintf(extra, sizeof extra, ",\"scope\":\"%s\"", scope);
+    break;
+  case REFUSE_REQUEST:
+    status = 400;
+    code = "invalid_request";
+    snprintf(hdr, sizeof hdr,
+             "WWW-Authenticate: Bearer error=\"invalid_request\", error_description=\"%s\", "
+             "resource_metadata=\"%s\"\r\n",
+             desc, url);
+    break;
+  default:
+    status = 503;
+    code = "temporarily_unavailable";
+    snprintf(hdr, sizeof hdr, "Retry-After: 5\r\n");
+    break;
+  }
+  outbuf_printf(&r->logx, ",\"decision\":\"%s\"", code);
+  conn_answer_ex(c, status, code, desc, 0, hdr, extra);
+}
+
+/* ---- CORS ------------------------------------------------------------------ */
+
+static void cors_check(client_t *c, request_t *r) {
+  const gw_config_t *cfg = c->w->cfg;
+  if (!cfg->cors_origins) return;
+  const hdr_t *o = req_header(r, "origin", NULL);
+  if (!o) return;
+  const char *v = r->arena + o->val_off;
+  for (size_t i = 0; i < cfg->ncors_origins; i++) {
+    const char *allowed = cfg->cors_origins[i];
+    if (strcmp(allowed, "*") == 0) {
+      r->cors = 2;
+      return;
+    }
+    if (strlen(allowed) == o->val_len && strncasecmp(allowed, v, o->val_len) == 0) {
+      r->cors = 1;
+      r->origin_off = o->val_off;
+      r->origin_len = o->val_len;
+      return;
+    }
+  }
+}
+
+void gate_cors_headers(const request_t *r, outbuf_t *o) {
+  if (r->cors == 2) {
+    outbuf_append(o, "Access-Control-Allow-Origin: *\r\n", 32);
+  } else if (r->cors == 1) {
+    outbuf_append(o, "Access-Control-Allow-Origin: ", 29);
+    outbuf_append(o, r->arena + r->origin_off, r->origin_len);
+    outbuf_append(o, "\r\nVary: Origin\r\n", 16);
+  } else {
+    return;
+  }
+  outbuf_append(o, "Access-Control-Expose-Headers: WWW-Authenticate\r\n", 49);
+}
+
+static int is_preflight(const request_t *r) {
+  size_t ml;
+  const char *m = req_method(r, &ml);
+  return r->cors && ml == 7 && memcmp(m, "OPTIONS", 7) == 0 &&
+         req_header(r, "access-control-request-method", NULL) != NULL;
+}
+
+static int token_list_ok(const char *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!http_is_tchar((unsigned char)v[i]) && v[i] != ',' && v[i] != ' ') return 0;
+  return n > 0;
+}
+
+static void answer_preflight(client_t *c, request_t *r) {
+  char hdr[1024];
+  const hdr_t *h = req_header(r, "access-control-request-headers", NULL);
+  const char *ah = "Authorization, Content-Type";
+  size_t ahl = strlen(ah);
+  if (h && h->val_len < 400 && token_list_ok(r->arena + h->val_off, h->val_len)) {
+    ah = r->arena + h->val_off;
+    ahl = h->val_len;
+  }
+  snprintf(hdr, sizeof hdr,
+           "Access-Control-Allow-Methods: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n"
+           "Access-Control-Allow-Headers: %.*s\r\nAccess-Control-Max-Age: 600\r\n",
+           (int)ahl, ah);
+  outbuf_append(&r->logx, ",\"decision\":\"preflight\"", 23);
+  conn_answer_raw(c, 204, hdr, NULL, 0);
+}
+
+/* ---- the gateway's own documents ---------------------------------------- */
+
+static int serve_wellknown(client_t *c, request_t *r) {
+  if (r->npath_len < WK_LEN || memcmp(r->npath, WK_PATH, WK_LEN) != 0) return 0;
+  if (r->npath_len > WK_LEN && r->npath[WK_LEN] != '/') return 0;
+  if (is_preflight(r)) {
+    answer_preflight(c, r);
+    return 1;
+  }
+  const gw_authctx_t *a = c->w->gate->a;
+  const gw_meta_t *m = NULL;
+  if (r->npath_len == WK_LEN) {
+    m = &a->root;
+  } else {
+    for (size_t u = 0; u < a->cfg->nupstreams; u++)
+      if (a->up[u].url && a->up[u].path_len == r->npath_len &&
+          memcmp(a->up[u].path, r->npath, r->npath_len) == 0)
+        m = &a->up[u];
+  }
+  if (!m) {
+    conn_answer(c, 404, "not_found", "no protected-resource metadata at this path", 0);
+    return 1;
+  }
+  size_t ml;
+  const char *meth = req_method(r, &ml);
+  if (!((ml == 3 && memcmp(meth, "GET", 3) == 0) || (ml == 4 && memcmp(meth, "HEAD", 4) == 0))) {
+    conn_answer_ex(c, 405, "method_not_allowed", "only GET and HEAD", 0, "Allow: GET, HEAD\r\n", "");
+    return 1;
+  }
+  conn_answer_raw(c, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n", m->doc,
+                  m->doc_len);
+  return 1;
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+static upool_t *route(worker_t *w, const char *path, size_t len) {
+  upool_t *best = NULL;
+  size_t best_len = 0;
+  for (size_t i = 0; i < w->cfg->nupstreams; i++) {
+    const gw_upstream_cfg_t *u = &w->cfg->upstreams[i];
+    if (len < u->prefix_len || memcmp(path, u->prefix, u->prefix_len) != 0) continue;
+    if (len > u->prefix_len && path[u->prefix_len] != '/') continue;
+    if (u->prefix_len > best_len) {
+      best = &w->pools[i];
+      best_len = u->prefix_len;
+    }
+  }
+  return best;
+}
+
+static int authority_ok(void *user, const char *auth, size_t len) {
+  request_t *r = user;
+  const hdr_t *h = req_header(r, "host", NULL);
+  return h && h->val_len == len && strncasecmp(r->arena + h->val_off, auth, len) == 0;
+}
+
+/* ---- tokens ---------------------------------------------------------------- */
+
+static int is_token68(const char *s, size_t n) {
+  size_t i = 0;
+  for (; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+          ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == '+' || ch == '/'))
+      break;
+  }
+  if (i == 0) return 0;
+  while (i < n && s[i] == '=') i++;
+  return i == n;
+}
+
+static int query_has_token(const request_t *r) {
+  const char *q = r->query;
+  size_t n = r->query_len, i = 0;
+  while (q && i < n) {
+    size_t start = i;
+    while (i < n && q[i] != '&') i++;
+    size_t end = start;
+    while (end < i && q[end] != '=') end++;
+    if (end - start == 12 && memcmp(q + start, "access_token", 12) == 0) return 1;
+    i++;
+  }
+  return 0;
+}
+
+typedef enum { TOK_ABSENT, TOK_PRESENT, TOK_MALFORMED, TOK_CONFLICT } tokstate_t;
+
+static tokstate_t extract_token(request_t *r, const char **tok, size_t *len, const char **why) {
+  int n = 0;
+  const hdr_t *h = req_header(r, "authorization", &n);
+  if (n > 1) {
+    *why = "more than one Authorization header";
+    return TOK_CONFLICT;
+  }
+  if (!h) return TOK_ABSENT;
+  const char *v = r->arena + h->val_off;
+  size_t vl = h->val_len;
+  while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+  size_t sp = 0;
+  while (sp < vl && v[sp] != ' ') sp++;
+  if (!(sp == 6 && strncasecmp(v, "bearer", 6) == 0)) return TOK_ABSENT; /* another scheme */
+  if (query_has_token(r)) {
+    *why = "bearer token both in the Authorization header and the query";
+    return TOK_CONFLICT;
+  }
+  while (sp < vl && v[sp] == ' ') sp++;
+  *tok = v + sp;
+  *len = vl - sp;
+  if (*len == 0) {
+    *why = "empty bearer token";
+    return TOK_MALFORMED;
+  }
+  if (!is_token68(*tok, *len)) {
+    *why = "bearer token is not token68";
+    return TOK_MALFORMED;
+  }
+  return TOK_PRESENT;
+}
+
+/* Identity headers for the upstream and fields for the access log, from a
+ * verified (possibly cached) token. */
+static void apply_identity(client_t *c, request_t *r, const gw_tokcache_val_t *v) {
+  const gw_config_t *cfg = c->w->cfg;
+  for (size_t k = 0; k < cfg->nforward && STR_FWD + k < v->nstrs; k++) {
+    const char *s = v->strs[STR_FWD + k];
+    if (!s) continue; /* absent or not a clean string/number: omitted */
+    outbuf_printf(&r->ident, "%s: ", cfg->forward[k].header);
+    outbuf_append(&r->ident, s, v->lens[STR_FWD + k]);
+    outbuf_append(&r->ident, "\r\n", 2);
+  }
+  char esc[300];
+  outbuf_printf(&r->logx, ",\"kind\":\"%s\"", v->kind == GW_TOKEN_M2M ? "m2m" : "user");
+  if (v->strs[STR_SUB]) {
+    gw_json_escape(esc, sizeof esc, v->strs[STR_SUB], v->lens[STR_SUB], 128);
+    outbuf_printf(&r->logx, ",\"sub\":\"%s\"", esc);
+  }
+  if (v->strs[STR_CLIENT]) {
+    gw_json_escape(esc, sizeof esc, v->strs[STR_CLIENT], v->lens[STR_CLIENT], 128);
+    outbuf_printf(&r->logx, ",\"client_id\":\"%s\"", esc);
+  }
+}
+
+static int clean_value(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return 0;
+  return 1;
+}
+
+/* Verifies (or finds in the cache) and caches what the proxy needs. */
+/* On a fresh verification *hit is NULL and out points into *cl and g->fwd:
+ * the caller uses it, then frees *cl. */
+static gw_jwt_result_t verify(gate_worker_t *g, const gw_config_t *cfg, size_t u, const char *tok,
+                              size_t len, gw_jwt_claims_t *cl, gw_tokcache_val_t *out,
+                              const gw_tokcache_val_t **hit, size_t *issuer) {
+  int64_t now = (int64_t)time(NULL);
+  memset(cl, 0, sizeof *cl);
+  *hit = tokcache_get(g->cache, tok, len, (uint32_t)u, now, g->gens, g->ni);
+  if (*hit) return GW_JWT_OK;
+  gw_jwt_result_t res = jwt_verify(tok, len, &g->ver[u], now, cl);
+  *issuer = cl->issuer;
+  if (res != GW_JWT_OK) return res;
+  char (*bufs)[512] = g->fwd;
+  memset(out, 0, sizeof *out);
+  out->issuer = (uint32_t)cl->issuer;
+  out->kind = cl->kind;
+  out->scopes = cl->scopes;
+  out->exp = cl->exp;
+  out->generation = g->gens[cl->issuer];
+  out->nstrs = STR_FWD + cfg->nforward;
+  if (out->nstrs > GW_TOKCACHE_MAX_STRS) out->nstrs = GW_TOKCACHE_MAX_STRS;
+  out->strs[STR_SUB] = cl->sub;
+  out->lens[STR_SUB] = cl->sub_len;
+  out->strs[STR_CLIENT] = cl->client_id;
+  out->lens[STR_CLIENT] = cl->client_id_len;
+  out->strs[STR_SCOPE] = cl->scope_text;
+  out->lens[STR_SCOPE] = cl->scope_text_len;
+  for (size_t k = 0; STR_FWD + k < out->nstrs; k++) {
+    const char *claim = cfg->forward[k].claim;
+    if (strcmp(claim, "scope") == 0 || strcmp(claim, "scp") == 0) {
+      if (cl->scope_text && clean_value(cl->scope_text, cl->scope_text_len)) {
+        out->strs[STR_FWD + k] = cl->scope_text;
+        out->lens[STR_FWD + k] = cl->scope_text_len;
+      }
+      continue;
+    }
+    int n = jwt_claim_text(cl, claim, bufs[k], sizeof bufs[k]);
+    if (n >= 0) {
+      out->strs[STR_FWD + k] = bufs[k];
+      out->lens[STR_FWD + k] = (size_t)n;
+    }
+  }
+  tokcache_put(g->cache, tok, len, (uint32_t)u, now, out);
+  return GW_JWT_OK;
+}
+
+static void forward(client_t *c, request_t *r) {
+  uint64_t max = r->pool->cfg->max_body;
+  if (max && !r->chunked_in && r->content_length > max) {
+    conn_answer(c, 413, "payload_too_large", "request body larger than the upstream's max_body", 1);
+    return;
+  }
+  r->state = RS_WAIT;
+  r->up_start_ms = worker_now(c->w);
+  upstream_start(r);
+}
+
+static void gate_auth(client_t *c, request_t *r) {
+  gate_worker_t *g = c->w->gate;
+  const gw_authctx_t *a = g->a;
+  size_t ml;
+  const char *m = req_method(r, &ml);
+  const gw_route_t *rt = a->policy ? policy_match(a->policy, m, ml, r->npath, r->npath_len) : NULL;
+  if (rt) {
+    char esc[300];
+    gw_json_escape(esc, sizeof esc, rt->pattern, strlen(rt->pattern), 200);
+    outbuf_printf(&r->logx, ",\"route\":\"%s %s\"", rt->methods, esc);
+  }
+  if (a->policy && rt && rt->auth == GW_AUTH_NONE) {
+    outbuf_append(&r->logx, ",\"decision\":\"public\"", 20);
+    forward(c, r);
+    return;
+  }
+  const char *tok = NULL, *why = NULL;
+  size_t tlen = 0;
+  switch (extract_token(r, &tok, &tlen, &why)) {
+  case TOK_CONFLICT: refuse(c, r, REFUSE_REQUEST, why, NULL); return;
+  case TOK_ABSENT: refuse(c, r, REFUSE_NO_TOKEN, "no bearer token in the Authorization header", NULL); return;
+  case TOK_MALFORMED: refuse(c, r, REFUSE_INVALID, why, NULL); return;
+  case TOK_PRESENT: break;
+  }
+  refresh_keys(g);
+  size_t u = (size_t)(r->pool - c->w->pools);
+  gw_tokcache_val_t fresh;
+  gw_jwt_claims_t cl;
+  const gw_tokcache_val_t *val = NULL;
+  size_t issuer = g->ni;
+  gw_jwt_result_t res = verify(g, c->w->cfg, u, tok, tlen, &cl, &fresh, &val, &issuer);
+  if (res == GW_JWT_UNKNOWN_KID && !r->parked_once && issuer < g->ni) {
+    unsigned seq = atomic_load(&a->keys->iss[issuer].fetch_seq);
+    if (keystore_want_refetch(a->keys, issuer)) {
+      r->state = RS_PARKED;
+      r->park_seq = seq;
+      r->park_issuer = (uint32_t)issuer;
+      r->parked_once = 1;
+      dlist_insert_tail(&g->parked, &r->park_link);
+      return;
+    }
+  }
+  if (res == GW_JWT_NO_KEYSET) {
+    refuse(c, r, REFUSE_UNAVAILABLE, "signing keys of the token issuer are not loaded yet", NULL);
+    return;
+  }
+  if (res != GW_JWT_OK) {
+    outbuf_printf(&r->logx, ",\"reason\":\"%s\"", jwt_result_name(res));
+    refuse(c, r, REFUSE_INVALID, jwt_result_text(res), NULL);
+    return;
+  }
+  if (!val) val = &fresh;
+  gw_scopeset_t missing = 0;
+  gw_policy_verdict_t verdict =
+      a->policy ? policy_decide(a->policy, rt, 1, val->scopes, &missing) : GW_POLICY_ALLOW;
+  apply_identity(c, r, val);
+  jwt_claims_free(&cl);
+  if (verdict == GW_POLICY_ALLOW) {
+    outbuf_append(&r->logx, ",\"decision\":\"allow\"", 19);
+    forward(c, r);
+    return;
+  }
+  r->ident.len = 0;
+  if (verdict == GW_POLICY_INSUFFICIENT_SCOPE) {
+    char scope[1024];
+    if (scopes_format(a->scopes, missing, scope, sizeof scope) < 0) scope[0] = '\0';
+    refuse(c, r, REFUSE_SCOPE, "the token lacks a scope this route requires", scope);
+    return;
+  }
+  refuse(c, r, REFUSE_SCOPE, "no policy route allows this request", "");
+}
+
+/* ---- the entry point --------------------------------------------------------- */
+
+void gate_request(client_t *c, request_t *r) {
+  size_t ml;
+  const char *m = req_method(r, &ml);
+  gw_target_t t;
+  const char *why = NULL;
+  int rc = target_split(r->arena + r->url_off, r->url_len, m, ml, authority_ok, r, &t, &why);
+  if (rc != PATHNORM_OK) {
+    conn_answer(c, 400, "invalid_request", why ? why : pathnorm_strerror(rc), 0);
+    return;
+  }
+  if (t.form == GW_TARGET_ASTERISK) {
+    conn_answer_raw(c, 204, "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n", NULL, 0);
+    return;
+  }
+  size_t cap = t.path_len * 3 + 2;
+  r->npath = malloc(cap);
+  if (!r->npath) {
+    conn_answer(c, 503, "temporarily_unavailable", "out of memory", 1);
+    return;
+  }
+  rc = pathnorm(t.path, t.path_len, r->npath, cap, &r->npath_len, &why);
+  if (rc != PATHNORM_OK) {
+    conn_answer(c, 400, "invalid_request", why ? why : pathnorm_strerror(rc), 0);
+    return;
+  }
+  r->query = t.query;
+  r->query_len = t.query_len;
+  cors_check(c, r);
+  if (serve_wellknown(c, r)) return;
+  r->pool = route(c->w, r->npath, r->npath_len);
+  if (!r->pool) {
+    conn_answer(c, 404, "not_found", "no upstream serves this path", 0);
+    return;
+  }
+  if (is_preflight(r)) {
+    answer_preflight(c, r);
+    return;
+  }
+  gate_auth(c, r);
+}
+
+/* A key set fetch ended: parked requests try again (once). */
+void gate_wake(worker_t *w) {
+  gate_worker_t *g = w->gate;
+  if (!g) return;
+  dlist_t *it, *next;
+  for (it = g->parked.next; it != &g->parked; it = next) {
+    next = it->next;
+    request_t *r = container_of(it, request_t, park_link);
+    if (atomic_load(&g->a->keys->iss[r->park_issuer].fetch_seq) == r->park_seq) continue;
+    dlist_remove(&r->park_link);
+    r->state = RS_LOCAL;
+    client_t *c = r->c;
+    gate_auth(c, r);
+    conn_resume(c);
+  }
+}
+
+void gate_unpark(request_t *r) {
+  if (r->state == RS_PARKED) dlist_remove(&r->park_link);
+}
+
+int gate_ready(worker_t *w) { return keystore_all_loaded(w->gate->a->keys); }

@@ -1,0 +1,260 @@
+#include "keys.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "httpc.h"
+#include "log.h"
+
+#define MIN_REFRESH_MS 30000        /* a max-age below this is raised to it */
+#define FIRST_RETRY_MS 1000
+#define MAX_RETRY_MS 30000
+
+static uint64_t mono_ms(void) { return uv_hrtime() / 1000000u; }
+
+static uint64_t wall_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+static void log_skip(void *ud, const char *msg) {
+  (void)ud;
+  LOG_WARN("%s", msg);
+}
+
+/* Publishes ks as issuer ik's key set (takes ownership of the reference). */
+static void publish(gw_issuer_keys_t *ik, gw_keyset_t *set) {
+  set->generation = atomic_fetch_add(&ik->ks->gen_counter, 1) + 1;
+  pthread_mutex_lock(&ik->mu);
+  gw_keyset_t *old = ik->current;
+  ik->current = set;
+  atomic_store_explicit(&ik->generation, set->generation, memory_order_release);
+  pthread_mutex_unlock(&ik->mu);
+  jwks_keyset_unref(old);
+  atomic_store(&ik->last_good_ms, wall_ms());
+}
+
+static int load_file(gw_issuer_keys_t *ik, char *err, size_t errlen) {
+  const char *path = ik->cfg->jwks_file;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "cannot open: %s", strerror(errno));
+    return -1;
+  }
+  char *buf = malloc(GW_JWKS_MAX_DOC + 1);
+  size_t n = buf ? fread(buf, 1, GW_JWKS_MAX_DOC + 1, f) : 0;
+  fclose(f);
+  if (!buf) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (n > GW_JWKS_MAX_DOC) {
+    free(buf);
+    snprintf(err, errlen, "larger than %d bytes", GW_JWKS_MAX_DOC);
+    return -1;
+  }
+  char perr[200] = "";
+  gw_keyset_t *set = jwks_parse(buf, n, path, log_skip, NULL, perr, sizeof perr);
+  free(buf);
+  if (!set) {
+    snprintf(err, errlen, "%s", perr);
+    return -1;
+  }
+  publish(ik, set);
+  return 0;
+}
+
+int keystore_init(gw_keystore_t *ks, const gw_config_t *cfg, gw_errors_t *errs) {
+  memset(ks, 0, sizeof *ks);
+  ks->n = cfg->nissuers;
+  ks->iss = calloc(ks->n ? ks->n : 1, sizeof *ks->iss);
+  if (!ks->iss) return -1;
+  int rc = 0;
+  for (size_t i = 0; i < ks->n; i++) {
+    gw_issuer_keys_t *ik = &ks->iss[i];
+    ik->ks = ks;
+    ik->index = i;
+    ik->cfg = &cfg->issuers[i];
+    pthread_mutex_init(&ik->mu, NULL);
+    ik->backoff_ms = FIRST_RETRY_MS;
+    if (ik->cfg->jwks_file) {
+      char err[256];
+      if (load_file(ik, err, sizeof err)) {
+        gw_errors_add(errs, ik->cfg->jwks_file, 0, "%s", err);
+        rc = -1;
+      }
+    } else if (ik->cfg->jwks_uri) {
+      if (config_parse_url(ik->cfg->jwks_uri, &ik->url)) {
+        gw_errors_add(errs, cfg->path, ik->cfg->line, "[issuer:%s] invalid jwks_uri", ik->cfg->name);
+        rc = -1;
+      } else {
+        ik->has_url = 1;
+      }
+    }
+  }
+  return rc;
+}
+
+static void fetch(gw_issuer_keys_t *ik);
+
+static void on_timer(uv_timer_t *t) { fetch(t->data); }
+
+static void schedule(gw_issuer_keys_t *ik, uint64_t ms) {
+  uv_timer_start(&ik->timer, on_timer, ms, 0);
+}
+
+static void fetch_done(void *ud, const httpc_result_t *res) {
+  gw_issuer_keys_t *ik = ud;
+  const char *name = ik->cfg->name;
+  int ok = 0;
+  ik->inflight = NULL;
+  atomic_store(&ik->fetching, 0);
+  if (ik->ks->stopping) return;
+  if (res->error) {
+    LOG_WARN("issuer %s: JWKS fetch from %s failed: %s; keeping the previous keys", name,
+             ik->cfg->jwks_uri, res->error);
+  } else if (res->status != 200) {
+    LOG_WARN("issuer %s: JWKS fetch from %s answered %d; keeping the previous keys", name,
+             ik->cfg->jwks_uri, res->status);
+  } else {
+    char err[200] = "";
+    gw_keyset_t *set =
+        jwks_parse(res->body, res->body_len, ik->cfg->jwks_uri, log_skip, NULL, err, sizeof err);
+    if (!set) {
+      LOG_WARN("issuer %s: JWKS from %s rejected: %s; keeping the previous keys", name,
+               ik->cfg->jwks_uri, err);
+    } else {
+      LOG_INFO("issuer %s: loaded %zu key(s) from %s", name, set->nkeys, ik->cfg->jwks_uri);
+      publish(ik, set);
+      ok = 1;
+    }
+  }
+  atomic_store(&ik->fetching, 0);
+  if (ok) {
+    atomic_fetch_add(&ik->fetches_ok, 1);
+    uint64_t next = ik->cfg->refresh_interval_ms;
+    if (res->max_age_s >= 0) {
+      uint64_t ma = (uint64_t)res->max_age_s * 1000u;
+      if (ma < MIN_REFRESH_MS) ma = MIN_REFRESH_MS;
+      if (ma < next) next = ma;
+    }
+    ik->backoff_ms = FIRST_RETRY_MS;
+    schedule(ik, next);
+  } else {
+    atomic_fetch_add(&ik->fetches_failed, 1);
+    schedule(ik, ik->backoff_ms);
+    ik->backoff_ms *= 2;
+    uint64_t cap = ik->cfg->refresh_interval_ms < MAX_RETRY_MS ? ik->cfg->refresh_interval_ms
+                                                               : MAX_RETRY_MS;
+    if (ik->backoff_ms > cap) ik->backoff_ms = cap;
+  }
+  ik->kid_fetch = 0;
+  atomic_fetch_add(&ik->fetch_seq, 1);
+  if (ik->ks->notify) ik->ks->notify(ik->ks->notify_ud);
+}
+
+static void fetch(gw_issuer_keys_t *ik) {
+  if (atomic_exchange(&ik->fetching, 1)) return;
+  uv_timer_stop(&ik->timer);
+  const char *err = NULL;
+  httpc_t *h = httpc_get(ik->ks->loop, &ik->url, GW_JWKS_FETCH_TIMEOUT_MS, GW_JWKS_MAX_DOC,
+                         fetch_done, ik, &err);
+  /* fetch_done may already have run (and cleared inflight) */
+  if (h && atomic_load(&ik->fetching)) ik->inflight = h;
+  if (!h) {
+    httpc_result_t res = {0};
+    res.error = err;
+    res.max_age_s = -1;
+    fetch_done(ik, &res);
+  }
+}
+
+/* Workers asked: start the kid-triggered fetches the rate limit allows. */
+static void on_async(uv_async_t *a) {
+  gw_keystore_t *ks = a->data;
+  int wake = 0;
+  for (size_t i = 0; i < ks->n; i++) {
+    gw_issuer_keys_t *ik = &ks->iss[i];
+    if (!atomic_exchange(&ik->refetch_wanted, 0)) continue;
+    if (atomic_load(&ik->fetching)) continue; /* its end wakes the waiters */
+    uint64_t now = mono_ms();
+    if (!ik->has_url || now < atomic_load(&ik->next_kid_fetch_ms)) {
+      atomic_fetch_add(&ik->fetch_seq, 1); /* no fetch: let the waiters go */
+      wake = 1;
+      continue;
+    }
+    atomic_store(&ik->next_kid_fetch_ms, now + GW_KID_REFETCH_MS);
+    LOG_INFO("issuer %s: unknown kid, refetching %s", ik->cfg->name, ik->cfg->jwks_uri);
+    ik->kid_fetch = 1;
+    fetch(ik);
+  }
+  if (wake && ks->notify) ks->notify(ks->notify_ud);
+}
+
+int keystore_start(gw_keystore_t *ks, uv_loop_t *loop, void (*notify)(void *), void *ud) {
+  ks->loop = loop;
+  ks->notify = notify;
+  ks->notify_ud = ud;
+  uv_async_init(loop, &ks->async, on_async);
+  ks->async.data = ks;
+  for (size_t i = 0; i < ks->n; i++) {
+    gw_issuer_keys_t *ik = &ks->iss[i];
+    uv_timer_init(loop, &ik->timer);
+    ik->timer.data = ik;
+    if (ik->has_url) fetch(ik);
+  }
+  ks->started = 1;
+  return 0;
+}
+
+void keystore_stop(gw_keystore_t *ks) {
+  if (!ks->started) return;
+  ks->stopping = 1;
+  for (size_t i = 0; i < ks->n; i++) {
+    if (ks->iss[i].inflight) httpc_cancel(ks->iss[i].inflight);
+    uv_close((uv_handle_t *)&ks->iss[i].timer, NULL);
+  }
+  uv_close((uv_handle_t *)&ks->async, NULL);
+  ks->started = 0;
+}
+
+void keystore_free(gw_keystore_t *ks) {
+  for (size_t i = 0; i < ks->n; i++) {
+    gw_issuer_keys_t *ik = &ks->iss[i];
+    jwks_keyset_unref(ik->current);
+    ik->current = NULL;
+    config_url_free(&ik->url);
+    pthread_mutex_destroy(&ik->mu);
+  }
+  free(ks->iss);
+  ks->iss = NULL;
+  ks->n = 0;
+}
+
+gw_keyset_t *keystore_acquire(gw_keystore_t *ks, size_t i, uint64_t *gen) {
+  gw_issuer_keys_t *ik = &ks->iss[i];
+  pthread_mutex_lock(&ik->mu);
+  gw_keyset_t *set = ik->current ? jwks_keyset_ref(ik->current) : NULL;
+  *gen = set ? set->generation : 0;
+  pthread_mutex_unlock(&ik->mu);
+  return set;
+}
+
+int keystore_all_loaded(gw_keystore_t *ks) {
+  for (size_t i = 0; i < ks->n; i++)
+    if (keystore_generation(ks, i) == 0) return 0;
+  return 1;
+}
+
+int keystore_want_refetch(gw_keystore_t *ks, size_t i) {
+  gw_issuer_keys_t *ik = &ks->iss[i];
+  if (!ik->has_url) return 0;
+  if (!atomic_load(&ik->fetching) && mono_ms() < atomic_load(&ik->next_kid_fetch_ms)) return 0;
+  atomic_store(&ik->refetch_wanted, 1);
+  uv_async_send(&ks->async);
+  return 1;
+}
