@@ -34,11 +34,22 @@ until curl -fsS -o /dev/null http://127.0.0.1:9901/readyz 2>/dev/null; do
 done
 cat <<'MSG'
 
-  The gateway is up on http://127.0.0.1:8080 (admin: http://127.0.0.1:9901).
-  Try:
+  The gateway is up on http://127.0.0.1:8080 (admin: http://127.0.0.1:9901),
+  in front of demo upstreams on :9001 (REST) and :9002 (MCP). In another shell:
 
+    # discovery, and the 401 challenge that points at it
+    curl -s http://127.0.0.1:8080/.well-known/oauth-protected-resource
     curl -i http://127.0.0.1:8080/api/v4/profiles
-    curl -i http://127.0.0.1:8080/.well-known/oauth-protected-resource
+
+    # a demo token (development keys) with profiles:read and tags:manage
+    TOKEN=$(node conf/dev/mint-token.js --scope "profiles:read tags:manage")
+    curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/v4/profiles
+    curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         --data '{"ping": "pong"}' http://127.0.0.1:8080/api/v4/test
+
+    # 403 insufficient_scope: creating a profile needs profiles:write
+    curl -i -X POST -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/v4/profiles
+
     curl -s http://127.0.0.1:9901/readyz
 
   Ctrl-C stops the gateway and the demo upstreams.
