@@ -18,6 +18,12 @@ count() { # FILE -> sets p f s from TAP lines
 for b in "$@"; do
   [ -x "$b/gateway" ] || { echo "not ok - $b/gateway missing (build first)"; total_fail=$((total_fail + 1)); continue; }
   echo "# ===== suite on $b ====="
+  # Sanitizer reports of any process of this suite (the gateway included,
+  # which the tests stop with SIGTERM) land in files: each one is a failure.
+  san_dir="$log_dir/sanitizer-$(basename "$b")"
+  mkdir -p "$san_dir"
+  export ASAN_OPTIONS="log_path=$san_dir/asan:detect_leaks=1"
+  export UBSAN_OPTIONS="log_path=$san_dir/ubsan:print_stacktrace=1:halt_on_error=1"
   for t in "$b"/tests/test_*; do
     [ -x "$t" ] || continue
     out="$log_dir/$(basename "$b")-$(basename "$t").tap"
@@ -42,6 +48,16 @@ for b in "$@"; do
     [ "$f" -eq 0 ] || grep -E -B2 -A25 '^ *not ok' "$out" | head -120 | sed 's/^/#   /'
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + s))
   done
+  reports=$(ls "$san_dir" 2>/dev/null | wc -l)
+  if [ "$reports" -gt 0 ]; then
+    echo "not ok - $reports sanitizer report(s) from the suite on $b:"
+    for r in "$san_dir"/*; do sed 's/^/#   /' "$r" | head -60; done
+    total_fail=$((total_fail + reports))
+  elif nm "$b/gateway" 2>/dev/null | grep -q __asan_init; then
+    echo "ok - sanitizers: no reports from the suite on $b"
+    total_pass=$((total_pass + 1))
+  fi
+  unset ASAN_OPTIONS UBSAN_OPTIONS
 done
 rm -rf "$log_dir"
 if [ "$total_skip" -gt 0 ]; then
