@@ -281,6 +281,8 @@ static request_t *request_new(client_t *c) {
   }
   headscan_init(&r->hs, (uint32_t)cfg->max_header_bytes);
   dlist_init(&r->park_link);
+  r->gen = c->w->cur;
+  r->gen->users++;
   r->start_ms = worker_now(c->w);
   return r;
 }
@@ -294,6 +296,7 @@ static void request_free(request_t *r) {
   outbuf_free(&r->ident);
   outbuf_free(&r->logx);
   free(r->npath);
+  wgen_release(r->gen);
   free(r);
 }
 

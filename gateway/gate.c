@@ -40,10 +40,9 @@ static void gate_auth(client_t *c, request_t *r);
 
 /* ---- per worker -------------------------------------------------------- */
 
-int gate_worker_init(worker_t *w, const gw_authctx_t *a) {
+gate_worker_t *gate_new(const gw_authctx_t *a) {
   gate_worker_t *g = calloc(1, sizeof *g);
-  if (!g) return -1;
-  w->gate = g;
+  if (!g) return NULL;
   g->a = a;
   g->ni = a->cfg->nissuers;
   g->nu = a->cfg->nupstreams;
@@ -54,7 +53,10 @@ int gate_worker_init(worker_t *w, const gw_authctx_t *a) {
   g->vis = calloc(ni * nu, sizeof *g->vis);
   g->ver = calloc(nu, sizeof *g->ver);
   g->cache = tokcache_new(TOKCACHE_ENTRIES, TOKCACHE_BYTES);
-  if (!g->held || !g->gens || !g->vis || !g->ver || !g->cache) return -1;
+  if (!g->held || !g->gens || !g->vis || !g->ver || !g->cache) {
+    gate_free(g);
+    return NULL;
+  }
   for (size_t u = 0; u < g->nu; u++) {
     for (size_t i = 0; i < g->ni; i++) {
       const gw_issuer_cfg_t *ic = &a->cfg->issuers[i];
@@ -75,11 +77,10 @@ int gate_worker_init(worker_t *w, const gw_authctx_t *a) {
     g->ver[u].nissuers = g->ni;
     g->ver[u].scopes = a->scopes;
   }
-  return 0;
+  return g;
 }
 
-void gate_worker_free(worker_t *w) {
-  gate_worker_t *g = w->gate;
+void gate_free(gate_worker_t *g) {
   if (!g) return;
   for (size_t i = 0; g->held && i < g->ni; i++) jwks_keyset_unref(g->held[i]);
   free(g->held);
@@ -88,7 +89,6 @@ void gate_worker_free(worker_t *w) {
   free(g->ver);
   if (g->cache) tokcache_free(g->cache);
   free(g);
-  w->gate = NULL;
 }
 
 /* One atomic load per issuer; a reference is taken only on change. */
@@ -106,14 +106,14 @@ static void refresh_keys(gate_worker_t *g) {
 
 static const gw_meta_t *meta_for(const gw_authctx_t *a, const request_t *r) {
   if (r->pool) {
-    size_t u = (size_t)(r->pool - r->c->w->pools);
+    size_t u = (size_t)(r->pool - r->gen->pools);
     if (a->up[u].url) return &a->up[u];
   }
   return &a->root;
 }
 
 static void refuse(client_t *c, request_t *r, refuse_t kind, const char *desc, const char *scope) {
-  const gw_authctx_t *a = c->w->gate->a;
+  const gw_authctx_t *a = r->gen->gate->a;
   const char *url = meta_for(a, r)->url;
   char hdr[1024], extra[512] = "";
   int status;
@@ -163,7 +163,7 @@ static void refuse(client_t *c, request_t *r, refuse_t kind, const char *desc, c
 /* ---- CORS ------------------------------------------------------------------ */
 
 static void cors_check(client_t *c, request_t *r) {
-  const gw_config_t *cfg = c->w->cfg;
+  const gw_config_t *cfg = r->gen->cfg;
   if (!cfg->cors_origins) return;
   const hdr_t *o = req_header(r, "origin", NULL);
   if (!o) return;
@@ -235,7 +235,7 @@ static int serve_wellknown(client_t *c, request_t *r) {
     answer_preflight(c, r);
     return 1;
   }
-  const gw_authctx_t *a = c->w->gate->a;
+  const gw_authctx_t *a = r->gen->gate->a;
   const gw_meta_t *m = NULL;
   if (r->npath_len == WK_LEN) {
     m = &a->root;
@@ -262,7 +262,7 @@ static int serve_wellknown(client_t *c, request_t *r) {
 
 /* ---- routing ------------------------------------------------------------- */
 
-static upool_t *route(worker_t *w, const char *path, size_t len) {
+static upool_t *route(wgen_t *w, const char *path, size_t len) {
   upool_t *best = NULL;
   size_t best_len = 0;
   for (size_t i = 0; i < w->cfg->nupstreams; i++) {
@@ -349,7 +349,7 @@ static tokstate_t extract_token(request_t *r, const char **tok, size_t *len, con
 /* Identity headers for the upstream and fields for the access log, from a
  * verified (possibly cached) token. */
 static void apply_identity(client_t *c, request_t *r, const gw_tokcache_val_t *v) {
-  const gw_config_t *cfg = c->w->cfg;
+  const gw_config_t *cfg = r->gen->cfg;
   for (size_t k = 0; k < cfg->nforward && STR_FWD + k < v->nstrs; k++) {
     const char *s = v->strs[STR_FWD + k];
     if (!s) continue; /* absent or not a clean string/number: omitted */
@@ -434,7 +434,7 @@ static void forward(client_t *c, request_t *r) {
 }
 
 static void gate_auth(client_t *c, request_t *r) {
-  gate_worker_t *g = c->w->gate;
+  gate_worker_t *g = r->gen->gate;
   const gw_authctx_t *a = g->a;
   size_t ml;
   const char *m = req_method(r, &ml);
@@ -458,12 +458,12 @@ static void gate_auth(client_t *c, request_t *r) {
   case TOK_PRESENT: break;
   }
   refresh_keys(g);
-  size_t u = (size_t)(r->pool - c->w->pools);
+  size_t u = (size_t)(r->pool - r->gen->pools);
   gw_tokcache_val_t fresh;
   gw_jwt_claims_t cl;
   const gw_tokcache_val_t *val = NULL;
   size_t issuer = g->ni;
-  gw_jwt_result_t res = verify(g, c->w->cfg, u, tok, tlen, &cl, &fresh, &val, &issuer);
+  gw_jwt_result_t res = verify(g, r->gen->cfg, u, tok, tlen, &cl, &fresh, &val, &issuer);
   if (res == GW_JWT_UNKNOWN_KID && !r->parked_once && issuer < g->ni) {
     unsigned seq = atomic_load(&a->keys->iss[issuer].fetch_seq);
     if (keystore_want_refetch(a->keys, issuer)) {
@@ -536,7 +536,7 @@ void gate_request(client_t *c, request_t *r) {
   r->query_len = t.query_len;
   cors_check(c, r);
   if (serve_wellknown(c, r)) return;
-  r->pool = route(c->w, r->npath, r->npath_len);
+  r->pool = route(r->gen, r->npath, r->npath_len);
   if (!r->pool) {
     conn_answer(c, 404, "not_found", "no upstream serves this path", 0);
     return;
@@ -548,15 +548,12 @@ void gate_request(client_t *c, request_t *r) {
   gate_auth(c, r);
 }
 
-/* A key set fetch ended: parked requests try again (once). */
-void gate_wake(worker_t *w) {
-  gate_worker_t *g = w->gate;
-  if (!g) return;
+static void wake(gate_worker_t *g, int all) {
   dlist_t *it, *next;
   for (it = g->parked.next; it != &g->parked; it = next) {
     next = it->next;
     request_t *r = container_of(it, request_t, park_link);
-    if (atomic_load(&g->a->keys->iss[r->park_issuer].fetch_seq) == r->park_seq) continue;
+    if (!all && atomic_load(&g->a->keys->iss[r->park_issuer].fetch_seq) == r->park_seq) continue;
     dlist_remove(&r->park_link);
     r->state = RS_LOCAL;
     client_t *c = r->c;
@@ -565,8 +562,17 @@ void gate_wake(worker_t *w) {
   }
 }
 
+/* A key set fetch ended: parked requests try again (once). */
+void gate_wake(worker_t *w) {
+  if (w->cur && w->cur->gate) wake(w->cur->gate, 0);
+}
+
+/* The generation was replaced: its key store fetches no more, so nobody
+ * waits for one. */
+void gate_wake_all(gate_worker_t *g) { wake(g, 1); }
+
 void gate_unpark(request_t *r) {
   if (r->state == RS_PARKED) dlist_remove(&r->park_link);
 }
 
-int gate_ready(worker_t *w) { return keystore_all_loaded(w->gate->a->keys); }
+int gate_ready(worker_t *w) { return keystore_all_loaded(w->cur->gate->a->keys); }

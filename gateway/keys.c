@@ -13,6 +13,9 @@
 #define FIRST_RETRY_MS 1000
 #define MAX_RETRY_MS 30000
 
+/* Process-wide, so a key set's generation never repeats across reloads. */
+static atomic_uint_fast64_t gen_counter;
+
 static uint64_t mono_ms(void) { return uv_hrtime() / 1000000u; }
 
 static uint64_t wall_ms(void) {
@@ -28,7 +31,7 @@ static void log_skip(void *ud, const char *msg) {
 
 /* Publishes ks as issuer ik's key set (takes ownership of the reference). */
 static void publish(gw_issuer_keys_t *ik, gw_keyset_t *set) {
-  set->generation = atomic_fetch_add(&ik->ks->gen_counter, 1) + 1;
+  set->generation = atomic_fetch_add(&gen_counter, 1) + 1;
   pthread_mutex_lock(&ik->mu);
   gw_keyset_t *old = ik->current;
   ik->current = set;
@@ -68,7 +71,27 @@ static int load_file(gw_issuer_keys_t *ik, char *err, size_t errlen) {
   return 0;
 }
 
-int keystore_init(gw_keystore_t *ks, const gw_config_t *cfg, gw_errors_t *errs) {
+/* A reload keeps the key set of a jwks_uri issuer that did not change: it
+ * stays as it is (same generation), only referenced by one more store. */
+static void adopt(gw_issuer_keys_t *ik, const gw_keystore_t *prev) {
+  for (size_t i = 0; prev && i < prev->n; i++) {
+    const gw_issuer_keys_t *p = &prev->iss[i];
+    if (!p->cfg->jwks_uri || strcmp(p->cfg->jwks_uri, ik->cfg->jwks_uri) != 0 ||
+        strcmp(p->cfg->iss, ik->cfg->iss) != 0)
+      continue;
+    uint64_t gen;
+    gw_keyset_t *set = keystore_acquire((gw_keystore_t *)prev, i, &gen);
+    if (!set) return;
+    ik->current = set;
+    atomic_store(&ik->generation, gen);
+    atomic_store(&ik->last_good_ms, atomic_load(&p->last_good_ms));
+    ik->adopted = 1;
+    return;
+  }
+}
+
+int keystore_init(gw_keystore_t *ks, const gw_config_t *cfg, const gw_keystore_t *prev,
+                  gw_errors_t *errs) {
   memset(ks, 0, sizeof *ks);
   ks->n = cfg->nissuers;
   ks->iss = calloc(ks->n ? ks->n : 1, sizeof *ks->iss);
@@ -93,6 +116,7 @@ int keystore_init(gw_keystore_t *ks, const gw_config_t *cfg, gw_errors_t *errs) 
         rc = -1;
       } else {
         ik->has_url = 1;
+        adopt(ik, prev);
       }
     }
   }
@@ -205,7 +229,10 @@ int keystore_start(gw_keystore_t *ks, uv_loop_t *loop, void (*notify)(void *), v
     gw_issuer_keys_t *ik = &ks->iss[i];
     uv_timer_init(loop, &ik->timer);
     ik->timer.data = ik;
-    if (ik->has_url) fetch(ik);
+    if (ik->has_url && ik->adopted)
+      schedule(ik, ik->cfg->refresh_interval_ms);
+    else if (ik->has_url)
+      fetch(ik);
   }
   ks->started = 1;
   return 0;

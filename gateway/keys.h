@@ -42,6 +42,7 @@ typedef struct {
   uv_timer_t timer;
   struct httpc *inflight;         /* the fetch under way, or NULL */
   int kid_fetch;                  /* the fetch in flight was asked for by an unknown kid */
+  int adopted;                    /* key set taken over from the previous snapshot */
   uint64_t backoff_ms;
 } gw_issuer_keys_t;
 
@@ -52,14 +53,15 @@ struct gw_keystore {
   uv_async_t async;               /* workers asking for refetches */
   void (*notify)(void *ud);       /* wakes every worker after a change */
   void *notify_ud;
-  atomic_uint_fast64_t gen_counter;
   int started;
   int stopping;
 };
 
 /* Loads every jwks_file now (errors as "FILE: message" into errs) and
- * prepares jwks_uri issuers. Returns 0, or -1 with errs filled. */
-int keystore_init(gw_keystore_t *ks, const gw_config_t *cfg, gw_errors_t *errs);
+ * prepares jwks_uri issuers, taking over the key sets prev (may be NULL)
+ * has for the same iss and jwks_uri. Returns 0, or -1 with errs filled. */
+int keystore_init(gw_keystore_t *ks, const gw_config_t *cfg, const gw_keystore_t *prev,
+                  gw_errors_t *errs);
 /* Starts fetching jwks_uri issuers on loop; notify is called (on loop)
  * after each completed fetch. */
 int keystore_start(gw_keystore_t *ks, uv_loop_t *loop, void (*notify)(void *), void *ud);

@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
 #include "config.h"
-#include "keys.h"
+#include "snapshot.h"
 #include <jansson.h>
 #include "log.h"
 #include "llhttp.h"
@@ -19,31 +18,45 @@
 #endif
 
 typedef struct {
+  const char *conf;
   uv_loop_t *loop;
   server_t server;
-  gw_keystore_t keys;
-  gw_authctx_t auth;
+  gw_snapshot_t *first;    /* kept for its listeners and workers, which need a restart to change */
+  gw_snapshot_t *current;  /* what workers are told to use; holds the main loop's reference */
+  gw_snapshot_t *retired;  /* replaced, freed here once no worker uses them */
   uv_signal_t sigterm, sigint, sighup;
-  uv_timer_t drain_timer;
+  uv_timer_t drain_timer, reaper;
+  unsigned reloads_ok, reloads_failed;
   int draining;
 } app_t;
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: gateway -c FILE      run with the configuration FILE\n"
-          "       gateway -t -c FILE   check FILE (and the policy it names), then exit\n"
+          "       gateway -t -c FILE   check FILE (and the policy and key files it names), then exit\n"
           "       gateway --version | --help\n"
           "\n"
-          "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads.\n"
+          "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads configuration, policy\n"
+          "and jwks_files (an invalid new configuration is logged and the old one kept).\n"
           "Exit codes: 0 clean, 1 configuration error, 2 runtime failure.\n");
 }
 
+static void print_errors(gw_errors_t *errs, gw_log_level_t level, int to_log) {
+  for (size_t i = 0; i < errs->n; i++) {
+    if (to_log)
+      gw_log(level, "%s", errs->msgs[i]);
+    else
+      fprintf(stderr, "%s\n", errs->msgs[i]);
+  }
+}
+
 static void close_main_handles(app_t *a) {
-  keystore_stop(&a->keys);
+  keystore_stop(&a->current->keys);
   uv_close((uv_handle_t *)&a->sigterm, NULL);
   uv_close((uv_handle_t *)&a->sigint, NULL);
   uv_close((uv_handle_t *)&a->sighup, NULL);
   uv_close((uv_handle_t *)&a->drain_timer, NULL);
+  uv_close((uv_handle_t *)&a->reaper, NULL);
   uv_close((uv_handle_t *)&a->server.main_async, NULL);
 }
 
@@ -73,16 +86,69 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
     return;
   }
   a->draining = 1;
+  uint64_t ms = a->current->cfg->drain_timeout_ms;
   LOG_INFO("%s: draining (up to %llums)", signum == SIGTERM ? "SIGTERM" : "SIGINT",
-           (unsigned long long)a->server.cfg->drain_timeout_ms);
+           (unsigned long long)ms);
   server_command(&a->server, SERVER_DRAIN);
-  uv_timer_start(&a->drain_timer, on_drain_timeout, a->server.cfg->drain_timeout_ms, 0);
+  uv_timer_start(&a->drain_timer, on_drain_timeout, ms, 0);
 }
 
-static void on_hup(uv_signal_t *s, int signum) {
-  (void)s;
+/* Frees replaced snapshots no worker uses any more. Their key stores were
+ * stopped when they were replaced, so their handles are closed by now. */
+static void reap(app_t *a, int all) {
+  gw_snapshot_t **pp = &a->retired;
+  while (*pp) {
+    gw_snapshot_t *s = *pp;
+    if (all || atomic_load(&s->refs) == 0) {
+      *pp = s->next_retired;
+      snapshot_free(s);
+    } else {
+      pp = &s->next_retired;
+    }
+  }
+}
+
+static void on_reaper(uv_timer_t *t) { reap(t->data, 0); }
+
+static int same_listen(const gw_listen_t *a, size_t na, const gw_listen_t *b, size_t nb) {
+  if (na != nb) return 0;
+  for (size_t i = 0; i < na; i++)
+    if (strcmp(a[i].text, b[i].text) != 0) return 0;
+  return 1;
+}
+
+static void on_hup(uv_signal_t *sig, int signum) {
+  app_t *a = sig->data;
   (void)signum;
-  LOG_WARN("SIGHUP: reload is not implemented yet; configuration unchanged");
+  if (a->draining) return;
+  gw_errors_t errs = {0};
+  gw_snapshot_t *next = snapshot_load(a->conf, a->current, &errs);
+  if (!next) {
+    a->reloads_failed++;
+    LOG_ERROR("SIGHUP: reload of %s failed; the running configuration stays:", a->conf);
+    print_errors(&errs, GW_LOG_ERROR, 1);
+    gw_errors_free(&errs);
+    return;
+  }
+  gw_errors_free(&errs);
+  const gw_config_t *now = a->first->cfg, *c = next->cfg;
+  if (!same_listen(now->listen, now->nlisten, c->listen, c->nlisten) ||
+      now->workers != c->workers || now->admin_enabled != c->admin_enabled ||
+      (c->admin_enabled && strcmp(now->admin_listen.text, c->admin_listen.text) != 0))
+    LOG_WARN("SIGHUP: listen, workers and [admin] changes take effect at the next restart");
+  if (server_reopen_access_log(c))
+    LOG_WARN("SIGHUP: the access log keeps its previous destination");
+  gw_snapshot_t *old = a->current;
+  keystore_stop(&old->keys);
+  keystore_start(&next->keys, a->loop, server_notify, &a->server);
+  a->current = next;
+  atomic_store(&a->server.snap, next);
+  server_notify(&a->server);
+  snapshot_unref(old); /* the main loop's reference */
+  old->next_retired = a->retired;
+  a->retired = old;
+  a->reloads_ok++;
+  LOG_INFO("SIGHUP: configuration reloaded from %s", a->conf);
 }
 
 int main(int argc, char **argv) {
@@ -112,56 +178,47 @@ int main(int argc, char **argv) {
   /* jansson's hash seed is set lazily and not thread-safe: set it before any worker. */
   json_object_seed(0);
   gw_errors_t errs = {0};
-  app_t a;
-  memset(&a, 0, sizeof a);
-  gw_config_t *cfg = config_load(conf, &errs);
-  if (cfg) {
-    /* The policy and the key files are part of the configuration: -t
-     * checks them too, and errors in them are configuration errors. */
-    keystore_init(&a.keys, cfg, &errs);
-    if (auth_init(&a.auth, cfg, &a.keys, &errs) && errs.n == 0)
-      gw_errors_add(&errs, conf, 0, "cannot initialize authentication");
-  }
-  if (errs.n) {
-    for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "%s\n", errs.msgs[i]);
+  gw_snapshot_t *snap = snapshot_load(conf, NULL, &errs);
+  if (!snap) {
+    print_errors(&errs, GW_LOG_ERROR, 0);
     gw_errors_free(&errs);
-    if (cfg) {
-      auth_free(&a.auth);
-      keystore_free(&a.keys);
-      config_free(cfg);
-    }
     return 1;
   }
   gw_errors_free(&errs);
   if (test_only) {
     printf("configuration ok\n");
-    auth_free(&a.auth);
-    keystore_free(&a.keys);
-    config_free(cfg);
+    snapshot_free(snap);
     return 0;
   }
+  const gw_config_t *cfg = snap->cfg;
   gw_log_min_level = cfg->log_level;
   signal(SIGPIPE, SIG_IGN);
   if (server_open_access_log(cfg)) {
-    auth_free(&a.auth);
-    keystore_free(&a.keys);
-    config_free(cfg);
+    snapshot_free(snap);
     return 2;
   }
 
+  app_t a;
+  memset(&a, 0, sizeof a);
+  a.conf = conf;
   a.loop = uv_default_loop();
+  a.first = snapshot_ref(snap);
+  a.current = snap;
   a.server.cfg = cfg;
-  a.server.auth = &a.auth;
+  atomic_store(&a.server.snap, snap);
   uv_async_init(a.loop, &a.server.main_async, on_worker_done);
   a.server.main_async.data = &a;
   uv_signal_init(a.loop, &a.sigterm);
   uv_signal_init(a.loop, &a.sigint);
   uv_signal_init(a.loop, &a.sighup);
   uv_timer_init(a.loop, &a.drain_timer);
-  a.sigterm.data = a.sigint.data = a.sighup.data = a.drain_timer.data = &a;
+  uv_timer_init(a.loop, &a.reaper);
+  a.sigterm.data = a.sigint.data = a.sighup.data = a.drain_timer.data = a.reaper.data = &a;
   uv_signal_start(&a.sigterm, on_stop_signal, SIGTERM);
   uv_signal_start(&a.sigint, on_stop_signal, SIGINT);
   uv_signal_start(&a.sighup, on_hup, SIGHUP);
+  uv_timer_start(&a.reaper, on_reaper, 1000, 1000);
+  uv_unref((uv_handle_t *)&a.reaper);
 
   int rc = server_start(&a.server);
   if (rc) {
@@ -174,12 +231,10 @@ int main(int argc, char **argv) {
     close_main_handles(&a);
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
-    auth_free(&a.auth);
-    keystore_free(&a.keys);
-    config_free(cfg);
+    snapshot_free(a.current);
     return rc;
   }
-  keystore_start(&a.keys, a.loop, server_notify, &a.server);
+  keystore_start(&snap->keys, a.loop, server_notify, &a.server);
   atomic_store(&gw_ready, 1);
   for (size_t i = 0; i < cfg->nlisten; i++) LOG_INFO("listening on %s", cfg->listen[i].text);
   if (cfg->admin_enabled) LOG_INFO("admin on %s", cfg->admin_listen.text);
@@ -189,8 +244,15 @@ int main(int argc, char **argv) {
   server_join(&a.server);
   uv_loop_close(a.loop);
   LOG_INFO("stopped");
-  auth_free(&a.auth);
-  keystore_free(&a.keys);
-  config_free(cfg);
+  /* Workers are gone: every snapshot can go. The first one may also be the
+   * current one or a retired one; it is freed exactly once. */
+  snapshot_unref(a.first);
+  if (a.first != a.current) {
+    int retired = 0;
+    for (gw_snapshot_t *s = a.retired; s; s = s->next_retired) retired |= s == a.first;
+    if (!retired) snapshot_free(a.first);
+  }
+  reap(&a, 1);
+  snapshot_free(a.current);
   return 0;
 }

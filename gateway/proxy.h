@@ -23,6 +23,8 @@ typedef struct upconn upconn_t;
 typedef struct request request_t;
 typedef struct upool upool_t;
 typedef struct gate_worker gate_worker_t;
+typedef struct wgen wgen_t;
+struct gw_snapshot;
 
 typedef struct dlist {
   struct dlist *prev, *next;
@@ -74,6 +76,7 @@ typedef enum { TMO_NONE = 0, TMO_HEADER, TMO_IDLE, TMO_CONNECT, TMO_RESPONSE, TM
 
 struct upool {
   worker_t *w;
+  wgen_t *gen;
   const gw_upstream_cfg_t *cfg;
   dlist_t idle;      /* upconn_t.link, most recently used at the tail */
   unsigned nidle;
@@ -83,6 +86,22 @@ struct upool {
 };
 
 struct server;
+
+/* One configuration snapshot as a worker uses it: its upstream pools and
+ * verifiers. A request keeps the generation it started with; a replaced
+ * generation is freed when its last request and connection are gone. */
+struct wgen {
+  worker_t *w;
+  struct gw_snapshot *snap;
+  const gw_config_t *cfg;
+  upool_t *pools;        /* one per cfg->upstreams[i] */
+  gate_worker_t *gate;
+  unsigned users;        /* requests and upstream connections */
+  dlist_t link;          /* in worker->retired once replaced */
+};
+
+wgen_t *wgen_new(worker_t *w, struct gw_snapshot *snap);
+void wgen_release(wgen_t *g);
 
 struct worker {
   int id;
@@ -94,8 +113,9 @@ struct worker {
   size_t nlisteners;
   uv_timer_t tick;
   uv_async_t async;
-  const gw_config_t *cfg;
-  upool_t *pools; /* one per cfg->upstreams[i] */
+  const gw_config_t *cfg; /* the current generation's: connection-level limits */
+  wgen_t *cur;
+  dlist_t retired;
   dlist_t clients;
   dlist_t upconns;  /* connections attached to a request (pooled ones are in their pool) */
   size_t nclients;
@@ -103,7 +123,6 @@ struct worker {
   int stopping;
   int handles_open;
   outbuf_t access;  /* buffered access log lines, flushed on each tick */
-  gate_worker_t *gate; /* key set references, verifiers, token cache */
   char rbuf[GW_READ_BUF]; /* shared by every read on this loop: reads never outlive their callback */
 };
 
@@ -115,6 +134,7 @@ typedef struct {
 
 struct request {
   client_t *c;
+  wgen_t *gen;            /* configuration this request is judged and forwarded with */
   upconn_t *uc;
   upool_t *pool;
   gw_headscan_t hs;
@@ -269,8 +289,9 @@ void upstream_close(upconn_t *uc);
 
 /* gate.c */
 struct gw_authctx;
-int gate_worker_init(worker_t *w, const struct gw_authctx *a);
-void gate_worker_free(worker_t *w);
+gate_worker_t *gate_new(const struct gw_authctx *a);
+void gate_free(gate_worker_t *g);
+void gate_wake_all(gate_worker_t *g);
 void gate_request(client_t *c, request_t *r);
 void gate_wake(worker_t *w);
 void gate_unpark(request_t *r);

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "snapshot.h"
 
 #define TICK_MS 100
 #define ACCESS_FLUSH_BYTES (16 * 1024)
@@ -50,6 +51,23 @@ int server_open_access_log(const gw_config_t *cfg) {
     return -1;
   }
   return 0;
+}
+
+/* On SIGHUP, for log rotation: the new file takes the old descriptor's
+ * number (dup2 is atomic), so workers writing concurrently never see a
+ * closed descriptor. Only a file can replace a file. */
+int server_reopen_access_log(const gw_config_t *cfg) {
+  const char *p = cfg->access_log;
+  int is_file = p && strcmp(p, "-") != 0;
+  if (!is_file || access_fd <= STDERR_FILENO) return (is_file || access_fd > STDERR_FILENO) ? -1 : 0;
+  int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    LOG_ERROR("cannot open access log %s: %s", p, strerror(errno));
+    return -1;
+  }
+  int rc = dup3(fd, access_fd, O_CLOEXEC) < 0 ? -1 : 0;
+  close(fd);
+  return rc;
 }
 
 static void access_flush(worker_t *w) {
@@ -114,6 +132,7 @@ int server_bind(const gw_listen_t *l, int reuseport) {
 /* ---- the worker loop ---------------------------------------------------- */
 
 static void worker_close_handles(worker_t *w);
+static void worker_swap(worker_t *w, gw_snapshot_t *snap);
 
 static void on_tick(uv_timer_t *t) {
   worker_t *w = t->data;
@@ -129,8 +148,8 @@ static void on_tick(uv_timer_t *t) {
     upconn_t *uc = container_of(it, upconn_t, link);
     if (uc->tmo != TMO_NONE && !uc->closing && uc->deadline <= now) upstream_timeout(uc);
   }
-  for (size_t i = 0; i < w->cfg->nupstreams; i++) {
-    upool_t *p = &w->pools[i];
+  for (size_t i = 0; i < w->cur->cfg->nupstreams; i++) {
+    upool_t *p = &w->cur->pools[i];
     for (it = p->idle.next; it != &p->idle; it = next) {
       next = it->next;
       upconn_t *uc = container_of(it, upconn_t, link);
@@ -149,7 +168,7 @@ static void on_tick(uv_timer_t *t) {
 static void worker_close_handles(worker_t *w) {
   if (w->stopping) return;
   w->stopping = 1;
-  for (size_t i = 0; i < w->cfg->nupstreams; i++) upstream_pool_close_all(&w->pools[i]);
+  for (size_t i = 0; i < w->cur->cfg->nupstreams; i++) upstream_pool_close_all(&w->cur->pools[i]);
   dlist_t *it, *next;
   for (it = w->clients.next; it != &w->clients; it = next) {
     next = it->next;
@@ -177,12 +196,14 @@ static void on_async(uv_async_t *a) {
       next = it->next;
       conn_drain(container_of(it, client_t, link));
     }
-    for (size_t i = 0; i < w->cfg->nupstreams; i++) upstream_pool_close_all(&w->pools[i]);
+    for (size_t i = 0; i < w->cur->cfg->nupstreams; i++) upstream_pool_close_all(&w->cur->pools[i]);
   }
   if (cmd >= SERVER_STOP || (w->draining && w->nclients == 0)) {
     worker_close_handles(w);
     return;
   }
+  gw_snapshot_t *snap = atomic_load(&s->snap);
+  if (snap != w->cur->snap) worker_swap(w, snap);
   gate_wake(w);
 }
 
@@ -192,29 +213,36 @@ static void worker_main(void *arg) {
   access_flush(w);
   /* Run once more so close callbacks of the last handles complete. */
   uv_run(&w->loop, UV_RUN_NOWAIT);
-  gate_worker_free(w);
+  wgen_t *g = w->cur;
+  w->cur = NULL;
+  wgen_release(g);
   atomic_fetch_add(&w->server->finished, 1);
   uv_async_send(&w->server->main_async);
 }
 
-static int worker_init(server_t *s, worker_t *w, int id) {
-  const gw_config_t *cfg = s->cfg;
-  w->id = id;
-  w->server = s;
-  dlist_init(&w->clients);
-  dlist_init(&w->upconns);
-  if (uv_loop_init(&w->loop)) return -1;
-  w->cfg = cfg;
-  w->loop.data = w;
-  w->pools = calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof *w->pools);
-  uv_timer_init(&w->loop, &w->tick);
-  w->tick.data = w;
-  uv_async_init(&w->loop, &w->async, on_async);
-  w->async.data = w;
-  if (!w->pools) return -1;
+/* ---- configuration generations ------------------------------------------- */
+
+wgen_t *wgen_new(worker_t *w, gw_snapshot_t *snap) {
+  const gw_config_t *cfg = snap->cfg;
+  wgen_t *g = calloc(1, sizeof *g);
+  if (!g) return NULL;
+  g->w = w;
+  g->cfg = cfg;
+  dlist_init(&g->link);
+  g->pools = calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof *g->pools);
+  g->gate = gate_new(&snap->auth);
+  if (!g->pools || !g->gate) {
+    gate_free(g->gate);
+    free(g->pools);
+    free(g);
+    return NULL;
+  }
+  g->snap = snapshot_ref(snap);
+  g->users = 1; /* the worker's own reference while it is current */
   for (size_t i = 0; i < cfg->nupstreams; i++) {
-    upool_t *p = &w->pools[i];
+    upool_t *p = &g->pools[i];
     p->w = w;
+    p->gen = g;
     p->cfg = &cfg->upstreams[i];
     dlist_init(&p->idle);
     struct sockaddr_in a4;
@@ -229,7 +257,50 @@ static int worker_init(server_t *s, worker_t *w, int id) {
       p->addr_expires = 1; /* a host name: resolve before the first connect */
     }
   }
-  if (gate_worker_init(w, s->auth)) return -1;
+  return g;
+}
+
+void wgen_release(wgen_t *g) {
+  if (--g->users > 0) return;
+  dlist_remove(&g->link);
+  gate_free(g->gate);
+  free(g->pools);
+  snapshot_unref(g->snap);
+  free(g);
+}
+
+/* SIGHUP built a new snapshot: new requests use it; requests in flight
+ * finish on the one they started with. */
+static void worker_swap(worker_t *w, gw_snapshot_t *snap) {
+  wgen_t *g = wgen_new(w, snap);
+  if (!g) {
+    LOG_ERROR("worker %d: out of memory applying the new configuration", w->id);
+    return;
+  }
+  wgen_t *old = w->cur;
+  for (size_t i = 0; i < old->cfg->nupstreams; i++) upstream_pool_close_all(&old->pools[i]);
+  gate_wake_all(old->gate);
+  w->cur = g;
+  w->cfg = g->cfg;
+  dlist_insert_tail(&w->retired, &old->link);
+  wgen_release(old);
+}
+
+static int worker_init(server_t *s, worker_t *w, int id) {
+  w->id = id;
+  w->server = s;
+  dlist_init(&w->clients);
+  dlist_init(&w->upconns);
+  dlist_init(&w->retired);
+  if (uv_loop_init(&w->loop)) return -1;
+  w->loop.data = w;
+  uv_timer_init(&w->loop, &w->tick);
+  w->tick.data = w;
+  uv_async_init(&w->loop, &w->async, on_async);
+  w->async.data = w;
+  w->cur = wgen_new(w, atomic_load(&s->snap));
+  if (!w->cur) return -1;
+  w->cfg = w->cur->cfg;
   uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
   return 0;
 }
@@ -252,14 +323,14 @@ static int add_listener(worker_t *w, int fd, int admin) {
 void server_abort(server_t *s) {
   for (unsigned i = 0; i < s->nworkers && s->workers; i++) {
     worker_t *w = &s->workers[i];
-    if (!w->cfg) continue;
+    if (!w->loop.data) continue; /* never initialized */
     for (size_t l = 0; l < w->nlisteners; l++) uv_close((uv_handle_t *)&w->listeners[l], NULL);
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->async, NULL);
     uv_run(&w->loop, UV_RUN_NOWAIT);
     uv_loop_close(&w->loop);
-    gate_worker_free(w);
-    free(w->pools);
+    if (w->cur) wgen_release(w->cur);
+    w->cur = NULL;
   }
   free(s->workers);
   s->workers = NULL;
@@ -318,7 +389,6 @@ void server_join(server_t *s) {
     if (i < s->started) {
       uv_loop_close(&w->loop);
     }
-    free(w->pools);
     outbuf_free(&w->access);
   }
   free(s->workers);

@@ -11,11 +11,11 @@ enum { SERVER_RUN = 0, SERVER_DRAIN = 1, SERVER_STOP = 2 };
 
 typedef struct worker worker_t;
 
-struct gw_authctx;
+struct gw_snapshot;
 
 typedef struct server {
-  const gw_config_t *cfg;
-  const struct gw_authctx *auth;
+  const gw_config_t *cfg;            /* the first snapshot's: listeners and workers */
+  _Atomic(struct gw_snapshot *) snap; /* the current snapshot; workers follow it */
   worker_t *workers;
   unsigned nworkers, started;
   atomic_int command;
@@ -28,6 +28,7 @@ extern atomic_int gw_ready;
 
 unsigned server_cpu_count(void);
 int server_open_access_log(const gw_config_t *cfg);
+int server_reopen_access_log(const gw_config_t *cfg);
 /* Creates a listening socket; returns the fd or a negative errno. */
 int server_bind(const gw_listen_t *l, int reuseport);
 /* Binds everything and starts the workers: 0, or 2 (runtime failure). */

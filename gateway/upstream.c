@@ -42,7 +42,7 @@ static int list_has_ci(const char *v, size_t vlen, const char *tok, size_t tlen)
 /* Incoming headers named like a [forward] identity header never reach the
  * upstream: only the gateway may set them. */
 static int forward_header_stripped(const request_t *r, const char *n, size_t nl) {
-  const gw_config_t *cfg = r->c->w->cfg;
+  const gw_config_t *cfg = r->gen->cfg;
   for (size_t i = 0; i < cfg->nforward; i++) {
     const char *h = cfg->forward[i].header;
     if (strlen(h) == nl && strncasecmp(h, n, nl) == 0) return 1;
@@ -180,6 +180,7 @@ static upconn_t *upconn_new(upool_t *p) {
   uv_tcp_init(&p->w->loop, &uc->tcp);
   uc->tcp.data = uc;
   p->w->handles_open++;
+  p->gen->users++; /* the pool lives in the generation: keep it until closed */
   return uc;
 }
 
@@ -295,6 +296,7 @@ static void up_on_close(uv_handle_t *h) {
   dlist_remove(&uc->link);
   uc->pool->w->handles_open--;
   outbuf_free(&uc->wq.out);
+  wgen_release(uc->pool->gen);
   if (uc->resolving) {
     /* The cancelled lookup still calls back into uc: it frees it then. */
     uc->handle_closed = 1;
@@ -309,8 +311,8 @@ void upstream_release(request_t *r, int reusable) {
   upool_t *p = uc->pool;
   uc->req = NULL;
   r->uc = NULL;
-  if (!reusable || p->w->draining || p->nidle >= p->cfg->pool_size || uc->wq.queued ||
-      uc->wq.out.len) {
+  if (!reusable || p->w->draining || p->gen != p->w->cur || p->nidle >= p->cfg->pool_size ||
+      uc->wq.queued || uc->wq.out.len) {
     upstream_close(uc);
     return;
   }

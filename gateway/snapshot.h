@@ -1,0 +1,36 @@
+/* snapshot: one immutable, validated set of configuration, policy and key
+ * store. Workers reference the current one; SIGHUP builds a new one and
+ * swaps it in, and an old one is freed (on the main loop) once no worker
+ * request or connection uses it any more. */
+#ifndef GW_SNAPSHOT_H
+#define GW_SNAPSHOT_H
+
+#include <stdatomic.h>
+
+#include "auth.h"
+#include "config.h"
+#include "keys.h"
+
+typedef struct gw_snapshot {
+  atomic_int refs;
+  gw_config_t *cfg;
+  gw_keystore_t keys;
+  gw_authctx_t auth;
+  struct gw_snapshot *next_retired; /* main loop only */
+} gw_snapshot_t;
+
+/* Loads and validates everything path names. prev (may be NULL) lends the
+ * key sets of jwks_uri issuers that did not change, so a reload never makes
+ * the gateway unready. Returns a snapshot holding one reference, or NULL with
+ * errs filled. */
+gw_snapshot_t *snapshot_load(const char *path, gw_snapshot_t *prev, gw_errors_t *errs);
+static inline gw_snapshot_t *snapshot_ref(gw_snapshot_t *s) {
+  atomic_fetch_add(&s->refs, 1);
+  return s;
+}
+/* Any thread; the memory is freed by snapshot_free on the main loop. */
+static inline void snapshot_unref(gw_snapshot_t *s) { atomic_fetch_sub(&s->refs, 1); }
+/* Main loop only, when refs reached 0 and its key store handles are closed. */
+void snapshot_free(gw_snapshot_t *s);
+
+#endif
