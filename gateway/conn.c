@@ -15,6 +15,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_close(uv_handle_t *h);
 static void on_write(uv_write_t *wr, int status);
 static void client_run(client_t *c, const char *data, size_t len);
+static void client_plain(void *ud, const char *p, size_t n);
 static void client_update_reading(client_t *c);
 static void client_flush(client_t *c);
 static void request_finish(client_t *c);
@@ -78,16 +79,27 @@ typedef struct {
 } wreq_t;
 
 int wqueue_flush(wqueue_t *q, uv_stream_t *s, uv_write_cb cb) {
-  if (q->out.len == 0) return 0;
+  outbuf_t *src = &q->out;
+  if (q->tls) {
+    /* Plaintext becomes records once the handshake is done; handshake
+     * records and alerts go out in any case. */
+    if (q->out.len && tls_handshake_done(q->tls)) {
+      if (tls_write(q->tls, q->out.data, q->out.len)) return UV_EPROTO;
+      q->out.len = 0;
+    }
+    if (tls_take(q->tls, &q->enc.data, &q->enc.len, &q->enc.cap) < 0) return UV_ENOMEM;
+    src = &q->enc;
+  }
+  if (src->len == 0) return 0;
   size_t off = 0;
   if (q->queued == 0) {
-    uv_buf_t b = uv_buf_init(q->out.data, (unsigned)q->out.len);
+    uv_buf_t b = uv_buf_init(src->data, (unsigned)src->len);
     int n = uv_try_write(s, &b, 1);
     if (n < 0 && n != UV_EAGAIN) return n;
     if (n > 0) off = (size_t)n;
   }
-  if (off == q->out.len) {
-    q->out.len = 0;
+  if (off == src->len) {
+    src->len = 0;
     return 0;
   }
   wreq_t *wr = malloc(sizeof *wr);
@@ -95,19 +107,19 @@ int wqueue_flush(wqueue_t *q, uv_stream_t *s, uv_write_cb cb) {
   wr->q = q;
   if (off == 0) {
     /* Nothing went out: hand the buffer itself to the write, no copy. */
-    wr->data = q->out.data;
-    wr->len = q->out.len;
-    q->out.data = NULL;
-    q->out.len = q->out.cap = 0;
+    wr->data = src->data;
+    wr->len = src->len;
+    src->data = NULL;
+    src->len = src->cap = 0;
   } else {
-    wr->len = q->out.len - off;
+    wr->len = src->len - off;
     wr->data = malloc(wr->len);
     if (!wr->data) {
       free(wr);
       return UV_ENOMEM;
     }
-    memcpy(wr->data, q->out.data + off, wr->len);
-    q->out.len = 0;
+    memcpy(wr->data, src->data + off, wr->len);
+    src->len = 0;
   }
   uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
   int rc = uv_write(&wr->req, s, &b, 1, cb);
@@ -144,8 +156,11 @@ void conn_on_connection(uv_stream_t *server, int status) {
     uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
     return;
   }
-  for (size_t i = 0; i < w->nlisteners; i++)
-    if ((uv_stream_t *)&w->listeners[i] == server) c->is_admin = w->listener_admin[i];
+  for (size_t i = 0; i < w->nlisteners; i++) {
+    if ((uv_stream_t *)&w->listeners[i] != server) continue;
+    c->is_admin = w->listener_kind[i] == LISTENER_ADMIN;
+    c->is_tls = w->listener_kind[i] == LISTENER_TLS;
+  }
   unsigned open = atomic_fetch_add(&gw_open_connections, 1) + 1;
   dlist_insert_tail(&w->clients, &c->link);
   w->nclients++;
@@ -159,6 +174,14 @@ void conn_on_connection(uv_stream_t *server, int status) {
   uv_tcp_getpeername(&c->tcp, &c->peer.sa, &alen);
   llhttp_init(&c->parser, HTTP_REQUEST, parser_settings());
   c->parser.data = c;
+  if (c->is_tls) {
+    c->wq.tls = tls_new_server(w->cur->tls_ctx);
+    if (!c->wq.tls) {
+      conn_close(c);
+      return;
+    }
+  }
+  /* header_timeout also bounds the TLS handshake */
   c->tmo = TMO_HEADER;
   c->deadline = worker_now(w) + w->cfg->header_timeout_ms;
   client_update_reading(c);
@@ -176,6 +199,12 @@ void conn_close(client_t *c) {
     c->req = NULL;
   }
   c->tmo = TMO_NONE;
+  if (c->wq.tls && c->wq.queued == 0) {
+    /* Best effort close_notify; the socket closes right after either way. */
+    tls_shutdown(c->wq.tls);
+    c->wq.out.len = 0;
+    wqueue_flush(&c->wq, (uv_stream_t *)&c->tcp, on_write);
+  }
   uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
@@ -187,6 +216,8 @@ static void on_close(uv_handle_t *h) {
   atomic_fetch_sub(&gw_open_connections, 1);
   free(c->pending);
   outbuf_free(&c->wq.out);
+  outbuf_free(&c->wq.enc);
+  tls_free(c->wq.tls);
   free(c);
 }
 
@@ -232,12 +263,56 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (c->req && c->req->uc) upstream_touch(c->req);
-  client_run(c, buf->base, (size_t)nread);
+  if (c->wq.tls) {
+    if (!tls_handshake_done(c->wq.tls) && !c->got_bytes &&
+        tls_looks_like_http(buf->base, (size_t)nread)) {
+      /* Plain HTTP on the TLS port: say so in plain HTTP, then close. */
+      static const char msg[] =
+          "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+          "Connection: close\r\nContent-Length: 83\r\n\r\n"
+          "{\"error\":\"invalid_request\",\"error_description\":\"plain HTTP sent to the TLS port\"}";
+      uv_buf_t b = uv_buf_init((char *)msg, sizeof msg - 1);
+      uv_try_write(s, &b, 1);
+      conn_close(c);
+      return;
+    }
+    c->got_bytes = 1;
+    const char *why = NULL;
+    if (tls_feed(c->wq.tls, buf->base, (size_t)nread, client_plain, c, &why) < 0) {
+      LOG_DEBUG("TLS client connection closed: %s", why);
+      if (!c->closing) {
+        wqueue_flush(&c->wq, s, on_write); /* the alert, if any */
+        conn_close(c);
+      }
+      return;
+    }
+  } else {
+    client_run(c, buf->base, (size_t)nread);
+  }
   if (!c->closing) {
     if (c->req && c->req->uc) upstream_flush(c->req);
     client_flush(c);
     client_update_reading(c);
   }
+}
+
+/* Plaintext out of the TLS layer; one socket read may yield several
+ * records, and input already waiting keeps its place in front. */
+static void client_plain(void *ud, const char *p, size_t n) {
+  client_t *c = ud;
+  if (c->closing) return;
+  if (c->pending_len) {
+    char *np = realloc(c->pending, c->pending_len + n);
+    if (!np) {
+      conn_close(c);
+      return;
+    }
+    memcpy(np + c->pending_len, p, n);
+    c->pending = np;
+    c->pending_len += (uint32_t)n;
+    return;
+  }
+  client_run(c, p, n);
 }
 
 /* Keeps unparsed input; data may already point into c->pending. */
@@ -830,6 +905,7 @@ static void client_flush(client_t *c) {
     conn_close(c);
   else if (c->wq.out.cap > GW_READ_BUF && c->wq.out.len == 0)
     outbuf_free(&c->wq.out);
+  if (!c->closing && c->wq.enc.cap > GW_READ_BUF && c->wq.enc.len == 0) outbuf_free(&c->wq.enc);
 }
 
 static void on_write(uv_write_t *wr, int status) {

@@ -7,6 +7,7 @@
 
 #include "http.h"
 #include "llhttp.h"
+#include "tls.h"
 
 #define HTTPC_HEAD_MAX (16 * 1024)
 
@@ -35,16 +36,32 @@ struct httpc {
   size_t header_len;
   char value[128];
   size_t value_len;
+  gw_tls_t *tls;        /* https:// */
+  const char *host;     /* for SNI and verification; the URL outlives the request */
+  int sent;             /* the request went into the TLS session */
+  unsigned writes;      /* uv_write requests in flight */
 };
 
+typedef struct {
+  uv_write_t req;
+  httpc_t *h;
+  char data[];
+} hwrite_t;
+
 static void finish(httpc_t *h, const char *error);
+static void plain(void *ud, const char *p, size_t n);
+static void send_records(httpc_t *h);
+#define container_of_hw(w) ((hwrite_t *)(void *)((char *)(w) - offsetof(hwrite_t, req)))
+
+static void hfree(httpc_t *h) {
+  tls_free(h->tls);
+  free(h->body);
+  free(h);
+}
 
 static void on_closed(uv_handle_t *hd) {
   httpc_t *h = hd->data;
-  if (--h->pending_closes == 0 && !h->resolving) {
-    free(h->body);
-    free(h);
-  }
+  if (--h->pending_closes == 0 && !h->resolving) hfree(h);
 }
 
 static void finish(httpc_t *h, const char *error) {
@@ -167,7 +184,26 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                               : uv_strerror((int)nread));
     return;
   }
-  llhttp_errno_t e = llhttp_execute(&h->parser, buf->base, (size_t)nread);
+  if (h->tls) {
+    const char *why = NULL;
+    if (tls_feed(h->tls, buf->base, (size_t)nread, plain, h, &why) < 0) {
+      if (!h->done) finish(h, why);
+      return;
+    }
+    if (!h->done && !h->sent && tls_handshake_done(h->tls)) {
+      h->sent = 1;
+      if (tls_write(h->tls, h->req, h->req_len)) finish(h, "cannot send the request");
+    }
+    if (!h->done) send_records(h);
+    return;
+  }
+  plain(h, buf->base, (size_t)nread);
+}
+
+static void plain(void *ud, const char *p, size_t n) {
+  httpc_t *h = ud;
+  if (h->done) return;
+  llhttp_errno_t e = llhttp_execute(&h->parser, p, n);
   if (h->done) return;
   if (e != HPE_OK) {
     finish(h, h->body_len >= h->max_body ? "response body too large"
@@ -181,11 +217,55 @@ static void on_write(uv_write_t *w, int status) {
   if (status < 0 && !h->done) finish(h, uv_strerror(status));
 }
 
+static void on_record_write(uv_write_t *w, int status) {
+  hwrite_t *hw = container_of_hw(w);
+  httpc_t *h = hw->h;
+  free(hw);
+  if (status < 0 && !h->done) finish(h, uv_strerror(status));
+}
+
+/* Writes whatever TLS records are pending (handshake, request). */
+static void send_records(httpc_t *h) {
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  if (tls_take(h->tls, &buf, &len, &cap) < 0) {
+    free(buf);
+    finish(h, "out of memory");
+    return;
+  }
+  if (len == 0) {
+    free(buf);
+    return;
+  }
+  hwrite_t *hw = malloc(sizeof *hw + len);
+  if (!hw) {
+    free(buf);
+    finish(h, "out of memory");
+    return;
+  }
+  hw->h = h;
+  memcpy(hw->data, buf, len);
+  free(buf);
+  uv_buf_t b = uv_buf_init(hw->data, (unsigned)len);
+  if (uv_write(&hw->req, (uv_stream_t *)&h->tcp, &b, 1, on_record_write)) {
+    free(hw);
+    finish(h, "cannot send the request");
+  }
+}
+
 static void on_connect(uv_connect_t *c, int status) {
   httpc_t *h = c->data;
   if (h->done) return;
   if (status < 0) {
     finish(h, uv_strerror(status));
+    return;
+  }
+  if (h->tls) {
+    if (tls_connect(h->tls) || uv_read_start((uv_stream_t *)&h->tcp, on_alloc, on_read)) {
+      finish(h, "cannot start TLS");
+      return;
+    }
+    send_records(h);
     return;
   }
   uv_buf_t b = uv_buf_init(h->req, (unsigned)h->req_len);
@@ -206,10 +286,7 @@ static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *ai) {
   h->resolving = 0;
   if (h->done) {
     uv_freeaddrinfo(ai);
-    if (h->pending_closes == 0) {
-      free(h->body);
-      free(h);
-    }
+    if (h->pending_closes == 0) hfree(h);
     return;
   }
   if (status < 0 || !ai) {
@@ -229,10 +306,10 @@ static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *ai) {
 
 void httpc_cancel(httpc_t *h) { finish(h, "cancelled"); }
 
-httpc_t *httpc_get(uv_loop_t *loop, const gw_url_t *url, uint64_t timeout_ms, size_t max_body,
-                   httpc_cb cb, void *ud, const char **err) {
-  if (url->scheme != GW_SCHEME_HTTP) {
-    *err = "https:// is not supported yet";
+httpc_t *httpc_get(uv_loop_t *loop, const gw_url_t *url, SSL_CTX *tls, uint64_t timeout_ms,
+                   size_t max_body, httpc_cb cb, void *ud, const char **err) {
+  if (url->scheme == GW_SCHEME_HTTPS && !tls) {
+    *err = "https:// without a TLS context";
     return NULL;
   }
   httpc_t *h = calloc(1, sizeof *h);
@@ -240,11 +317,20 @@ httpc_t *httpc_get(uv_loop_t *loop, const gw_url_t *url, uint64_t timeout_ms, si
     *err = "out of memory";
     return NULL;
   }
+  if (url->scheme == GW_SCHEME_HTTPS) {
+    h->tls = tls_new_client(tls, url->host);
+    if (!h->tls) {
+      free(h);
+      *err = "cannot create a TLS session";
+      return NULL;
+    }
+  }
   int n = snprintf(h->req, sizeof h->req,
                    "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
                    "User-Agent: gateway-jwks\r\nConnection: close\r\n\r\n",
                    url->path[0] ? url->path : "/", url->authority);
   if (n < 0 || (size_t)n >= sizeof h->req) {
+    tls_free(h->tls);
     free(h);
     *err = "URL too long";
     return NULL;

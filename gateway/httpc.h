@@ -1,7 +1,7 @@
 /* httpc: a one-shot HTTP/1.1 GET client on a libuv loop, for fetching JWKS
- * documents. Bounded in time, head size and body size. The transport is
- * plain TCP for http:// URLs; https:// is refused until TLS lands (only the
- * connect/read/write layer has to change for it). */
+ * documents. Bounded in time, head size and body size. https:// URLs go
+ * through the same TLS layer as the proxy (tls.h): certificate chain and
+ * host name verified, SNI sent. */
 #ifndef GW_HTTPC_H
 #define GW_HTTPC_H
 
@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "tls.h"
 
 typedef struct {
   int status;              /* HTTP status, or 0 when no response was received */
@@ -26,8 +27,8 @@ typedef struct httpc httpc_t;
 /* Starts GET url. Returns the request (cb will be called exactly once,
  * possibly before httpc_get returns) or NULL (cb will not be called; *err
  * says why). The handle is valid until cb runs. */
-httpc_t *httpc_get(uv_loop_t *loop, const gw_url_t *url, uint64_t timeout_ms, size_t max_body,
-                   httpc_cb cb, void *ud, const char **err);
+httpc_t *httpc_get(uv_loop_t *loop, const gw_url_t *url, SSL_CTX *tls, uint64_t timeout_ms,
+                   size_t max_body, httpc_cb cb, void *ud, const char **err);
 /* Ends the request now: cb runs with error "cancelled". */
 void httpc_cancel(httpc_t *h);
 

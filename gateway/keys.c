@@ -117,6 +117,10 @@ int keystore_init(gw_keystore_t *ks, const gw_config_t *cfg, const gw_keystore_t
       } else {
         ik->has_url = 1;
         adopt(ik, prev);
+        if (ik->url.scheme == GW_SCHEME_HTTPS) {
+          ik->tls = tls_client_ctx(ik->cfg->ca_file, NULL, NULL, cfg->path, ik->cfg->line, errs);
+          if (!ik->tls) rc = -1;
+        }
       }
     }
   }
@@ -185,8 +189,8 @@ static void fetch(gw_issuer_keys_t *ik) {
   if (atomic_exchange(&ik->fetching, 1)) return;
   uv_timer_stop(&ik->timer);
   const char *err = NULL;
-  httpc_t *h = httpc_get(ik->ks->loop, &ik->url, GW_JWKS_FETCH_TIMEOUT_MS, GW_JWKS_MAX_DOC,
-                         fetch_done, ik, &err);
+  httpc_t *h = httpc_get(ik->ks->loop, &ik->url, ik->tls, GW_JWKS_FETCH_TIMEOUT_MS,
+                         GW_JWKS_MAX_DOC, fetch_done, ik, &err);
   /* fetch_done may already have run (and cleared inflight) */
   if (h && atomic_load(&ik->fetching)) ik->inflight = h;
   if (!h) {
@@ -255,6 +259,7 @@ void keystore_free(gw_keystore_t *ks) {
     jwks_keyset_unref(ik->current);
     ik->current = NULL;
     config_url_free(&ik->url);
+    SSL_CTX_free(ik->tls);
     pthread_mutex_destroy(&ik->mu);
   }
   free(ks->iss);

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "jwks.h"
+#include "tls.h"
 
 #define GW_KID_REFETCH_MS 30000
 #define GW_JWKS_FETCH_TIMEOUT_MS 10000
@@ -41,6 +42,7 @@ typedef struct {
   /* main loop only */
   uv_timer_t timer;
   struct httpc *inflight;         /* the fetch under way, or NULL */
+  SSL_CTX *tls;                   /* https:// jwks_uri */
   int kid_fetch;                  /* the fetch in flight was asked for by an unknown kid */
   int adopted;                    /* key set taken over from the previous snapshot */
   uint64_t backoff_ms;

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "tls.h"
 #include "llhttp.h"
 
 typedef struct worker worker_t;
@@ -59,8 +60,10 @@ void outbuf_free(outbuf_t *b);
 
 /* Writes queued on one stream: try_write first, uv_write for the rest. */
 typedef struct {
-  outbuf_t out;
+  outbuf_t out;  /* plaintext */
   size_t queued; /* bytes handed to uv_write and not yet completed */
+  gw_tls_t *tls; /* NULL for plain TCP */
+  outbuf_t enc;  /* TLS records waiting for the socket */
 } wqueue_t;
 
 /* Flushes q->out on stream s. Returns 0 or a negative libuv error. */
@@ -96,6 +99,8 @@ struct wgen {
   const gw_config_t *cfg;
   upool_t *pools;        /* one per cfg->upstreams[i] */
   gate_worker_t *gate;
+  SSL_CTX **snap_upstream_tls; /* per upstream, NULL for http:// */
+  SSL_CTX *tls_ctx;      /* tls_listen connections; NULL without */
   unsigned users;        /* requests and upstream connections */
   dlist_t link;          /* in worker->retired once replaced */
 };
@@ -108,8 +113,8 @@ struct worker {
   struct server *server;
   uv_loop_t loop;
   uv_thread_t thread;
-  uv_tcp_t listeners[GW_MAX_LISTEN + 1];
-  uint8_t listener_admin[GW_MAX_LISTEN + 1];
+  uv_tcp_t listeners[2 * GW_MAX_LISTEN + 1];
+  uint8_t listener_kind[2 * GW_MAX_LISTEN + 1]; /* LISTENER_* */
   size_t nlisteners;
   uv_timer_t tick;
   uv_async_t async;
@@ -203,6 +208,7 @@ struct client {
   const char *exec_end;   /* end of the buffer llhttp is executing */
   uint32_t pending_len;
   uint8_t is_admin;
+  uint8_t is_tls;
   uint8_t reading;
   uint8_t closing;        /* uv_close called */
   uint8_t close_after_flush;
@@ -235,12 +241,15 @@ struct upconn {
   uint8_t reading;
   uint8_t resolving;
   uint8_t handle_closed;
+  uint8_t handshaking;    /* TLS to the upstream not established yet */
+  uint8_t pooled;         /* idle in pool->idle */
   uint8_t got_response_bytes;
   uint8_t write_failed;
   uint8_t event;          /* EV_MSG when the response completed */
 };
 
 enum { EV_NONE = 0, EV_HEAD, EV_MSG };
+enum { LISTENER_PLAIN = 0, LISTENER_ADMIN, LISTENER_TLS };
 
 /* server.c */
 extern atomic_uint gw_open_connections;

@@ -153,12 +153,7 @@ static void on_tick(uv_timer_t *t) {
     for (it = p->idle.next; it != &p->idle; it = next) {
       next = it->next;
       upconn_t *uc = container_of(it, upconn_t, link);
-      if (uc->deadline <= now) {
-        dlist_remove(&uc->link);
-        dlist_insert_tail(&w->upconns, &uc->link);
-        p->nidle--;
-        upstream_close(uc);
-      }
+      if (uc->deadline <= now) upstream_close(uc);
     }
   }
   access_flush(w);
@@ -238,6 +233,8 @@ wgen_t *wgen_new(worker_t *w, gw_snapshot_t *snap) {
     return NULL;
   }
   g->snap = snapshot_ref(snap);
+  g->tls_ctx = snap->server_tls;
+  g->snap_upstream_tls = snap->upstream_tls;
   g->users = 1; /* the worker's own reference while it is current */
   for (size_t i = 0; i < cfg->nupstreams; i++) {
     upool_t *p = &g->pools[i];
@@ -305,7 +302,7 @@ static int worker_init(server_t *s, worker_t *w, int id) {
   return 0;
 }
 
-static int add_listener(worker_t *w, int fd, int admin) {
+static int add_listener(worker_t *w, int fd, int kind) {
   uv_tcp_t *t = &w->listeners[w->nlisteners];
   uv_tcp_init(&w->loop, t);
   t->data = w;
@@ -315,7 +312,7 @@ static int add_listener(worker_t *w, int fd, int admin) {
     LOG_ERROR("listen: %s", uv_strerror(rc));
     return -1;
   }
-  w->listener_admin[w->nlisteners++] = (uint8_t)admin;
+  w->listener_kind[w->nlisteners++] = (uint8_t)kind;
   return 0;
 }
 
@@ -350,7 +347,15 @@ int server_start(server_t *s) {
         LOG_ERROR("cannot listen on %s: %s", cfg->listen[l].text, strerror(-fd));
         return 2;
       }
-      if (add_listener(w, fd, 0)) return 2;
+      if (add_listener(w, fd, LISTENER_PLAIN)) return 2;
+    }
+    for (size_t l = 0; l < cfg->ntls_listen; l++) {
+      int fd = server_bind(&cfg->tls_listen[l], 1);
+      if (fd < 0) {
+        LOG_ERROR("cannot listen on %s (TLS): %s", cfg->tls_listen[l].text, strerror(-fd));
+        return 2;
+      }
+      if (add_listener(w, fd, LISTENER_TLS)) return 2;
     }
     if (i == 0 && cfg->admin_enabled) {
       int fd = server_bind(&cfg->admin_listen, 0);
@@ -358,7 +363,7 @@ int server_start(server_t *s) {
         LOG_ERROR("cannot listen on %s (admin): %s", cfg->admin_listen.text, strerror(-fd));
         return 2;
       }
-      if (add_listener(w, fd, 1)) return 2;
+      if (add_listener(w, fd, LISTENER_ADMIN)) return 2;
     }
   }
   for (unsigned i = 0; i < s->nworkers; i++) {

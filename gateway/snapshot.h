@@ -10,12 +10,15 @@
 #include "auth.h"
 #include "config.h"
 #include "keys.h"
+#include "tls.h"
 
 typedef struct gw_snapshot {
   atomic_int refs;
   gw_config_t *cfg;
   gw_keystore_t keys;
   gw_authctx_t auth;
+  SSL_CTX *server_tls;              /* for tls_listen; NULL without */
+  SSL_CTX **upstream_tls;           /* per upstream: NULL for http:// */
   struct gw_snapshot *next_retired; /* main loop only */
 } gw_snapshot_t;
 

@@ -16,6 +16,7 @@
 #define POOL_IDLE_MS 60000
 
 static void up_on_close(uv_handle_t *h);
+static void pool_take(upconn_t *uc);
 static void up_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void up_on_write(uv_write_t *wr, int status);
@@ -118,7 +119,7 @@ static void build_head(request_t *r) {
     outbuf_printf(o, ", %s\r\n", ip);
   else
     outbuf_printf(o, "X-Forwarded-For: %s\r\n", ip);
-  outbuf_printf(o, "X-Forwarded-Proto: %s\r\n", "http");
+  outbuf_printf(o, "X-Forwarded-Proto: %s\r\n", r->c->is_tls ? "https" : "http");
   if (host) {
     outbuf_append(o, "X-Forwarded-Host: ", 18);
     outbuf_append(o, a + host->val_off, host->val_len);
@@ -196,6 +197,19 @@ static void on_connect(uv_connect_t *req, int status) {
   }
   uc->connected = 1;
   uv_tcp_nodelay(&uc->tcp, 1);
+  SSL_CTX *ctx = uc->pool->gen->snap_upstream_tls[uc->pool - uc->pool->gen->pools];
+  if (ctx) {
+    /* https: the request waits for the handshake; connect_timeout covers it. */
+    uc->wq.tls = tls_new_client(ctx, uc->pool->cfg->url.host);
+    if (!uc->wq.tls || tls_connect(uc->wq.tls) ||
+        wqueue_flush(&uc->wq, (uv_stream_t *)&uc->tcp, up_on_write) < 0) {
+      up_fail(uc, 502, "bad_gateway", "cannot start TLS with the upstream");
+      return;
+    }
+    uc->handshaking = 1;
+    if (uv_read_start((uv_stream_t *)&uc->tcp, up_on_alloc, up_on_read) == 0) uc->reading = 1;
+    return;
+  }
   uc->req = NULL;
   r->uc = NULL;
   attach(r, uc);
@@ -270,8 +284,7 @@ void upstream_start(request_t *r) {
   build_head(r);
   while (!dlist_empty(&p->idle)) {
     upconn_t *uc = container_of(p->idle.prev, upconn_t, link);
-    dlist_remove(&uc->link);
-    p->nidle--;
+    pool_take(uc);
     if (uc->closing) continue;
     uc->reused = 1;
     attach(r, uc);
@@ -280,8 +293,19 @@ void upstream_start(request_t *r) {
   up_connect_fresh(r);
 }
 
+/* Takes an idle connection out of its pool (it goes back to the worker's
+ * list of connections in use). */
+static void pool_take(upconn_t *uc) {
+  if (!uc->pooled) return;
+  uc->pooled = 0;
+  dlist_remove(&uc->link);
+  dlist_insert_tail(&uc->pool->w->upconns, &uc->link);
+  uc->pool->nidle--;
+}
+
 void upstream_close(upconn_t *uc) {
   if (uc->closing) return;
+  pool_take(uc);
   uc->closing = 1;
   if (uc->req) {
     uc->req->uc = NULL;
@@ -296,6 +320,9 @@ static void up_on_close(uv_handle_t *h) {
   dlist_remove(&uc->link);
   uc->pool->w->handles_open--;
   outbuf_free(&uc->wq.out);
+  outbuf_free(&uc->wq.enc);
+  tls_free(uc->wq.tls);
+  uc->wq.tls = NULL;
   wgen_release(uc->pool->gen);
   if (uc->resolving) {
     /* The cancelled lookup still calls back into uc: it frees it then. */
@@ -319,6 +346,7 @@ void upstream_release(request_t *r, int reusable) {
   dlist_remove(&uc->link);
   dlist_insert_tail(&p->idle, &uc->link);
   p->nidle++;
+  uc->pooled = 1;
   uc->reused = 1;
   set_tmo(uc, TMO_POOL, POOL_IDLE_MS);
   if (uc->wq.out.cap > 4096) outbuf_free(&uc->wq.out);
@@ -332,13 +360,7 @@ void upstream_abort(request_t *r) {
 }
 
 void upstream_pool_close_all(upool_t *p) {
-  while (!dlist_empty(&p->idle)) {
-    upconn_t *uc = container_of(p->idle.next, upconn_t, link);
-    dlist_remove(&uc->link);
-    dlist_insert_tail(&p->w->upconns, &uc->link);
-    p->nidle--;
-    upstream_close(uc);
-  }
+  while (!dlist_empty(&p->idle)) upstream_close(container_of(p->idle.next, upconn_t, link));
 }
 
 /* ---- failure and retry ---------------------------------------------------- */
@@ -462,18 +484,47 @@ static void response_done(upconn_t *uc, int reusable) {
   conn_response_complete(r);
 }
 
+static void up_process(upconn_t *uc, const char *data, size_t n);
+
+/* Plaintext from the upstream's TLS session. */
+static void up_plain(void *ud, const char *p, size_t n) {
+  upconn_t *uc = ud;
+  if (!uc->closing) up_process(uc, p, n);
+}
+
 static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   upconn_t *uc = s->data;
   request_t *r = uc->req;
   if (nread == 0) return;
-  if (!r) {
-    /* Idle in the pool: EOF, reset or unsolicited bytes all end it. */
-    if (!uc->closing) {
-      dlist_remove(&uc->link);
-      dlist_insert_tail(&uc->pool->w->upconns, &uc->link);
-      uc->pool->nidle--;
-      upstream_close(uc);
+  if (uc->wq.tls && nread > 0) {
+    const char *why = NULL;
+    if (tls_feed(uc->wq.tls, buf->base, (size_t)nread, up_plain, uc, &why) < 0) {
+      if (!uc->closing) {
+        char desc[200];
+        snprintf(desc, sizeof desc, "TLS with the upstream failed: %s", why);
+        up_fail(uc, 502, "bad_gateway", desc);
+      }
+      return;
     }
+    if (uc->closing) return;
+    if (uc->handshaking && tls_handshake_done(uc->wq.tls)) {
+      uc->handshaking = 0;
+      r = uc->req;
+      uc->req = NULL;
+      r->uc = NULL;
+      attach(r, uc);
+      return;
+    }
+    if (uc->wq.enc.len || uc->wq.out.len)
+      if (wqueue_flush(&uc->wq, s, up_on_write) < 0) up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+    return;
+  }
+  if (nread > 0) {
+    up_process(uc, buf->base, (size_t)nread);
+    return;
+  }
+  if (!r) {
+    upstream_close(uc); /* idle in the pool: EOF or reset ends it */
     return;
   }
   if (nread < 0) {
@@ -490,12 +541,20 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                                    : "upstream closed the connection without answering");
     return;
   }
+}
+
+static void up_process(upconn_t *uc, const char *data, size_t nread) {
+  request_t *r = uc->req;
+  if (!r) {
+    upstream_close(uc); /* idle in the pool: unsolicited bytes end it */
+    return;
+  }
   uc->got_response_bytes = 1;
   set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
   uc->event = EV_NONE;
-  llhttp_errno_t e = llhttp_execute(&uc->parser, buf->base, (size_t)nread);
+  llhttp_errno_t e = llhttp_execute(&uc->parser, data, nread);
   if (e == HPE_PAUSED && uc->event == EV_MSG) {
-    size_t used = (size_t)(llhttp_get_error_pos(&uc->parser) - buf->base);
+    size_t used = (size_t)(llhttp_get_error_pos(&uc->parser) - data);
     int reusable = used == (size_t)nread && llhttp_should_keep_alive(&uc->parser);
     conn_response_progress(r);
     response_done(uc, reusable);
