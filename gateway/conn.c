@@ -229,17 +229,20 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   buf->len = sizeof c->w->rbuf;
 }
 
+/* Reading goes on between requests and while a response streams: each
+ * stop and start costs an epoll_ctl, and an early EOF tells that the client
+ * is gone. What arrives meanwhile (a pipelined request) waits in pending,
+ * which is bounded. */
 static int client_wants_read(const client_t *c) {
   if (c->closing || c->close_after_flush) return 0;
-  if (c->pending_len) return 0; /* unparsed input first */
+  if (c->pending_len > PENDING_MAX) return 0;
   if (c->wq.queued > GW_WQ_HIGH) return 0;
   request_t *r = c->req;
   if (!r) return 1;
   switch (r->state) {
-  case RS_HEAD: return 1;
-  case RS_BODY: return !r->msg_complete && !upstream_backlogged(r);
-  case RS_LOCAL: return !r->msg_complete;
-  default: return 0;
+  case RS_BODY: return r->msg_complete || !upstream_backlogged(r);
+  case RS_WAIT: return r->msg_complete; /* a body waits until the upstream is there */
+  default: return 1;
   }
 }
 
@@ -287,7 +290,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       return;
     }
   } else {
-    client_run(c, buf->base, (size_t)nread);
+    client_plain(c, buf->base, (size_t)nread);
   }
   if (!c->closing) {
     if (c->req && c->req->uc) upstream_flush(c->req);
@@ -296,8 +299,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
 }
 
-/* Plaintext out of the TLS layer; one socket read may yield several
- * records, and input already waiting keeps its place in front. */
+/* New input (from the socket or out of the TLS layer, which may yield
+ * several records per read): input already waiting keeps its place in
+ * front, so it is appended to it. */
 static void client_plain(void *ud, const char *p, size_t n) {
   client_t *c = ud;
   if (c->closing) return;

@@ -74,6 +74,7 @@ wqueue_t *wqueue_complete(uv_write_t *req);
 #define GW_WQ_HIGH (256 * 1024) /* stop reading the other side above this */
 #define GW_WQ_LOW (64 * 1024)   /* resume below this */
 #define GW_READ_BUF (64 * 1024)
+#define PENDING_MAX (128 * 1024) /* unparsed client input kept before reading stops */
 
 typedef enum { TMO_NONE = 0, TMO_HEADER, TMO_IDLE, TMO_CONNECT, TMO_RESPONSE, TMO_STREAM, TMO_POOL } tmo_kind_t;
 
