@@ -343,21 +343,61 @@ static void stash(client_t *c, const char *data, size_t len) {
   c->pending_len = (uint32_t)len;
 }
 
+static void request_destroy(request_t *r) {
+  free(r->arena);
+  free(r->hdrs);
+  free(r->rhdrs);
+  outbuf_free(&r->uphead);
+  outbuf_free(&r->resp);
+  outbuf_free(&r->ident);
+  outbuf_free(&r->logx);
+  free(r);
+}
+
+/* Requests are recycled per worker with their buffers: a request costs no
+ * malloc once the worker is warm. */
 static request_t *request_new(client_t *c) {
-  const gw_config_t *cfg = c->w->cfg;
-  request_t *r = calloc(1, sizeof *r);
-  if (!r) return NULL;
-  r->c = c;
-  r->arena_cap = (uint32_t)cfg->max_header_bytes;
-  r->arena = malloc(r->arena_cap);
-  r->max_hdrs = cfg->max_headers;
-  r->hdrs = malloc(sizeof(hdr_t) * r->max_hdrs);
-  if (!r->arena || !r->hdrs) {
-    free(r->arena);
-    free(r->hdrs);
-    free(r);
-    return NULL;
+  worker_t *w = c->w;
+  const gw_config_t *cfg = w->cfg;
+  request_t *r = w->free_reqs;
+  if (r && (r->arena_cap != cfg->max_header_bytes || r->max_hdrs != cfg->max_headers)) {
+    /* a reload changed the limits: drop the recycled ones */
+    while ((r = w->free_reqs)) {
+      w->free_reqs = r->next_free;
+      w->nfree_reqs--;
+      request_destroy(r);
+    }
   }
+  if (r) {
+    w->free_reqs = r->next_free;
+    w->nfree_reqs--;
+    /* Keep the buffers, reset everything else. */
+    request_t keep = *r;
+    memset(r, 0, sizeof *r);
+    r->arena = keep.arena;
+    r->arena_cap = keep.arena_cap;
+    r->hdrs = keep.hdrs;
+    r->max_hdrs = keep.max_hdrs;
+    r->rhdrs = keep.rhdrs;
+    r->cap_rhdrs = keep.cap_rhdrs;
+    r->uphead = keep.uphead;
+    r->resp = keep.resp;
+    r->ident = keep.ident;
+    r->logx = keep.logx;
+    r->uphead.len = r->resp.len = r->ident.len = r->logx.len = 0;
+  } else {
+    r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->arena_cap = (uint32_t)cfg->max_header_bytes;
+    r->arena = malloc(r->arena_cap);
+    r->max_hdrs = cfg->max_headers;
+    r->hdrs = malloc(sizeof(hdr_t) * r->max_hdrs);
+    if (!r->arena || !r->hdrs) {
+      request_destroy(r);
+      return NULL;
+    }
+  }
+  r->c = c;
   headscan_init(&r->hs, (uint32_t)cfg->max_header_bytes);
   dlist_init(&r->park_link);
   r->gen = c->w->cur;
@@ -367,16 +407,27 @@ static request_t *request_new(client_t *c) {
 }
 
 static void request_free(request_t *r) {
-  free(r->arena);
-  free(r->hdrs);
-  free(r->rhdrs);
-  outbuf_free(&r->uphead);
-  outbuf_free(&r->resp);
-  outbuf_free(&r->ident);
-  outbuf_free(&r->logx);
+  worker_t *w = r->c->w;
   free(r->npath);
+  r->npath = NULL;
   wgen_release(r->gen);
-  free(r);
+  /* Big buffers (a huge response head) are not worth keeping. */
+  if (w->nfree_reqs >= REQ_FREE_MAX || w->stopping || r->resp.cap > 16384) {
+    request_destroy(r);
+    return;
+  }
+  r->next_free = w->free_reqs;
+  w->free_reqs = r;
+  w->nfree_reqs++;
+}
+
+void conn_free_recycled(worker_t *w) {
+  request_t *r;
+  while ((r = w->free_reqs)) {
+    w->free_reqs = r->next_free;
+    request_destroy(r);
+  }
+  w->nfree_reqs = 0;
 }
 
 static void client_run(client_t *c, const char *data, size_t len) {

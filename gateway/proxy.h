@@ -75,6 +75,7 @@ wqueue_t *wqueue_complete(uv_write_t *req);
 #define GW_WQ_LOW (64 * 1024)   /* resume below this */
 #define GW_READ_BUF (64 * 1024)
 #define PENDING_MAX (128 * 1024) /* unparsed client input kept before reading stops */
+#define REQ_FREE_MAX 64          /* recycled requests kept per worker */
 
 typedef enum { TMO_NONE = 0, TMO_HEADER, TMO_IDLE, TMO_CONNECT, TMO_RESPONSE, TMO_STREAM, TMO_POOL } tmo_kind_t;
 
@@ -129,6 +130,8 @@ struct worker {
   int stopping;
   int handles_open;
   outbuf_t access;  /* buffered access log lines, flushed on each tick */
+  request_t *free_reqs; /* recycled requests with their buffers */
+  unsigned nfree_reqs;
   char rbuf[GW_READ_BUF]; /* shared by every read on this loop: reads never outlive their callback */
 };
 
@@ -197,6 +200,7 @@ struct request {
   dlist_t park_link;      /* in the worker's parked list while RS_PARKED */
   unsigned park_seq;
   uint32_t park_issuer;
+  request_t *next_free;   /* in the worker's recycled list */
 };
 
 struct client {
@@ -262,6 +266,7 @@ void conn_on_connection(uv_stream_t *server, int status);
 void conn_close(client_t *c);
 void conn_timeout(client_t *c);
 void conn_drain(client_t *c);
+void conn_free_recycled(worker_t *w);
 /* Called by the upstream side. */
 void conn_upstream_ready(request_t *r);              /* head written; stream the body */
 void conn_upstream_failed(request_t *r, int status, const char *code, const char *desc);

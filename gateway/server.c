@@ -211,6 +211,7 @@ static void worker_main(void *arg) {
   wgen_t *g = w->cur;
   w->cur = NULL;
   wgen_release(g);
+  conn_free_recycled(w);
   atomic_fetch_add(&w->server->finished, 1);
   uv_async_send(&w->server->main_async);
 }
