@@ -927,6 +927,9 @@ static void request_end(client_t *c) {
   c->req = NULL;
   client_flush(c);
   if (c->closing || c->close_after_flush) return;
+  /* An idle keep-alive connection holds no buffer. */
+  if (c->wq.out.len == 0) outbuf_free(&c->wq.out);
+  if (c->wq.enc.len == 0) outbuf_free(&c->wq.enc);
   if (c->w->draining) {
     c->close_after_flush = 1;
     client_flush(c);

@@ -178,6 +178,20 @@ int http_parse_content_length(const char *v, size_t len, uint64_t *out) {
   return 0;
 }
 
+size_t http_status_line(char *buf, int status) {
+  const char *reason = http_reason(status);
+  size_t rl = strlen(reason);
+  memcpy(buf, "HTTP/1.1 ", 9);
+  buf[9] = (char)('0' + status / 100 % 10);
+  buf[10] = (char)('0' + status / 10 % 10);
+  buf[11] = (char)('0' + status % 10);
+  buf[12] = ' ';
+  memcpy(buf + 13, reason, rl);
+  buf[13 + rl] = '\r';
+  buf[14 + rl] = '\n';
+  return 15 + rl;
+}
+
 const char *http_reason(int status) {
   switch (status) {
   case 100: return "Continue";

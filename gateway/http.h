@@ -49,6 +49,9 @@ void http_list_each(const char *value, size_t len,
 int http_is_tchar(unsigned char c);
 /* Reason phrase for a status code ("" when unknown). */
 const char *http_reason(int status);
+/* "HTTP/1.1 NNN Reason\r\n" into buf (>= 64 bytes); returns its length.
+ * status must be 100..999. */
+size_t http_status_line(char *buf, int status);
 /* Parses a Content-Length value: digits only, no sign, no list, <= 2^62.
  * Returns 0 and sets *out, or -1. */
 int http_parse_content_length(const char *v, size_t len, uint64_t *out);

@@ -662,7 +662,8 @@ static int r_on_headers_complete(llhttp_t *p) {
   int chunked = 0;
   outbuf_t *o = &c->wq.out;
   size_t before = o->len;
-  outbuf_printf(o, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
+  char line[64];
+  outbuf_append(o, line, http_status_line(line, status));
   const char *a = r->resp.data;
   for (uint32_t i = 0; i < r->nrhdrs; i++) {
     const hdr_t *h = &r->rhdrs[i];

@@ -132,5 +132,14 @@ int main(void) {
   CHECK_INT(http_parse_content_length("9999999999999999999", 19, &v), -1,
             "overflowing Content-Length refused");
   CHECK_STR(http_reason(431), "Request Header Fields Too Large", "reason phrase for 431");
+  {
+    char line[64];
+    size_t n = http_status_line(line, 204);
+    line[n] = '\0';
+    CHECK_STR(line, "HTTP/1.1 204 No Content\r\n", "status line for 204");
+    n = http_status_line(line, 599);
+    line[n] = '\0';
+    CHECK_STR(line, "HTTP/1.1 599 \r\n", "status line for an unknown code keeps the code");
+  }
   return TAP_DONE();
 }
