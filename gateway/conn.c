@@ -65,6 +65,19 @@ int outbuf_printf(outbuf_t *b, const char *fmt, ...) {
   return -1;
 }
 
+int outbuf_append_u64(outbuf_t *b, const char *name, uint64_t v) {
+  char num[24];
+  size_t i = sizeof num;
+  num[--i] = '\n';
+  num[--i] = '\r';
+  do {
+    num[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  if (outbuf_append(b, name, strlen(name))) return -1;
+  return outbuf_append(b, num + i, sizeof num - i);
+}
+
 void outbuf_free(outbuf_t *b) {
   free(b->data);
   b->data = NULL;
@@ -814,9 +827,11 @@ void conn_answer_raw(client_t *c, int status, const char *headers, const char *b
   int close = answer_closes(c, r, r->must_close);
   outbuf_t *o = &c->wq.out;
   size_t before = o->len;
-  outbuf_printf(o, "HTTP/1.1 %d %s\r\n%s", status, http_reason(status), headers ? headers : "");
+  char line[64];
+  outbuf_append(o, line, http_status_line(line, status));
+  if (headers) outbuf_append(o, headers, strlen(headers));
   gate_cors_headers(r, o);
-  if (status != 204 && status != 304) outbuf_printf(o, "Content-Length: %zu\r\n", len);
+  if (status != 204 && status != 304) outbuf_append_u64(o, "Content-Length: ", len);
   if (close) outbuf_append(o, "Connection: close\r\n", 19);
   outbuf_append(o, "\r\n", 2);
   if (!r->is_head && len) outbuf_append(o, body, len);

@@ -56,6 +56,10 @@ typedef struct {
 int outbuf_reserve(outbuf_t *b, size_t extra);
 int outbuf_append(outbuf_t *b, const void *p, size_t n);
 int outbuf_printf(outbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a string literal (its length known at compile time). */
+#define OUTBUF_LIT(b, lit) outbuf_append((b), (lit), sizeof(lit) - 1)
+/* Appends "name<decimal v>\r\n". */
+int outbuf_append_u64(outbuf_t *b, const char *name, uint64_t v);
 void outbuf_free(outbuf_t *b);
 
 /* Writes queued on one stream: try_write first, uv_write for the rest. */

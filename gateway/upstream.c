@@ -92,13 +92,15 @@ static void build_head(request_t *r) {
   outbuf_append(o, "\r\n", 2);
 
   int have_xff = 0;
+  /* Most requests have no Connection header: then no name can be listed. */
+  int has_conn = req_header(r, "connection", NULL) != NULL;
   for (uint32_t i = 0; i < r->nhdrs; i++) {
     const hdr_t *h = &r->hdrs[i];
     const char *n = a + h->name_off;
     size_t nl = h->name_len;
     if (http_is_hop_by_hop(n, nl) || http_name_eq(n, nl, "host") ||
         http_name_eq(n, nl, "content-length") || http_name_eq(n, nl, "x-forwarded-proto") ||
-        http_name_eq(n, nl, "x-forwarded-host") || conn_lists(r, n, nl))
+        http_name_eq(n, nl, "x-forwarded-host") || (has_conn && conn_lists(r, n, nl)))
       continue;
     if (http_name_eq(n, nl, "x-forwarded-for")) {
       /* Several incoming values become one list, the client appended last. */
@@ -116,10 +118,14 @@ static void build_head(request_t *r) {
   char ip[64];
   format_peer(r->c, ip, sizeof ip);
   if (have_xff)
-    outbuf_printf(o, ", %s\r\n", ip);
+    outbuf_append(o, ", ", 2);
   else
-    outbuf_printf(o, "X-Forwarded-For: %s\r\n", ip);
-  outbuf_printf(o, "X-Forwarded-Proto: %s\r\n", r->c->is_tls ? "https" : "http");
+    outbuf_append(o, "X-Forwarded-For: ", 17);
+  outbuf_append(o, ip, strlen(ip));
+  if (r->c->is_tls)
+    OUTBUF_LIT(o, "\r\nX-Forwarded-Proto: https\r\n");
+  else
+    OUTBUF_LIT(o, "\r\nX-Forwarded-Proto: http\r\n");
   if (host) {
     outbuf_append(o, "X-Forwarded-Host: ", 18);
     outbuf_append(o, a + host->val_off, host->val_len);
@@ -129,7 +135,7 @@ static void build_head(request_t *r) {
   if (r->chunked_in)
     outbuf_append(o, "Transfer-Encoding: chunked\r\n", 28);
   else if (r->content_length > 0 || req_header(r, "content-length", NULL))
-    outbuf_printf(o, "Content-Length: %llu\r\n", (unsigned long long)r->content_length);
+    outbuf_append_u64(o, "Content-Length: ", r->content_length);
   outbuf_append(o, "\r\n", 2);
 }
 
@@ -665,6 +671,9 @@ static int r_on_headers_complete(llhttp_t *p) {
   char line[64];
   outbuf_append(o, line, http_status_line(line, status));
   const char *a = r->resp.data;
+  int has_conn = 0;
+  for (uint32_t i = 0; i < r->nrhdrs && !has_conn; i++)
+    has_conn = http_name_eq(a + r->rhdrs[i].name_off, r->rhdrs[i].name_len, "connection");
   for (uint32_t i = 0; i < r->nrhdrs; i++) {
     const hdr_t *h = &r->rhdrs[i];
     const char *n = a + h->name_off;
@@ -677,7 +686,7 @@ static int r_on_headers_complete(llhttp_t *p) {
       if (!cl) cl = h;
       continue;
     }
-    if (http_is_hop_by_hop(n, nl) || resp_conn_lists(r, n, nl)) continue;
+    if (http_is_hop_by_hop(n, nl) || (has_conn && resp_conn_lists(r, n, nl))) continue;
     /* With an allowed origin the gateway's CORS answer replaces the upstream's. */
     if (r->cors && (http_name_eq(n, nl, "access-control-allow-origin") ||
                     http_name_eq(n, nl, "access-control-expose-headers")))
