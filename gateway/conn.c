@@ -185,8 +185,6 @@ void conn_on_connection(uv_stream_t *server, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   int alen = sizeof c->peer;
   uv_tcp_getpeername(&c->tcp, &c->peer.sa, &alen);
-  llhttp_init(&c->parser, HTTP_REQUEST, parser_settings());
-  c->parser.data = c;
   if (c->is_tls) {
     c->wq.tls = tls_new_server(w->cur->tls_ctx);
     if (!c->wq.tls) {
@@ -373,14 +371,6 @@ static request_t *request_new(client_t *c) {
   worker_t *w = c->w;
   const gw_config_t *cfg = w->cfg;
   request_t *r = w->free_reqs;
-  if (r && (r->arena_cap != cfg->max_header_bytes || r->max_hdrs != cfg->max_headers)) {
-    /* a reload changed the limits: drop the recycled ones */
-    while ((r = w->free_reqs)) {
-      w->free_reqs = r->next_free;
-      w->nfree_reqs--;
-      request_destroy(r);
-    }
-  }
   if (r) {
     w->free_reqs = r->next_free;
     w->nfree_reqs--;
@@ -390,7 +380,7 @@ static request_t *request_new(client_t *c) {
     r->arena = keep.arena;
     r->arena_cap = keep.arena_cap;
     r->hdrs = keep.hdrs;
-    r->max_hdrs = keep.max_hdrs;
+    r->cap_hdrs = keep.cap_hdrs;
     r->rhdrs = keep.rhdrs;
     r->cap_rhdrs = keep.cap_rhdrs;
     r->uphead = keep.uphead;
@@ -401,15 +391,21 @@ static request_t *request_new(client_t *c) {
   } else {
     r = calloc(1, sizeof *r);
     if (!r) return NULL;
-    r->arena_cap = (uint32_t)cfg->max_header_bytes;
+    /* Start small: most heads fit in 2 KiB; the arena grows when needed. */
+    r->arena_cap = 2048;
     r->arena = malloc(r->arena_cap);
-    r->max_hdrs = cfg->max_headers;
-    r->hdrs = malloc(sizeof(hdr_t) * r->max_hdrs);
-    if (!r->arena || !r->hdrs) {
-      request_destroy(r);
+    if (!r->arena) {
+      free(r);
       return NULL;
     }
   }
+  /* Limits come from the current configuration; buffers grow up to them. */
+  r->arena_max = (uint32_t)cfg->max_header_bytes;
+  /* A parser per request, not per connection: an idle keep-alive
+   * connection does not carry one, and every request starts clean. */
+  llhttp_init(&r->parser, HTTP_REQUEST, parser_settings());
+  r->parser.data = c;
+  r->max_hdrs = cfg->max_headers;
   r->c = c;
   headscan_init(&r->hs, (uint32_t)cfg->max_header_bytes);
   dlist_init(&r->park_link);
@@ -424,8 +420,8 @@ static void request_free(request_t *r) {
   free(r->npath);
   r->npath = NULL;
   wgen_release(r->gen);
-  /* Big buffers (a huge response head) are not worth keeping. */
-  if (w->nfree_reqs >= REQ_FREE_MAX || w->stopping || r->resp.cap > 16384) {
+  /* Big buffers (a huge head) are not worth keeping. */
+  if (w->nfree_reqs >= REQ_FREE_MAX || w->stopping || r->resp.cap > 16384 || r->arena_cap > 16384) {
     request_destroy(r);
     return;
   }
@@ -490,16 +486,16 @@ static void client_run(client_t *c, const char *data, size_t len) {
           goto out;
         }
       }
-      llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
+      llhttp_errno_t e = llhttp_execute(&r->parser, data, len);
       size_t used = len;
       if (e == HPE_PAUSED) {
-        used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
-        llhttp_resume(&c->parser);
+        used = (size_t)(llhttp_get_error_pos(&r->parser) - data);
+        llhttp_resume(&r->parser);
       } else if (e != HPE_OK) {
         if (r->err_status) {
           conn_answer(c, r->err_status, r->err_code, r->err_desc, 1);
         } else {
-          conn_answer(c, 400, "invalid_request", llhttp_get_error_reason(&c->parser), 1);
+          conn_answer(c, 400, "invalid_request", llhttp_get_error_reason(&r->parser), 1);
         }
         goto out;
       }
@@ -545,11 +541,21 @@ static void client_continue(client_t *c) {
 /* ---- llhttp callbacks: record only ------------------------------------- */
 
 static int arena_add(request_t *r, const char *p, size_t n) {
-  if (r->arena_len + n > r->arena_cap) {
+  if (r->arena_len + n > r->arena_max) {
     r->err_status = 431;
     r->err_code = "request_header_fields_too_large";
     r->err_desc = "request head larger than max_header_bytes";
     return -1;
+  }
+  if (r->arena_len + n > r->arena_cap) {
+    /* Offsets, not pointers, point into the arena: it may move. */
+    uint32_t cap = r->arena_cap ? r->arena_cap : 2048;
+    while (cap < r->arena_len + n) cap *= 2;
+    if (cap > r->arena_max) cap = r->arena_max;
+    char *a = realloc(r->arena, cap);
+    if (!a) return -1;
+    r->arena = a;
+    r->arena_cap = cap;
   }
   memcpy(r->arena + r->arena_len, p, n);
   r->arena_len += (uint32_t)n;
@@ -581,6 +587,14 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
       r->err_code = "request_header_fields_too_large";
       r->err_desc = "too many header fields";
       return HPE_USER;
+    }
+    if (r->nhdrs == r->cap_hdrs) {
+      uint32_t cap = r->cap_hdrs ? r->cap_hdrs * 2 : 16;
+      if (cap > r->max_hdrs) cap = r->max_hdrs;
+      hdr_t *nh = realloc(r->hdrs, cap * sizeof *nh);
+      if (!nh) return HPE_USER;
+      r->hdrs = nh;
+      r->cap_hdrs = cap;
     }
     hdr_t *h = &r->hdrs[r->nhdrs++];
     h->name_off = r->arena_len;
@@ -674,22 +688,19 @@ static int on_message_complete(llhttp_t *p) {
   return HPE_PAUSED;
 }
 
+/* Constant: workers on several threads share it, nothing initializes it lazily. */
 static const llhttp_settings_t *parser_settings(void) {
-  static llhttp_settings_t s;
-  static int init;
-  if (!init) {
-    llhttp_settings_init(&s);
-    s.on_method = on_method;
-    s.on_url = on_url;
-    s.on_header_field = on_header_field;
-    s.on_header_value = on_header_value;
-    s.on_header_value_complete = on_header_value_complete;
-    s.on_headers_complete = on_headers_complete;
-    s.on_body = on_body;
-    s.on_chunk_header = on_chunk_header;
-    s.on_message_complete = on_message_complete;
-    init = 1;
-  }
+  static const llhttp_settings_t s = {
+    .on_method = on_method,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
+    .on_message_complete = on_message_complete,
+  };
   return &s;
 }
 
@@ -739,7 +750,7 @@ static const char *check_framing(request_t *r) {
   int nhost = 0;
   req_header(r, "host", &nhost);
   if (nhost > 1) return "several Host headers";
-  if (nhost == 0 && llhttp_get_http_minor(&r->c->parser) >= 1) return "missing Host header";
+  if (nhost == 0 && llhttp_get_http_minor(&r->parser) >= 1) return "missing Host header";
   return NULL;
 }
 
@@ -763,7 +774,7 @@ static void admin_answer(client_t *c, request_t *r) {
 static void request_dispatch(client_t *c, request_t *r) {
   c->tmo = TMO_NONE;
   r->state = RS_LOCAL; /* until it is handed to an upstream */
-  r->keepalive = llhttp_should_keep_alive(&c->parser) && !c->w->draining;
+  r->keepalive = llhttp_should_keep_alive(&r->parser) && !c->w->draining;
   size_t mlen;
   const char *m = req_method(r, &mlen);
   r->is_head = mlen == 4 && memcmp(m, "HEAD", 4) == 0;

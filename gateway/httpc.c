@@ -152,18 +152,15 @@ static int cb_message_complete(llhttp_t *p) {
   return HPE_PAUSED;
 }
 
+/* Constant: workers on several threads share it, nothing initializes it lazily. */
 static const llhttp_settings_t *settings(void) {
-  static llhttp_settings_t s;
-  static int init;
-  if (!init) {
-    llhttp_settings_init(&s);
-    s.on_header_field = cb_header_field;
-    s.on_header_value = cb_header_value;
-    s.on_header_value_complete = cb_header_value_complete;
-    s.on_body = cb_body;
-    s.on_message_complete = cb_message_complete;
-    init = 1;
-  }
+  static const llhttp_settings_t s = {
+    .on_header_field = cb_header_field,
+    .on_header_value = cb_header_value,
+    .on_header_value_complete = cb_header_value_complete,
+    .on_body = cb_body,
+    .on_message_complete = cb_message_complete,
+  };
   return &s;
 }
 

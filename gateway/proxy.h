@@ -146,6 +146,7 @@ typedef struct {
 } hdr_t;
 
 struct request {
+  llhttp_t parser;        /* the client's request */
   client_t *c;
   wgen_t *gen;            /* configuration this request is judged and forwarded with */
   upconn_t *uc;
@@ -178,11 +179,11 @@ struct request {
   uint64_t start_ms;
   uint64_t up_start_ms;
   /* head arena: method, target and header bytes copied out of read buffers */
-  char *arena;
-  uint32_t arena_len, arena_cap;
+  char *arena;            /* grows on demand up to arena_max (max_header_bytes) */
+  uint32_t arena_len, arena_cap, arena_max;
   uint32_t method_off, method_len, url_off, url_len;
-  hdr_t *hdrs;
-  uint32_t nhdrs, max_hdrs;
+  hdr_t *hdrs;            /* grows on demand up to max_hdrs (max_headers) */
+  uint32_t nhdrs, cap_hdrs, max_hdrs;
   /* the head sent upstream, kept for one retry on a fresh connection */
   outbuf_t uphead;
   /* response head fields collected from the upstream */
@@ -211,7 +212,6 @@ struct client {
   uv_tcp_t tcp;
   dlist_t link;
   worker_t *w;
-  llhttp_t parser;
   request_t *req;
   char *pending;          /* input not yet parsed (pipelining, waiting for upstream) */
   const char *exec_end;   /* end of the buffer llhttp is executing */

@@ -702,7 +702,7 @@ static int r_on_headers_complete(llhttp_t *p) {
     outbuf_append(o, a + cl->val_off, cl->val_len);
     outbuf_append(o, "\r\n", 2);
   } else if (!no_body) {
-    if (llhttp_get_http_minor(&c->parser) >= 1) {
+    if (llhttp_get_http_minor(&r->parser) >= 1) {
       r->chunked_out = 1;
       outbuf_append(o, "Transfer-Encoding: chunked\r\n", 28);
     } else {
@@ -743,18 +743,15 @@ static int r_on_message_complete(llhttp_t *p) {
   return HPE_PAUSED;
 }
 
+/* Constant: workers on several threads share it, nothing initializes it lazily. */
 static const llhttp_settings_t *resp_settings(void) {
-  static llhttp_settings_t s;
-  static int init;
-  if (!init) {
-    llhttp_settings_init(&s);
-    s.on_header_field = r_on_header_field;
-    s.on_header_value = r_on_header_value;
-    s.on_header_value_complete = r_on_header_value_complete;
-    s.on_headers_complete = r_on_headers_complete;
-    s.on_body = r_on_body;
-    s.on_message_complete = r_on_message_complete;
-    init = 1;
-  }
+  static const llhttp_settings_t s = {
+    .on_header_field = r_on_header_field,
+    .on_header_value = r_on_header_value,
+    .on_header_value_complete = r_on_header_value_complete,
+    .on_headers_complete = r_on_headers_complete,
+    .on_body = r_on_body,
+    .on_message_complete = r_on_message_complete,
+  };
   return &s;
 }
