@@ -156,7 +156,7 @@ static void refuse(client_t *c, request_t *r, refuse_t kind, const char *desc, c
     snprintf(hdr, sizeof hdr, "Retry-After: 5\r\n");
     break;
   }
-  outbuf_printf(&r->logx, ",\"decision\":\"%s\"", code);
+  r->decision = code;
   conn_answer_ex(c, status, code, desc, 0, hdr, extra);
 }
 
@@ -222,7 +222,7 @@ static void answer_preflight(client_t *c, request_t *r) {
            "Access-Control-Allow-Methods: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n"
            "Access-Control-Allow-Headers: %.*s\r\nAccess-Control-Max-Age: 600\r\n",
            (int)ahl, ah);
-  outbuf_append(&r->logx, ",\"decision\":\"preflight\"", 23);
+  r->decision = "preflight";
   conn_answer_raw(c, 204, hdr, NULL, 0);
 }
 
@@ -285,14 +285,22 @@ static int authority_ok(void *user, const char *auth, size_t len) {
 
 /* ---- tokens ---------------------------------------------------------------- */
 
+/* RFC 7235 token68 characters, before any trailing '='. */
+static const unsigned char token68_char[256] = {
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1, ['.'] = 1,
+    ['_'] = 1, ['~'] = 1, ['+'] = 1, ['/'] = 1,
+};
+
 static int is_token68(const char *s, size_t n) {
   size_t i = 0;
-  for (; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-          ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == '+' || ch == '/'))
-      break;
-  }
+  while (i < n && token68_char[(unsigned char)s[i]]) i++;
   if (i == 0) return 0;
   while (i < n && s[i] == '=') i++;
   return i == n;
@@ -353,19 +361,27 @@ static void apply_identity(client_t *c, request_t *r, const gw_tokcache_val_t *v
   for (size_t k = 0; k < cfg->nforward && STR_FWD + k < v->nstrs; k++) {
     const char *s = v->strs[STR_FWD + k];
     if (!s) continue; /* absent or not a clean string/number: omitted */
-    outbuf_printf(&r->ident, "%s: ", cfg->forward[k].header);
+    outbuf_append(&r->ident, cfg->forward[k].header, strlen(cfg->forward[k].header));
+    OUTBUF_LIT(&r->ident, ": ");
     outbuf_append(&r->ident, s, v->lens[STR_FWD + k]);
     outbuf_append(&r->ident, "\r\n", 2);
   }
+  r->kind = v->kind == GW_TOKEN_M2M ? "m2m" : "user";
+  /* The cached value may be replaced before this request ends: what the
+   * access log needs is copied now, and only when there is an access log. */
+  if (!access_log_enabled()) return;
   char esc[300];
-  outbuf_printf(&r->logx, ",\"kind\":\"%s\"", v->kind == GW_TOKEN_M2M ? "m2m" : "user");
   if (v->strs[STR_SUB]) {
     gw_json_escape(esc, sizeof esc, v->strs[STR_SUB], v->lens[STR_SUB], 128);
-    outbuf_printf(&r->logx, ",\"sub\":\"%s\"", esc);
+    OUTBUF_LIT(&r->logx, ",\"sub\":\"");
+    outbuf_append(&r->logx, esc, strlen(esc));
+    OUTBUF_LIT(&r->logx, "\"");
   }
   if (v->strs[STR_CLIENT]) {
     gw_json_escape(esc, sizeof esc, v->strs[STR_CLIENT], v->lens[STR_CLIENT], 128);
-    outbuf_printf(&r->logx, ",\"client_id\":\"%s\"", esc);
+    OUTBUF_LIT(&r->logx, ",\"client_id\":\"");
+    outbuf_append(&r->logx, esc, strlen(esc));
+    OUTBUF_LIT(&r->logx, "\"");
   }
 }
 
@@ -439,13 +455,9 @@ static void gate_auth(client_t *c, request_t *r) {
   size_t ml;
   const char *m = req_method(r, &ml);
   const gw_route_t *rt = a->policy ? policy_match(a->policy, m, ml, r->npath, r->npath_len) : NULL;
-  if (rt) {
-    char esc[300];
-    gw_json_escape(esc, sizeof esc, rt->pattern, strlen(rt->pattern), 200);
-    outbuf_printf(&r->logx, ",\"route\":\"%s %s\"", rt->methods, esc);
-  }
+  r->route = rt;
   if (a->policy && rt && rt->auth == GW_AUTH_NONE) {
-    outbuf_append(&r->logx, ",\"decision\":\"public\"", 20);
+    r->decision = "public";
     forward(c, r);
     return;
   }
@@ -480,7 +492,7 @@ static void gate_auth(client_t *c, request_t *r) {
     return;
   }
   if (res != GW_JWT_OK) {
-    outbuf_printf(&r->logx, ",\"reason\":\"%s\"", jwt_result_name(res));
+    r->reason = jwt_result_name(res);
     refuse(c, r, REFUSE_INVALID, jwt_result_text(res), NULL);
     return;
   }
@@ -491,7 +503,7 @@ static void gate_auth(client_t *c, request_t *r) {
   apply_identity(c, r, val);
   jwt_claims_free(&cl);
   if (verdict == GW_POLICY_ALLOW) {
-    outbuf_append(&r->logx, ",\"decision\":\"allow\"", 19);
+    r->decision = "allow";
     forward(c, r);
     return;
   }

@@ -60,6 +60,70 @@ static const struct {
     [GW_JWA_ES512] = {"SHA512", 0, 66},
 };
 
+/* Verification contexts are made once per thread and key, not per token:
+ * in OpenSSL 3 a fresh EVP_DigestVerifyInit looks the digest and the
+ * signature algorithm up in the provider store (locks, hash tables), which
+ * costs as much as a quarter of an RSA verify. A context keeps a reference
+ * to its key, so a cached key pointer can never be a new key at an old
+ * address. */
+#define VCACHE 8
+
+typedef struct {
+  EVP_PKEY *pkey;     /* referenced */
+  int alg;
+  EVP_PKEY_CTX *pctx; /* verify_init done, padding and digest set */
+  const EVP_MD *md;
+} verifier_t;
+
+static _Thread_local struct {
+  verifier_t v[VCACHE];
+  unsigned next;
+  EVP_MD *md[3]; /* SHA256, SHA384, SHA512 */
+  EVP_MD_CTX *mctx;
+} tl;
+
+static const EVP_MD *md_for(gw_jwa_t alg) {
+  const char *name = alg_params[alg].md;
+  int i = name[3] == '2' ? 0 : name[3] == '3' ? 1 : 2;
+  if (!tl.md[i]) tl.md[i] = EVP_MD_fetch(NULL, name, NULL);
+  return tl.md[i];
+}
+
+static verifier_t *verifier_for(const gw_jwk_t *k, gw_jwa_t alg) {
+  for (size_t i = 0; i < VCACHE; i++)
+    if (tl.v[i].pkey == k->pkey && tl.v[i].alg == (int)alg) return &tl.v[i];
+  if (!tl.mctx && !(tl.mctx = EVP_MD_CTX_new())) return NULL;
+  const EVP_MD *md = md_for(alg);
+  if (!md) return NULL;
+  EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+  int ok = pctx && EVP_PKEY_verify_init(pctx) == 1;
+  if (ok && k->kty == GW_KTY_RSA) {
+    /* Padding is named explicitly for both families so that nothing
+     * about the key's defaults decides it. */
+    if (alg_params[alg].pss)
+      ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+           EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0 &&
+           EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
+    else
+      ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
+  }
+  /* The digest is part of what is verified (DigestInfo for RSA). */
+  ok = ok && EVP_PKEY_CTX_set_signature_md(pctx, md) > 0;
+  if (!ok) {
+    EVP_PKEY_CTX_free(pctx);
+    return NULL;
+  }
+  verifier_t *v = &tl.v[tl.next++ % VCACHE];
+  EVP_PKEY_CTX_free(v->pctx);
+  EVP_PKEY_free(v->pkey);
+  EVP_PKEY_up_ref(k->pkey);
+  v->pkey = k->pkey;
+  v->alg = (int)alg;
+  v->pctx = pctx;
+  v->md = md;
+  return v;
+}
+
 /* One DER INTEGER from an unsigned big-endian value: minimal length, with a
  * 0x00 in front when the top bit is set so it stays positive. */
 static size_t der_uint(unsigned char *o, const unsigned char *v, size_t n) {
@@ -101,27 +165,29 @@ static int verify_sig(const gw_jwk_t *k, gw_jwa_t alg, const unsigned char *msg,
   } else if (siglen != (size_t)(k->bits + 7) / 8) {
     return 0;
   }
-  int ok = 0;
-  EVP_PKEY_CTX *pctx = NULL; /* owned by mctx */
-  EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-  if (mctx && EVP_DigestVerifyInit_ex(mctx, &pctx, alg_params[alg].md, NULL, NULL, k->pkey,
-                                      NULL) == 1) {
-    int padding_ok = 1;
-    if (k->kty == GW_KTY_RSA) {
-      /* Padding is named explicitly for both families so that nothing
-       * about the key's defaults decides it. */
-      if (alg_params[alg].pss)
-        padding_ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
-                     EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, alg_params[alg].md, NULL) > 0 &&
-                     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
-      else
-        padding_ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
-    }
-    ok = padding_ok && EVP_DigestVerify(mctx, sig, siglen, msg, msglen) == 1;
-  }
-  EVP_MD_CTX_free(mctx);
+  unsigned char hash[EVP_MAX_MD_SIZE];
+  unsigned int hlen = 0;
+  verifier_t *v = verifier_for(k, alg);
+  int ok = v && EVP_DigestInit_ex(tl.mctx, v->md, NULL) == 1 &&
+           EVP_DigestUpdate(tl.mctx, msg, msglen) == 1 &&
+           EVP_DigestFinal_ex(tl.mctx, hash, &hlen) == 1 &&
+           EVP_PKEY_verify(v->pctx, sig, siglen, hash, hlen) == 1;
   if (!ok) ERR_clear_error();
   return ok;
+}
+
+void jwt_thread_cleanup(void) {
+  for (size_t i = 0; i < VCACHE; i++) {
+    EVP_PKEY_CTX_free(tl.v[i].pctx);
+    EVP_PKEY_free(tl.v[i].pkey);
+    memset(&tl.v[i], 0, sizeof tl.v[i]);
+  }
+  for (size_t i = 0; i < 3; i++) {
+    EVP_MD_free(tl.md[i]);
+    tl.md[i] = NULL;
+  }
+  EVP_MD_CTX_free(tl.mctx);
+  tl.mctx = NULL;
 }
 
 /* ---- JSON helpers --------------------------------------------------------- */

@@ -103,4 +103,8 @@ int jwt_claim_text(const gw_jwt_claims_t *c, const char *name, char *buf, size_t
 
 void jwt_claims_free(gw_jwt_claims_t *c);
 
+/* Frees the calling thread's cached verification contexts; call it before
+ * a thread that verified tokens ends. */
+void jwt_thread_cleanup(void);
+
 #endif

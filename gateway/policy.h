@@ -55,7 +55,7 @@
 typedef enum { GW_AUTH_NONE = 0, GW_AUTH_TOKEN = 1 } gw_auth_kind_t;
 typedef enum { GW_UNMATCHED_DENY = 0, GW_UNMATCHED_TOKEN = 1 } gw_unmatched_t;
 
-typedef struct {
+typedef struct gw_route {
   const char *pattern;    /* as written, NUL-terminated */
   const char *methods;    /* canonical: "*" or "GET,HEAD" (no spaces), NUL-terminated */
   int line;               /* line of the section header */

@@ -197,7 +197,11 @@ struct request {
   const char *query;      /* after '?', into the arena; NULL when none */
   size_t query_len;
   outbuf_t ident;         /* identity header lines for the upstream */
-  outbuf_t logx;          /* extra access log fields (",\"k\":v...") */
+  outbuf_t logx;          /* sub and client_id for the access log, only when it is on */
+  const char *decision;   /* static: allow, public, unauthorized, invalid_token, ... */
+  const char *reason;     /* static: the failed token check */
+  const char *kind;       /* static: m2m or user, NULL without a token */
+  const struct gw_route *route; /* the policy route that judged it */
   uint8_t cors;           /* 1: allowed origin echoed, 2: any origin */
   uint8_t parked_once;
   uint8_t must_close;     /* the answer ends the connection (framing errors...) */
@@ -318,6 +322,7 @@ int gate_ready(worker_t *w);
 void gate_cors_headers(const request_t *r, outbuf_t *o);
 
 /* access log (server.c) */
+int access_log_enabled(void);
 void access_log_request(request_t *r);
 
 #endif

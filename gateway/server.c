@@ -14,6 +14,8 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "jwt.h"
+#include "policy.h"
 #include "snapshot.h"
 
 #define TICK_MS 100
@@ -85,6 +87,8 @@ static void access_flush(worker_t *w) {
   w->access.len = 0;
 }
 
+int access_log_enabled(void) { return access_fd >= 0; }
+
 void access_log_request(request_t *r) {
   worker_t *w = r->c->w;
   if (access_fd < 0 || r->c->is_admin) return;
@@ -100,11 +104,20 @@ void access_log_request(request_t *r) {
   uint64_t now = worker_now(w);
   outbuf_printf(&w->access,
                 "{\"time\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
-                "\"upstream\":%s%s%s,\"bytes\":%llu,\"duration_ms\":%llu%.*s}\n",
+                "\"upstream\":%s%s%s,\"bytes\":%llu,\"duration_ms\":%llu",
                 ts, method, path, r->status, r->pool ? "\"" : "",
                 r->pool ? r->pool->cfg->name : "null", r->pool ? "\"" : "",
-                (unsigned long long)r->bytes_out, (unsigned long long)(now - r->start_ms),
-                (int)r->logx.len, r->logx.data ? r->logx.data : "");
+                (unsigned long long)r->bytes_out, (unsigned long long)(now - r->start_ms));
+  if (r->route) {
+    char pat[400];
+    gw_json_escape(pat, sizeof pat, r->route->pattern, strlen(r->route->pattern), 256);
+    outbuf_printf(&w->access, ",\"route\":\"%s %s\"", r->route->methods, pat);
+  }
+  if (r->decision) outbuf_printf(&w->access, ",\"decision\":\"%s\"", r->decision);
+  if (r->reason) outbuf_printf(&w->access, ",\"reason\":\"%s\"", r->reason);
+  if (r->kind) outbuf_printf(&w->access, ",\"kind\":\"%s\"", r->kind);
+  outbuf_append(&w->access, r->logx.data, r->logx.len);
+  OUTBUF_LIT(&w->access, "}\n");
   if (w->access.len > ACCESS_FLUSH_BYTES) access_flush(w);
 }
 
@@ -212,6 +225,7 @@ static void worker_main(void *arg) {
   w->cur = NULL;
   wgen_release(g);
   conn_free_recycled(w);
+  jwt_thread_cleanup();
   atomic_fetch_add(&w->server->finished, 1);
   uv_async_send(&w->server->main_async);
 }
