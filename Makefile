@@ -23,7 +23,13 @@ LL_OBJS   := $(patsubst $(LLHTTP_SRC_DIR)/%.c,$(BUILD)/llhttp/%.o,$(wildcard $(L
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-unit test-asan asan run clean bench install check-deps
+.PHONY: all deps test test-unit test-asan asan run clean bench install
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+CONFDIR := $(DESTDIR)$(PREFIX)/etc/gateway
+UNITDIR := $(DESTDIR)$(PREFIX)/lib/systemd/system
 all: $(BUILD)/gateway $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: gateway/%.c $(wildcard gateway/*.h) | $(BUILD)/obj
@@ -69,5 +75,15 @@ run: deps all
 bench: deps all
 	@bash bench/run.sh
 
+# The binary, a starting configuration (never overwriting an existing one),
+# the policies and the systemd units.
+install: $(BUILD)/gateway
+	install -d $(BINDIR) $(CONFDIR)/policies $(UNITDIR)
+	install -m 0755 $(BUILD)/gateway $(BINDIR)/gateway
+	test -e $(CONFDIR)/gateway.ini || install -m 0644 conf/gateway.example.ini $(CONFDIR)/gateway.ini
+	install -m 0644 policies/profile-api.ini $(CONFDIR)/policies/
+	for u in systemd/gateway.service systemd/gateway.socket; do \
+	  test -f $$u && install -m 0644 $$u $(UNITDIR)/ || true; done
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
