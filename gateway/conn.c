@@ -18,6 +18,7 @@ static void client_run(client_t *c, const char *data, size_t len);
 static void client_plain(void *ud, const char *p, size_t n);
 static void client_update_reading(client_t *c);
 static void client_flush(client_t *c);
+static void linger_close(client_t *c);
 static void request_finish(client_t *c);
 static void request_end(client_t *c);
 static void client_continue(client_t *c);
@@ -258,6 +259,7 @@ static int client_wants_read(const client_t *c) {
 }
 
 static void client_update_reading(client_t *c) {
+  if (c->lingering) return;
   int want = client_wants_read(c);
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
@@ -986,7 +988,7 @@ static void client_flush(client_t *c) {
   }
   if (c->close_after_flush && c->wq.queued == 0 && c->wq.out.len == 0 &&
       (!c->req || c->req->resp_complete))
-    conn_close(c);
+    linger_close(c);
   else if (c->wq.out.cap > GW_READ_BUF && c->wq.out.len == 0)
     outbuf_free(&c->wq.out);
   if (!c->closing && c->wq.enc.cap > GW_READ_BUF && c->wq.enc.len == 0) outbuf_free(&c->wq.enc);
@@ -1010,9 +1012,70 @@ void conn_client_writable(client_t *c) {
   if (!c->closing) client_update_reading(c);
 }
 
+/* ---- lingering close ------------------------------------------------------ */
+
+/* Closing right after an answer while the client still sends (a refused
+ * upload, a bad request mid-stream) makes the kernel answer its next bytes
+ * with a reset, which can destroy the answer before the client reads it. So
+ * the write side is shut down first and input is read and dropped for a
+ * short while, as nginx's lingering_close does. */
+static void on_linger_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  client_t *c = s->data;
+  (void)buf;
+  if (nread < 0) {
+    conn_close(c);
+    return;
+  }
+  c->linger_bytes += (uint32_t)nread;
+  if (c->linger_bytes > LINGER_MAX_BYTES) conn_close(c);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  client_t *c = req->data;
+  free(req);
+  if (!c->closing && status < 0) conn_close(c);
+}
+
+static void linger_close(client_t *c) {
+  if (c->closing || c->lingering) return;
+  if (c->wq.tls) {
+    conn_close(c); /* close_notify is the TLS way to say it */
+    return;
+  }
+  c->lingering = 1;
+  if (c->req) {
+    request_t *r = c->req;
+    if (r->uc) upstream_abort(r);
+    if (r->status) access_log_request(r);
+    request_free(r);
+    c->req = NULL;
+  }
+  uv_shutdown_t *req = malloc(sizeof *req);
+  if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = 0;
+  if (!req || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_linger_read)) {
+    free(req);
+    conn_close(c);
+    return;
+  }
+  c->reading = 1;
+  req->data = c;
+  if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown)) {
+    free(req);
+    conn_close(c);
+    return;
+  }
+  c->tmo = TMO_LINGER;
+  c->deadline = worker_now(c->w) + LINGER_MS;
+}
+
 /* ---- timeouts and drain -------------------------------------------------- */
 
 void conn_timeout(client_t *c) {
+  if (c->tmo == TMO_LINGER) {
+    conn_close(c);
+    return;
+  }
   c->tmo = TMO_NONE;
   if (c->req && c->req->state == RS_HEAD && c->got_bytes) {
     conn_answer(c, 408, "request_timeout", "request head not received within header_timeout", 1);

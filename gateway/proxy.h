@@ -81,7 +81,10 @@ wqueue_t *wqueue_complete(uv_write_t *req);
 #define PENDING_MAX (128 * 1024) /* unparsed client input kept before reading stops */
 #define REQ_FREE_MAX 64          /* recycled requests kept per worker */
 
-typedef enum { TMO_NONE = 0, TMO_HEADER, TMO_IDLE, TMO_CONNECT, TMO_RESPONSE, TMO_STREAM, TMO_POOL } tmo_kind_t;
+typedef enum { TMO_NONE = 0, TMO_HEADER, TMO_IDLE, TMO_CONNECT, TMO_RESPONSE, TMO_STREAM, TMO_POOL, TMO_LINGER } tmo_kind_t;
+
+#define LINGER_MS 2000                 /* input read and dropped after a closing answer */
+#define LINGER_MAX_BYTES (256 * 1024)
 
 struct upool {
   worker_t *w;
@@ -228,6 +231,8 @@ struct client {
   uint8_t tmo;
   uint8_t got_bytes;      /* any byte of the current request arrived */
   uint8_t in_run;         /* client_run is on the stack */
+  uint8_t lingering;      /* answer sent, write side shut, input dropped */
+  uint32_t linger_bytes;
   uint64_t deadline;
   wqueue_t wq;
   union {
