@@ -107,7 +107,8 @@ int keystore_init(gw_keystore_t *ks, const gw_config_t *cfg, const gw_keystore_t
     if (ik->cfg->jwks_file) {
       char err[256];
       if (load_file(ik, err, sizeof err)) {
-        gw_errors_add(errs, ik->cfg->jwks_file, 0, "%s", err);
+        gw_errors_add(errs, cfg->path, ik->cfg->line, "[issuer:%s] jwks_file %s: %s", ik->cfg->name,
+                      ik->cfg->jwks_file, err);
         rc = -1;
       }
     } else if (ik->cfg->jwks_uri) {
