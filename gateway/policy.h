@@ -45,7 +45,7 @@
 #include "config.h"
 #include "scopes.h"
 
-#define GW_POLICY_MAX_ROUTES 4096
+#define GW_POLICY_MAX_ROUTES 16384
 #define GW_POLICY_MAX_PATTERN 1024 /* bytes of one pattern */
 #define GW_POLICY_MAX_METHODS 16   /* methods in one METHODS list */
 #define GW_POLICY_MAX_METHOD_LEN 32
