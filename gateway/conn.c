@@ -456,8 +456,9 @@ static void client_run(client_t *c, const char *data, size_t len) {
       c->got_bytes = 0;
     }
     request_t *r = c->req;
-    if (r->state == RS_WAIT || r->state == RS_DONE || (r->msg_complete && r->state != RS_HEAD))
-      break; /* wait for the upstream or for the response to finish */
+    if (r->state == RS_WAIT || r->state == RS_DONE || r->state == RS_PARKED ||
+        (r->msg_complete && r->state != RS_HEAD))
+      break; /* wait for the upstream, the key set, or the response to finish */
     if (r->state == RS_HEAD && len > 0) {
       size_t used = len;
       c->got_bytes = 1;
