@@ -277,10 +277,36 @@ static upool_t *route(wgen_t *w, const char *path, size_t len) {
   return best;
 }
 
+static int same_ci(const char *a, size_t alen, const char *b) {
+  return b && strlen(b) == alen && strncasecmp(a, b, alen) == 0;
+}
+
+/* The authority of an absolute URL ("https://h:1/p" -> "h:1"), into buf. */
+static const char *url_authority(const char *url, char *buf, size_t cap) {
+  const char *p = url ? strstr(url, "://") : NULL;
+  if (!p) return NULL;
+  p += 3;
+  size_t n = strcspn(p, "/?#");
+  if (n >= cap) return NULL;
+  memcpy(buf, p, n);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* Absolute-form targets must name this gateway: its public URL, its
+ * resource identifier, or an address it listens on. A proxy request for
+ * any other host is refused, whatever Host says. */
 static int authority_ok(void *user, const char *auth, size_t len) {
   request_t *r = user;
-  const hdr_t *h = req_header(r, "host", NULL);
-  return h && h->val_len == len && strncasecmp(r->arena + h->val_off, auth, len) == 0;
+  const gw_config_t *cfg = r->gen->cfg;
+  char buf[300];
+  if (same_ci(auth, len, url_authority(cfg->public_url, buf, sizeof buf))) return 1;
+  if (same_ci(auth, len, url_authority(cfg->resource_identifier, buf, sizeof buf))) return 1;
+  for (size_t i = 0; i < cfg->nlisten; i++)
+    if (same_ci(auth, len, cfg->listen[i].text)) return 1;
+  for (size_t i = 0; i < cfg->ntls_listen; i++)
+    if (same_ci(auth, len, cfg->tls_listen[i].text)) return 1;
+  return 0;
 }
 
 /* ---- tokens ---------------------------------------------------------------- */
