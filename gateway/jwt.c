@@ -348,10 +348,12 @@ static gw_jwt_result_t check_aud(const json_t *aud, const gw_jwt_issuer_t *is) {
 }
 
 /* Optional string claim: 0 when present and not a string. */
+/* sub, client_id and gty of another type do not make a token invalid (SPEC:
+ * an identity header from such a claim is omitted, the request proceeds);
+ * they count as absent for the string view (kind detection, the log). */
 static int opt_string(json_t *payload, const char *name, const char **s, size_t *len) {
   json_t *j = json_object_get(payload, name);
-  if (!j) return 1;
-  if (!json_is_string(j)) return 0;
+  if (!j || !json_is_string(j)) return 1;
   *s = json_string_value(j);
   *len = json_string_length(j);
   return 1;
