@@ -704,7 +704,8 @@ enum sec_kind {
   SEC_FORWARD,
   SEC_CORS,
   SEC_ADMIN,
-  SEC_LOG
+  SEC_LOG,
+  SEC_M2M
 };
 
 enum {
@@ -810,6 +811,33 @@ enum { K_ADM_LISTEN, K_ADM_N };
 static const char *const admin_keys[K_ADM_N] = {[K_ADM_LISTEN] = "listen"};
 enum { K_LOG_LEVEL, K_LOG_ACCESS, K_LOG_N };
 static const char *const log_keys[K_LOG_N] = {[K_LOG_LEVEL] = "level", [K_LOG_ACCESS] = "access"};
+enum {
+  K_M2M_ENABLE,
+  K_M2M_ISSUER,
+  K_M2M_SIGNING_KEY,
+  K_M2M_KID,
+  K_M2M_LIFETIME,
+  K_M2M_AUDIENCE,
+  K_M2M_CLIENTS,
+  K_M2M_JWKS_PATH,
+  K_M2M_TOKEN_PATH,
+  K_M2M_MAX_FAILURES,
+  K_M2M_LOCKOUT,
+  K_M2M_N
+};
+static const char *const m2m_keys[K_M2M_N] = {
+    [K_M2M_ENABLE] = "enable",
+    [K_M2M_ISSUER] = "issuer",
+    [K_M2M_SIGNING_KEY] = "signing_key",
+    [K_M2M_KID] = "kid",
+    [K_M2M_LIFETIME] = "lifetime",
+    [K_M2M_AUDIENCE] = "audience",
+    [K_M2M_CLIENTS] = "clients",
+    [K_M2M_JWKS_PATH] = "jwks_path",
+    [K_M2M_TOKEN_PATH] = "token_path",
+    [K_M2M_MAX_FAILURES] = "max_failures",
+    [K_M2M_LOCKOUT] = "lockout",
+};
 
 #define MAX_KEYS 16
 typedef struct {
@@ -828,6 +856,7 @@ typedef struct {
   size_t cur_idx;
 
   sec_meta server, resource, policy, forward, cors, admin, log;
+  sec_meta m2m;
   sec_meta *issuer_meta, *upstream_meta; /* parallel to cfg->issuers/upstreams */
   int listen_line[GW_MAX_LISTEN], tls_listen_line[GW_MAX_LISTEN];
   int *forward_line; /* parallel to cfg->forward */
@@ -884,7 +913,7 @@ static int on_section(load_ctx *c, const char *section, int line) {
   } singles[] = {
       {"server", SEC_SERVER}, {"resource", SEC_RESOURCE}, {"policy", SEC_POLICY},
       {"forward", SEC_FORWARD}, {"cors", SEC_CORS},      {"admin", SEC_ADMIN},
-      {"log", SEC_LOG},
+      {"log", SEC_LOG},       {"m2m", SEC_M2M},
   };
   gw_config_t *cfg = c->cfg;
   c->cur = SEC_IGNORE;
@@ -897,6 +926,7 @@ static int on_section(load_ctx *c, const char *section, int line) {
                   : singles[i].kind == SEC_FORWARD  ? &c->forward
                   : singles[i].kind == SEC_CORS     ? &c->cors
                   : singles[i].kind == SEC_ADMIN    ? &c->admin
+                  : singles[i].kind == SEC_M2M      ? &c->m2m
                                                     : &c->log;
     if (m->line) {
       cerr(c, line, "duplicate section [%s] (first at line %d)", section, m->line);
@@ -1532,6 +1562,96 @@ static void set_log(load_ctx *c, int k, const char *v, int line) {
     cfg->access_log = resolve_path(c, line, v);
 }
 
+/* [m2m] paths are served by the gateway itself: absolute, canonical (the
+ * same rules as an upstream prefix), so that they match a normalized path. */
+static void set_m2m_path(load_ctx *c, int line, const char *key, const char *v, char **out) {
+  const char *why = prefix_problem(v);
+  if (why) {
+    cerr(c, line, "%s " VFMT " %s", key, VARG(v), why);
+    return;
+  }
+  if (strcmp(key, "jwks_path") == 0 && strncmp(v, "/.well-known/", 13) != 0) {
+    cerr(c, line, "jwks_path " VFMT " must start with /.well-known/", VARG(v));
+    return;
+  }
+  *out = cstrdup(c, line, v);
+}
+
+static void set_m2m(load_ctx *c, int k, const char *v, int line) {
+  gw_m2m_cfg_t *m = &c->cfg->m2m;
+  uint64_t u;
+  switch (k) {
+  case K_M2M_ENABLE:
+    want_bool(c, line, "enable", v, &m->enabled);
+    return;
+  case K_M2M_ISSUER:
+    if (strlen(v) > GW_M2M_MAX_URL)
+      cerr(c, line, "issuer: longer than %d bytes", GW_M2M_MAX_URL);
+    else if (want_url(c, line, "issuer", v))
+      m->issuer = cstrdup(c, line, v);
+    return;
+  case K_M2M_SIGNING_KEY:
+    m->signing_key = resolve_path(c, line, v);
+    m->signing_key_line = line;
+    return;
+  case K_M2M_KID:
+    if (strlen(v) > 256) {
+      cerr(c, line, "kid: longer than 256 bytes");
+      return;
+    }
+    for (const char *p = v; *p; p++) {
+      unsigned char ch = (unsigned char)*p;
+      if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+        cerr(c, line, "kid " VFMT " must be printable ASCII without blanks, '\"' or '\\'",
+             VARG(v));
+        return;
+      }
+    }
+    m->kid = cstrdup(c, line, v);
+    return;
+  case K_M2M_LIFETIME:
+    if (config_parse_duration_ms(v, &u) != 0 || u < 60 * 1000 || u > 24 * 3600 * 1000 ||
+        u % 1000 != 0)
+      cerr(c, line, "lifetime: expected whole seconds from 1m to 24h, got " VFMT, VARG(v));
+    else
+      m->lifetime_ms = u;
+    return;
+  case K_M2M_AUDIENCE:
+    if (strlen(v) > GW_M2M_MAX_URL) {
+      cerr(c, line, "audience: longer than %d bytes", GW_M2M_MAX_URL);
+      return;
+    }
+    for (const char *p = v; *p; p++) {
+      if (is_ws((unsigned char)*p)) {
+        cerr(c, line, "audience: one value expected, got " VFMT, VARG(v));
+        return;
+      }
+    }
+    m->audience = cstrdup(c, line, v);
+    return;
+  case K_M2M_CLIENTS:
+    m->clients_file = resolve_path(c, line, v);
+    m->clients_line = line;
+    return;
+  case K_M2M_JWKS_PATH:
+    set_m2m_path(c, line, "jwks_path", v, &m->jwks_path);
+    return;
+  case K_M2M_TOKEN_PATH:
+    set_m2m_path(c, line, "token_path", v, &m->token_path);
+    return;
+  case K_M2M_MAX_FAILURES:
+    if (want_uint(c, line, "max_failures", v, 0, 1000, &u)) m->max_failures = (unsigned)u;
+    return;
+  case K_M2M_LOCKOUT:
+    if (config_parse_duration_ms(v, &u) != 0 || u < 1000 || u > 24 * 3600 * 1000 ||
+        u % 1000 != 0)
+      cerr(c, line, "lockout: expected whole seconds from 1s to 24h, got " VFMT, VARG(v));
+    else
+      m->lockout_ms = u;
+    return;
+  }
+}
+
 static int on_key(load_ctx *c, const char *section, const char *name, const char *value,
                   int line) {
   if (c->cur == SEC_IGNORE) return 1; /* the section header was already reported */
@@ -1557,6 +1677,7 @@ static int on_key(load_ctx *c, const char *section, const char *name, const char
   case SEC_CORS: tab = cors_keys, n = K_CORS_N, m = &c->cors; break;
   case SEC_ADMIN: tab = admin_keys, n = K_ADM_N, m = &c->admin; break;
   case SEC_LOG: tab = log_keys, n = K_LOG_N, m = &c->log; break;
+  case SEC_M2M: tab = m2m_keys, n = K_M2M_N, m = &c->m2m; break;
   default: return 1;
   }
   int k = key_index(tab, n, name);
@@ -1586,6 +1707,7 @@ static int on_key(load_ctx *c, const char *section, const char *name, const char
   case SEC_CORS: set_cors(c, value, line); break;
   case SEC_ADMIN: want_listen(c, line, "listen", value, &c->cfg->admin_listen); break;
   case SEC_LOG: set_log(c, k, value, line); break;
+  case SEC_M2M: set_m2m(c, k, value, line); break;
   default: break;
   }
   return c->nerr == before;
@@ -1827,8 +1949,47 @@ static void validate_upstreams(load_ctx *c) {
   }
 }
 
+/* Defaults for every [m2m] key (also when the section is absent, so that
+ * the struct always reads sensibly); requirements only when enabled. */
+static void validate_m2m(load_ctx *c) {
+  gw_config_t *cfg = c->cfg;
+  gw_m2m_cfg_t *m = &cfg->m2m;
+  sec_meta *mm = &c->m2m;
+  m->line = mm->line;
+  if (!mm->key_line[K_M2M_LIFETIME]) m->lifetime_ms = 3600 * 1000;
+  if (!mm->key_line[K_M2M_MAX_FAILURES]) m->max_failures = 5;
+  if (!mm->key_line[K_M2M_LOCKOUT]) m->lockout_ms = 5 * 60 * 1000;
+  if (!mm->key_line[K_M2M_JWKS_PATH])
+    m->jwks_path = cstrdup(c, mm->line, "/.well-known/m2m-jwks.json");
+  if (!mm->key_line[K_M2M_TOKEN_PATH]) m->token_path = cstrdup(c, mm->line, "/api/v4/auth");
+  if (!m->audience && !mm->key_line[K_M2M_AUDIENCE] && cfg->resource_identifier)
+    m->audience = cstrdup(c, mm->line, cfg->resource_identifier);
+
+  if (m->jwks_path && m->token_path && strcmp(m->jwks_path, m->token_path) == 0)
+    cerr(c, mm->key_line[K_M2M_TOKEN_PATH] ? mm->key_line[K_M2M_TOKEN_PATH] : mm->line,
+         "[m2m]: token_path and jwks_path are the same path '%s'", m->token_path);
+  if (m->jwks_path && strncmp(m->jwks_path, "/.well-known/oauth-protected-resource", 37) == 0 &&
+      (m->jwks_path[37] == '\0' || m->jwks_path[37] == '/'))
+    cerr(c, mm->key_line[K_M2M_JWKS_PATH],
+         "[m2m]: jwks_path '%s' is taken by the protected-resource metadata", m->jwks_path);
+
+  if (!m->enabled) return;
+  static const struct {
+    int key;
+    const char *name;
+  } required[] = {{K_M2M_ISSUER, "issuer"},
+                  {K_M2M_SIGNING_KEY, "signing_key"},
+                  {K_M2M_CLIENTS, "clients"}};
+  for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+    if (!mm->key_line[required[i].key])
+      cerr(c, mm->line, "[m2m] is enabled but has no %s", required[i].name);
+  if (!mm->key_line[K_M2M_AUDIENCE] && !c->resource.key_line[K_RES_IDENTIFIER])
+    cerr(c, mm->line, "[m2m] has no audience: set audience here or identifier in [resource]");
+}
+
 static void validate(load_ctx *c) {
   gw_config_t *cfg = c->cfg;
+  validate_m2m(c);
   validate_server(c);
   validate_resource(c);
   validate_issuers(c);
@@ -1936,5 +2097,12 @@ void config_free(gw_config_t *cfg) {
   free(cfg->forward);
   config_free_words(cfg->cors_origins);
   free(cfg->access_log);
+  free(cfg->m2m.issuer);
+  free(cfg->m2m.signing_key);
+  free(cfg->m2m.kid);
+  free(cfg->m2m.audience);
+  free(cfg->m2m.clients_file);
+  free(cfg->m2m.jwks_path);
+  free(cfg->m2m.token_path);
   free(cfg);
 }

@@ -71,6 +71,27 @@ typedef struct {
 
 typedef enum { GW_LOG_DEBUG = 0, GW_LOG_INFO, GW_LOG_WARN, GW_LOG_ERROR } gw_log_level_t;
 
+/* [m2m]: the built-in client_credentials token issuer (see m2m.h). Every
+ * field is set (defaults filled) whether or not the issuer is enabled;
+ * required keys are only required when enable = yes. */
+#define GW_M2M_MAX_URL 1024 /* issuer and audience, bytes */
+typedef struct {
+  int enabled;                 /* enable = yes|no; default no */
+  char *issuer;                /* "iss" of issued tokens (http(s) URL); required when enabled */
+  char *signing_key;           /* resolved path of the PEM private key; required when enabled */
+  char *kid;                   /* NULL: the RFC 7638 thumbprint of the public key */
+  uint64_t lifetime_ms;        /* default 1h; 1m..24h */
+  char *audience;              /* "aud"; default [resource] identifier */
+  char *clients_file;          /* resolved path of the clients INI; required when enabled */
+  char *jwks_path;             /* default "/.well-known/m2m-jwks.json" */
+  char *token_path;            /* default "/api/v4/auth" */
+  unsigned max_failures;       /* failed attempts before a lockout; default 5; 0 = no lockout */
+  uint64_t lockout_ms;         /* counting window and lockout length; default 5m; 1s..24h */
+  int line;                    /* line of [m2m]; 0 when the section is absent */
+  int signing_key_line;        /* lines of the keys, for errors found by m2m_load() */
+  int clients_line;
+} gw_m2m_cfg_t;
+
 typedef struct gw_config {
   char *path;          /* as given */
   char *dir;           /* directory of path, for relative paths */
@@ -117,6 +138,9 @@ typedef struct gw_config {
 
   gw_log_level_t log_level;     /* default info */
   char *access_log;             /* "-" = stdout (default), NULL/"off" = none, else path */
+
+  /* [m2m] */
+  gw_m2m_cfg_t m2m;
 } gw_config_t;
 
 /* Error sink: every problem found while loading, "FILE:LINE: message". */

@@ -1192,6 +1192,132 @@ static void test_spec_example(void) {
   }
 }
 
+/* ------------------------------------------------------------------ */
+/* [m2m]: the built-in M2M token issuer's section (added with gateway/m2m.c;
+ * the clients file and the signing key are checked by m2m_load(), see
+ * tests/unit/test_m2m.c). */
+
+static void test_m2m_section(void) {
+  const char *res = "[resource]\nidentifier = https://api.example.com\n";
+  char text[2048];
+
+  /* Absent: defaults, disabled. */
+  gw_config_t *cfg = EXPECT_OK(res);
+  if (cfg) {
+    CHECK_INT(cfg->m2m.enabled, 0, "m2m: disabled by default");
+    CHECK_INT(cfg->m2m.line, 0, "m2m: no section line");
+    CHECK_INT(cfg->m2m.lifetime_ms, 3600000, "m2m: default lifetime 1h");
+    CHECK_INT(cfg->m2m.max_failures, 5, "m2m: default max_failures");
+    CHECK_INT(cfg->m2m.lockout_ms, 300000, "m2m: default lockout 5m");
+    CHECK_STR(cfg->m2m.jwks_path, "/.well-known/m2m-jwks.json", "m2m: default jwks_path");
+    CHECK_STR(cfg->m2m.token_path, "/api/v4/auth", "m2m: default token_path");
+    CHECK_STR(cfg->m2m.audience, "https://api.example.com", "m2m: audience from [resource]");
+    CHECK(cfg->m2m.issuer == NULL && cfg->m2m.signing_key == NULL && cfg->m2m.kid == NULL &&
+              cfg->m2m.clients_file == NULL,
+          "m2m: nothing else set");
+    config_free(cfg);
+  }
+
+  /* Every key. */
+  snprintf(text, sizeof text,
+           "%s"
+           "[m2m]\n"                                     /* line 3 */
+           "enable = yes\n"
+           "issuer = https://gw.example.com\n"
+           "signing_key = keys/m2m.pem\n"                /* line 6 */
+           "kid = m2m-2024\n"
+           "lifetime = 30m\n"
+           "audience = urn:example:api\n"
+           "clients = /etc/gateway/m2m-clients.ini\n"    /* line 10 */
+           "jwks_path = /.well-known/jwks.json\n"
+           "token_path = /oauth/token\n"
+           "max_failures = 10\n"
+           "lockout = 15m\n",
+           res);
+  cfg = EXPECT_OK(text);
+  if (cfg) {
+    CHECK_INT(cfg->m2m.enabled, 1, "m2m: enabled");
+    CHECK_INT(cfg->m2m.line, 3, "m2m: section line");
+    CHECK_STR(cfg->m2m.issuer, "https://gw.example.com", "m2m: issuer");
+    CHECK_STR(cfg->m2m.signing_key, in_tmp("keys/m2m.pem"), "m2m: signing_key relative to the config");
+    CHECK_INT(cfg->m2m.signing_key_line, 6, "m2m: signing_key line");
+    CHECK_STR(cfg->m2m.kid, "m2m-2024", "m2m: kid");
+    CHECK_INT(cfg->m2m.lifetime_ms, 1800000, "m2m: lifetime");
+    CHECK_STR(cfg->m2m.audience, "urn:example:api", "m2m: audience");
+    CHECK_STR(cfg->m2m.clients_file, "/etc/gateway/m2m-clients.ini", "m2m: absolute clients");
+    CHECK_INT(cfg->m2m.clients_line, 10, "m2m: clients line");
+    CHECK_STR(cfg->m2m.jwks_path, "/.well-known/jwks.json", "m2m: jwks_path");
+    CHECK_STR(cfg->m2m.token_path, "/oauth/token", "m2m: token_path");
+    CHECK_INT(cfg->m2m.max_failures, 10, "m2m: max_failures");
+    CHECK_INT(cfg->m2m.lockout_ms, 900000, "m2m: lockout");
+    config_free(cfg);
+  }
+
+  /* Disabled: required keys are not required, values still checked. */
+  snprintf(text, sizeof text, "%s[m2m]\nenable = no\nlifetime = 2h\n", res);
+  cfg = EXPECT_OK(text);
+  if (cfg) {
+    CHECK_INT(cfg->m2m.lifetime_ms, 7200000, "m2m: disabled section still parsed");
+    config_free(cfg);
+  }
+  snprintf(text, sizeof text, "%s[m2m]\nenable = no\nlifetime = 2d\n", res);
+  EXPECT_ONLY_ERR(text, 5, "lifetime: expected whole seconds from 1m to 24h");
+
+  /* Enabled without the required keys: each named, at the section line. */
+  snprintf(text, sizeof text, "%s\n[m2m]\nenable = yes\n", res);
+  EXPECT_ERR(text, 4, "[m2m] is enabled but has no issuer");
+  EXPECT_ERR(text, 4, "[m2m] is enabled but has no signing_key");
+  EXPECT_ERR(text, 4, "[m2m] is enabled but has no clients");
+  EXPECT_ONLY_ERR("[m2m]\nenable = yes\nissuer = https://gw.example.com\n"
+                  "signing_key = k.pem\nclients = c.ini\n",
+                  1, "[m2m] has no audience");
+
+  /* Values. */
+  static const struct {
+    const char *line;
+    const char *msg;
+  } bad[] = {
+      {"enable = maybe", "enable: expected yes/no"},
+      {"issuer = gw.example.com", "issuer: invalid URL"},
+      {"kid = two words", "kid 'two words' must be printable ASCII"},
+      {"kid = a\"b", "must be printable ASCII"},
+      {"lifetime = 59s", "lifetime: expected whole seconds from 1m to 24h"},
+      {"lifetime = 25h", "lifetime: expected whole seconds from 1m to 24h"},
+      {"lifetime = 90500ms", "lifetime: expected whole seconds"},
+      {"lifetime = soon", "lifetime: expected whole seconds"},
+      {"audience = a b", "audience: one value expected"},
+      {"jwks_path = /jwks.json", "jwks_path '/jwks.json' must start with /.well-known/"},
+      {"jwks_path = /.well-known/../x", "must not contain '.' or '..' segments"},
+      {"jwks_path = /.well-known/oauth-protected-resource", "taken by the protected-resource"},
+      {"jwks_path = /.well-known/oauth-protected-resource/m2m", "taken by the protected-resource"},
+      {"token_path = api/v4/auth", "token_path 'api/v4/auth' must start with '/'"},
+      {"token_path = /api/v4/auth/", "must not end with '/'"},
+      {"token_path = /.well-known/m2m-jwks.json", "token_path and jwks_path are the same path"},
+      {"max_failures = 1001", "max_failures: expected a whole number from 0 to 1000"},
+      {"max_failures = -1", "max_failures: expected a whole number"},
+      {"lockout = 0", "lockout: expected whole seconds from 1s to 24h"},
+      {"lockout = 1500ms", "lockout: expected whole seconds"},
+      {"lockout = 2d", "lockout: expected whole seconds"},
+      {"color = blue", "unknown key 'color' in [m2m]"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    snprintf(text, sizeof text, "%s[m2m]\n%s\n", res, bad[i].line);
+    EXPECT_ONLY_ERR(text, 4, bad[i].msg);
+  }
+  snprintf(text, sizeof text, "%s[m2m]\nenable = no\n[m2m]\n", res);
+  EXPECT_ONLY_ERR(text, 5, "duplicate section [m2m] (first at line 3)");
+  snprintf(text, sizeof text, "%s[m2m]\nkid = a\nkid = b\n", res);
+  EXPECT_ONLY_ERR(text, 5, "duplicate key 'kid' in [m2m]");
+  snprintf(text, sizeof text, "%s[m2m]\nlifetime = 1m\nmax_failures = 0\nlockout = 24h\n", res);
+  cfg = EXPECT_OK(text);
+  if (cfg) {
+    CHECK(cfg->m2m.lifetime_ms == 60000 && cfg->m2m.max_failures == 0 &&
+              cfg->m2m.lockout_ms == 86400000,
+          "m2m: bounds are inclusive; max_failures 0 allowed");
+    config_free(cfg);
+  }
+}
+
 int main(void) {
   const char *t = getenv("TMPDIR");
   snprintf(tmpdir, sizeof tmpdir, "%s/gwcfg.XXXXXX", t && *t ? t : "/tmp");
@@ -1220,6 +1346,7 @@ int main(void) {
   test_ini_reader();
   test_cannot_open();
   test_spec_example();
+  test_m2m_section();
 
   unlink(cfgpath);
   rmdir(tmpdir);
