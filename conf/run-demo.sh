@@ -41,14 +41,21 @@ cat <<'MSG'
     curl -s http://127.0.0.1:8080/.well-known/oauth-protected-resource
     curl -i http://127.0.0.1:8080/api/v4/profiles
 
-    # a demo token (development keys) with profiles:read and tags:manage
-    TOKEN=$(node conf/dev/mint-token.js --scope "profiles:read tags:manage")
+    # an M2M token, as the docs say (JSON body, or HTTP Basic)
+    curl -s -X POST http://127.0.0.1:8080/api/v4/auth -H 'Content-Type: application/json' \
+         -d '{"grant_type": "client_credentials", "client_id": "demo", "client_secret": "demo-secret"}'
+    TOKEN=$(curl -s -X POST -u demo:demo-secret http://127.0.0.1:8080/api/v4/auth \
+            | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+    curl --request POST --url http://127.0.0.1:8080/api/v4/test \
+         --header "Authorization: Bearer $TOKEN" --header 'Content-Type: application/json' \
+         --data '{"ping": "pong"}'
     curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/v4/profiles
-    curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-         --data '{"ping": "pong"}' http://127.0.0.1:8080/api/v4/test
 
     # 403 insufficient_scope: creating a profile needs profiles:write
     curl -i -X POST -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/v4/profiles
+
+    # a user token signed with the development keys of conf/dev/
+    node conf/dev/mint-token.js --scope "profiles:read account:read"
 
     curl -s http://127.0.0.1:9901/readyz
 

@@ -204,7 +204,6 @@ void conn_close(client_t *c) {
   c->closing = 1;
   if (c->req) {
     request_t *r = c->req;
-    gate_unpark(r);
     if (r->uc) upstream_abort(r);
     if (r->status) access_log_request(r);
     request_free(r);
@@ -419,8 +418,10 @@ static request_t *request_new(client_t *c) {
 
 static void request_free(request_t *r) {
   worker_t *w = r->c->w;
+  gate_detach(r);
   free(r->npath);
   r->npath = NULL;
+  outbuf_free(&r->m2mbody);
   wgen_release(r->gen);
   /* Big buffers (a huge head) are not worth keeping. */
   if (w->nfree_reqs >= REQ_FREE_MAX || w->stopping || r->resp.cap > 16384 || r->arena_cap > 16384) {
@@ -478,7 +479,7 @@ static void client_run(client_t *c, const char *data, size_t len) {
         goto out;
       }
     }
-    if (r->state == RS_BODY || r->state == RS_LOCAL || r->state == RS_HEAD) {
+    if (r->state == RS_BODY || r->state == RS_LOCAL || r->state == RS_HEAD || r->state == RS_M2M) {
       if (len == 0 && r->state == RS_HEAD) break;
       r->event = EV_NONE;
       c->exec_end = data + len;
@@ -511,6 +512,7 @@ static void client_run(client_t *c, const char *data, size_t len) {
       if (r->event == EV_MSG) {
         r->msg_complete = 1;
         if (r->state == RS_BODY && r->uc) upstream_body_end(r);
+        if (r->state == RS_M2M) gate_m2m_start(r);
         if (r->resp_complete) request_end(c);
         continue;
       }
@@ -660,6 +662,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n) {
   client_t *c = p->data;
   request_t *r = c->req;
   r->body_in += n;
+  if (r->state == RS_M2M) gate_m2m_body(r, at, n);
   if (r->chunked_in) {
     r->chunk_left -= n;
     if (r->chunk_left == 0) {
@@ -708,6 +711,14 @@ static const llhttp_settings_t *parser_settings(void) {
 }
 
 /* ---- decisions on a complete head -------------------------------------- */
+
+void conn_peer_ip(const client_t *c, char *buf, size_t cap) {
+  buf[0] = '\0';
+  if (c->peer.sa.sa_family == AF_INET)
+    uv_ip4_name(&c->peer.in4, buf, cap);
+  else if (c->peer.sa.sa_family == AF_INET6)
+    uv_ip6_name(&c->peer.in6, buf, cap);
+}
 
 const char *req_method(const request_t *r, size_t *len) {
   *len = r->method_len;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "pathnorm.h"
 #include "proxy.h"
+#include "snapshot.h"
 
 #define WK_PATH "/.well-known/oauth-protected-resource"
 #define WK_LEN (sizeof WK_PATH - 1)
@@ -37,6 +38,7 @@ struct gate_worker {
 typedef enum { REFUSE_NO_TOKEN, REFUSE_INVALID, REFUSE_SCOPE, REFUSE_REQUEST, REFUSE_UNAVAILABLE } refuse_t;
 
 static void gate_auth(client_t *c, request_t *r);
+static int serve_m2m(client_t *c, request_t *r);
 
 /* ---- per worker -------------------------------------------------------- */
 
@@ -574,6 +576,7 @@ void gate_request(client_t *c, request_t *r) {
   r->query_len = t.query_len;
   cors_check(c, r);
   if (serve_wellknown(c, r)) return;
+  if (serve_m2m(c, r)) return;
   r->pool = route(r->gen, r->npath, r->npath_len);
   if (!r->pool) {
     conn_answer(c, 404, "not_found", "no upstream serves this path", 0);
@@ -611,6 +614,167 @@ void gate_wake_all(gate_worker_t *g) { wake(g, 1); }
 
 void gate_unpark(request_t *r) {
   if (r->state == RS_PARKED) dlist_remove(&r->park_link);
+}
+
+/* ---- the built-in M2M token endpoint ---------------------------------- */
+
+/* One token request on the libuv thread pool: PBKDF2 takes tens of
+ * milliseconds and must not stall a worker loop. The work owns copies of
+ * what it reads and a reference to its snapshot (so the issuer outlives a
+ * reload); the request may go away meanwhile (then r is NULL). */
+struct m2m_work {
+  uv_work_t req;
+  request_t *r;
+  gw_snapshot_t *snap;
+  char method[16];
+  char *content_type, *authorization;
+  char addr[64];
+  char *body;
+  size_t body_len;
+  int too_large;
+  gw_m2m_response_t resp;
+};
+
+void gate_detach(request_t *r) {
+  gate_unpark(r);
+  if (r->m2m_work) {
+    r->m2m_work->r = NULL;
+    r->m2m_work = NULL;
+  }
+}
+
+void gate_m2m_body(request_t *r, const char *p, size_t n) {
+  if (r->m2m_too_large) return;
+  if (r->m2mbody.len + n > GW_M2M_MAX_BODY) {
+    r->m2m_too_large = 1;
+    outbuf_free(&r->m2mbody);
+    return;
+  }
+  outbuf_append(&r->m2mbody, p, n);
+}
+
+static char *hdr_dup(const request_t *r, const char *name) {
+  const hdr_t *h = req_header(r, name, NULL);
+  if (!h) return NULL;
+  return strndup(r->arena + h->val_off, h->val_len);
+}
+
+static void m2m_run(uv_work_t *req) {
+  struct m2m_work *wk = container_of(req, struct m2m_work, req);
+  gw_m2m_request_t q = {
+      .method = wk->method,
+      .content_type = wk->content_type,
+      .body = wk->body,
+      .body_len = wk->body_len,
+      .body_too_large = wk->too_large,
+      .authorization = wk->authorization,
+      .client_addr = wk->addr,
+  };
+  m2m_token(wk->snap->m2m, &q, (int64_t)time(NULL), &wk->resp);
+}
+
+static void m2m_done(uv_work_t *req, int status) {
+  struct m2m_work *wk = container_of(req, struct m2m_work, req);
+  request_t *r = wk->r;
+  if (r && status == 0) {
+    client_t *c = r->c;
+    r->m2m_work = NULL;
+    char hdrs[512];
+    int n = snprintf(hdrs, sizeof hdrs,
+                     "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+                     "Pragma: no-cache\r\n");
+    if (wk->resp.www_authenticate)
+      n += snprintf(hdrs + n, sizeof hdrs - (size_t)n, "WWW-Authenticate: %s\r\n",
+                    wk->resp.www_authenticate);
+    if (wk->resp.allow) n += snprintf(hdrs + n, sizeof hdrs - (size_t)n, "Allow: %s\r\n", wk->resp.allow);
+    if (wk->resp.retry_after_s)
+      snprintf(hdrs + n, sizeof hdrs - (size_t)n, "Retry-After: %u\r\n", wk->resp.retry_after_s);
+    r->decision = "m2m";
+    r->reason = m2m_outcome_name(wk->resp.outcome);
+    if (wk->resp.client_id[0] && access_log_enabled()) {
+      OUTBUF_LIT(&r->logx, ",\"client_id\":\"");
+      outbuf_append(&r->logx, wk->resp.client_id, strlen(wk->resp.client_id));
+      OUTBUF_LIT(&r->logx, "\"");
+    }
+    conn_answer_raw(c, wk->resp.status, hdrs, wk->resp.body, wk->resp.body_len);
+    conn_resume(c);
+  } else if (r) {
+    r->m2m_work = NULL;
+    conn_answer(r->c, 503, "temporarily_unavailable", "token request could not run", 1);
+  }
+  m2m_response_free(&wk->resp);
+  free(wk->content_type);
+  free(wk->authorization);
+  free(wk->body);
+  snapshot_unref(wk->snap);
+  free(wk);
+}
+
+void gate_m2m_start(request_t *r) {
+  client_t *c = r->c;
+  int nauth = 0;
+  req_header(r, "authorization", &nauth);
+  if (nauth > 1) {
+    conn_answer(c, 400, "invalid_request", "more than one Authorization header", 0);
+    return;
+  }
+  struct m2m_work *wk = calloc(1, sizeof *wk);
+  if (!wk) {
+    conn_answer(c, 503, "temporarily_unavailable", "out of memory", 1);
+    return;
+  }
+  size_t ml;
+  const char *m = req_method(r, &ml);
+  snprintf(wk->method, sizeof wk->method, "%.*s", (int)(ml < 15 ? ml : 15), m);
+  wk->content_type = hdr_dup(r, "content-type");
+  wk->authorization = hdr_dup(r, "authorization");
+  conn_peer_ip(c, wk->addr, sizeof wk->addr);
+  wk->too_large = r->m2m_too_large;
+  if (r->m2mbody.len) {
+    wk->body = malloc(r->m2mbody.len);
+    if (wk->body) memcpy(wk->body, r->m2mbody.data, r->m2mbody.len);
+    wk->body_len = wk->body ? r->m2mbody.len : 0;
+  }
+  wk->snap = snapshot_ref(r->gen->snap);
+  wk->r = r;
+  r->m2m_work = wk;
+  r->state = RS_WAIT;
+  if (uv_queue_work(&c->w->loop, &wk->req, m2m_run, m2m_done) != 0) {
+    r->m2m_work = NULL;
+    r->state = RS_LOCAL;
+    free(wk->content_type);
+    free(wk->authorization);
+    free(wk->body);
+    snapshot_unref(wk->snap);
+    free(wk);
+    conn_answer(c, 503, "temporarily_unavailable", "token request could not run", 1);
+  }
+}
+
+/* The M2M endpoints, before the policy: no bearer token is involved. */
+static int serve_m2m(client_t *c, request_t *r) {
+  gw_m2m_t *m2m = r->gen->snap->m2m;
+  if (!m2m) return 0;
+  const gw_m2m_cfg_t *mc = &r->gen->cfg->m2m;
+  size_t ml;
+  const char *m = req_method(r, &ml);
+  if (r->npath_len == strlen(mc->jwks_path) && memcmp(r->npath, mc->jwks_path, r->npath_len) == 0) {
+    if (!((ml == 3 && memcmp(m, "GET", 3) == 0) || (ml == 4 && memcmp(m, "HEAD", 4) == 0))) {
+      conn_answer_ex(c, 405, "method_not_allowed", "only GET and HEAD", 0, "Allow: GET, HEAD\r\n", "");
+      return 1;
+    }
+    size_t len;
+    const char *doc = m2m_jwks(m2m, &len);
+    r->decision = "m2m_jwks";
+    conn_answer_raw(c, 200, "Content-Type: application/json\r\nCache-Control: max-age=300\r\n", doc,
+                    len);
+    return 1;
+  }
+  if (r->npath_len == strlen(mc->token_path) && memcmp(r->npath, mc->token_path, r->npath_len) == 0) {
+    r->state = RS_M2M; /* the body is read (bounded), then the issuer decides */
+    return 1;
+  }
+  return 0;
 }
 
 int gate_ready(worker_t *w) { return keystore_all_loaded(w->cur->gate->a->keys); }

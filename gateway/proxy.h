@@ -142,7 +142,7 @@ struct worker {
   char rbuf[GW_READ_BUF]; /* shared by every read on this loop: reads never outlive their callback */
 };
 
-enum { RS_HEAD = 0, RS_WAIT, RS_BODY, RS_LOCAL, RS_DONE, RS_PARKED };
+enum { RS_HEAD = 0, RS_WAIT, RS_BODY, RS_LOCAL, RS_DONE, RS_PARKED, RS_M2M };
 
 typedef struct {
   uint32_t name_off, name_len, val_off, val_len;
@@ -213,6 +213,9 @@ struct request {
   unsigned park_seq;
   uint32_t park_issuer;
   request_t *next_free;   /* in the worker's recycled list */
+  outbuf_t m2mbody;       /* a token request's body (bounded) */
+  uint8_t m2m_too_large;
+  struct m2m_work *m2m_work; /* token request on the thread pool */
 };
 
 struct client {
@@ -299,6 +302,7 @@ void conn_answer_raw(client_t *c, int status, const char *headers, const char *b
 /* Carry on with a connection after a parked request was decided. */
 void conn_resume(client_t *c);
 const char *req_method(const request_t *r, size_t *len);
+void conn_peer_ip(const client_t *c, char *buf, size_t cap);
 const hdr_t *req_header(const request_t *r, const char *lower_name, int *count);
 
 /* upstream.c */
@@ -323,6 +327,11 @@ void gate_wake_all(gate_worker_t *g);
 void gate_request(client_t *c, request_t *r);
 void gate_wake(worker_t *w);
 void gate_unpark(request_t *r);
+/* The request goes away: nothing may call back into it any more. */
+void gate_detach(request_t *r);
+/* A token request's body is complete: issue on the thread pool. */
+void gate_m2m_start(request_t *r);
+void gate_m2m_body(request_t *r, const char *p, size_t n);
 int gate_ready(worker_t *w);
 void gate_cors_headers(const request_t *r, outbuf_t *o);
 

@@ -35,6 +35,9 @@ gw_snapshot_t *snapshot_load(const char *path, gw_snapshot_t *prev, gw_errors_t 
     if (auth_init(&s->auth, s->cfg, &s->keys, errs) && errs->n == 0)
       gw_errors_add(errs, path, 0, "cannot initialize authentication");
     build_tls(s, path, errs);
+    s->m2m = m2m_load(s->cfg, errs);
+    /* A reload must not clear lockouts of failed client authentications. */
+    if (s->m2m && prev && prev->m2m) m2m_inherit_limits(s->m2m, prev->m2m);
   }
   if (errs->n) {
     snapshot_free(s);
@@ -54,5 +57,6 @@ void snapshot_free(gw_snapshot_t *s) {
   }
   free(s->upstream_tls);
   SSL_CTX_free(s->server_tls);
+  m2m_free(s->m2m);
   free(s);
 }

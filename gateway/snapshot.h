@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "config.h"
 #include "keys.h"
+#include "m2m.h"
 #include "tls.h"
 
 typedef struct gw_snapshot {
@@ -19,6 +20,7 @@ typedef struct gw_snapshot {
   gw_authctx_t auth;
   SSL_CTX *server_tls;              /* for tls_listen; NULL without */
   SSL_CTX **upstream_tls;           /* per upstream: NULL for http:// */
+  gw_m2m_t *m2m;                    /* the built-in M2M issuer, NULL when disabled */
   struct gw_snapshot *next_retired; /* main loop only */
 } gw_snapshot_t;
 

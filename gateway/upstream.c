@@ -51,14 +51,6 @@ static int forward_header_stripped(const request_t *r, const char *n, size_t nl)
   return 0;
 }
 
-static void format_peer(const client_t *c, char *buf, size_t cap) {
-  buf[0] = '\0';
-  if (c->peer.sa.sa_family == AF_INET)
-    uv_ip4_name(&c->peer.in4, buf, cap);
-  else if (c->peer.sa.sa_family == AF_INET6)
-    uv_ip6_name(&c->peer.in6, buf, cap);
-}
-
 static void build_head(request_t *r) {
   const gw_upstream_cfg_t *u = r->pool->cfg;
   const char *a = r->arena;
@@ -116,7 +108,7 @@ static void build_head(request_t *r) {
     outbuf_append(o, "\r\n", 2);
   }
   char ip[64];
-  format_peer(r->c, ip, sizeof ip);
+  conn_peer_ip(r->c, ip, sizeof ip);
   if (have_xff)
     outbuf_append(o, ", ", 2);
   else
