@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "server.h"
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -176,6 +177,7 @@ void conn_on_connection(uv_stream_t *server, int status) {
     c->is_tls = w->listener_kind[i] == LISTENER_TLS;
   }
   unsigned open = atomic_fetch_add(&gw_open_connections, 1) + 1;
+  if (w->mc) metrics_open_connections_add(w->mc, 1);
   dlist_insert_tail(&w->clients, &c->link);
   w->nclients++;
   if (open > w->cfg->max_connections && !c->is_admin) {
@@ -225,6 +227,7 @@ static void on_close(uv_handle_t *h) {
   dlist_remove(&c->link);
   w->nclients--;
   atomic_fetch_sub(&gw_open_connections, 1);
+  if (w->mc) metrics_open_connections_add(w->mc, -1);
   free(c->pending);
   outbuf_free(&c->wq.out);
   outbuf_free(&c->wq.enc);
@@ -775,6 +778,16 @@ static void admin_answer(client_t *c, request_t *r) {
     if (url[i] == '?') ulen = i;
   if (ulen == 8 && memcmp(url, "/healthz", 8) == 0) {
     conn_answer_body(c, 200, "{\"status\":\"ok\"}");
+  } else if (ulen == 8 && memcmp(url, "/metrics", 8) == 0 && c->w->server->metrics) {
+    size_t len = 0;
+    char *body = metrics_render(c->w->server->metrics, &len);
+    if (!body) {
+      conn_answer(c, 503, "temporarily_unavailable", "out of memory", 0);
+      return;
+    }
+    conn_answer_raw(c, 200, "Content-Type: " GW_METRICS_CONTENT_TYPE "\r\nCache-Control: no-store\r\n",
+                    body, len);
+    free(body);
   } else if (ulen == 7 && memcmp(url, "/readyz", 7) == 0) {
     if (atomic_load(&gw_ready) && gate_ready(c->w) && !c->w->draining)
       conn_answer_body(c, 200, "{\"status\":\"ready\"}");

@@ -114,8 +114,18 @@ static const gw_meta_t *meta_for(const gw_authctx_t *a, const request_t *r) {
   return &a->root;
 }
 
+static void count_auth(request_t *r, gw_mout_t outcome, gw_mreason_t reason) {
+  worker_t *w = r->c->w;
+  if (w->mc) metrics_auth(w->mc, outcome, reason);
+}
+
 static void refuse(client_t *c, request_t *r, refuse_t kind, const char *desc, const char *scope) {
   const gw_authctx_t *a = r->gen->gate->a;
+  static const gw_mout_t outcome[] = {
+      [REFUSE_NO_TOKEN] = GW_MOUT_UNAUTHORIZED, [REFUSE_INVALID] = GW_MOUT_INVALID_TOKEN,
+      [REFUSE_SCOPE] = GW_MOUT_INSUFFICIENT_SCOPE, [REFUSE_REQUEST] = GW_MOUT_INVALID_REQUEST,
+      [REFUSE_UNAVAILABLE] = GW_MOUT_UNAVAILABLE};
+  count_auth(r, outcome[kind], kind == REFUSE_NO_TOKEN ? GW_MREASON_MISSING_TOKEN : r->mreason);
   const char *url = meta_for(a, r)->url;
   char hdr[1024], extra[512] = "";
   int status;
@@ -422,12 +432,14 @@ static int clean_value(const char *s, size_t n) {
 /* Verifies (or finds in the cache) and caches what the proxy needs. */
 /* On a fresh verification *hit is NULL and out points into *cl and g->fwd:
  * the caller uses it, then frees *cl. */
-static gw_jwt_result_t verify(gate_worker_t *g, const gw_config_t *cfg, size_t u, const char *tok,
-                              size_t len, gw_jwt_claims_t *cl, gw_tokcache_val_t *out,
-                              const gw_tokcache_val_t **hit, size_t *issuer) {
+static gw_jwt_result_t verify(gate_worker_t *g, const gw_config_t *cfg, gw_mcounters_t *mc,
+                              size_t u, const char *tok, size_t len, gw_jwt_claims_t *cl,
+                              gw_tokcache_val_t *out, const gw_tokcache_val_t **hit,
+                              size_t *issuer) {
   int64_t now = (int64_t)time(NULL);
   memset(cl, 0, sizeof *cl);
   *hit = tokcache_get(g->cache, tok, len, (uint32_t)u, now, g->gens, g->ni);
+  if (mc) metrics_token_cache(mc, *hit != NULL);
   if (*hit) return GW_JWT_OK;
   gw_jwt_result_t res = jwt_verify(tok, len, &g->ver[u], now, cl);
   *issuer = cl->issuer;
@@ -486,6 +498,7 @@ static void gate_auth(client_t *c, request_t *r) {
   r->route = rt;
   if (a->policy && rt && rt->auth == GW_AUTH_NONE) {
     r->decision = "public";
+    count_auth(r, GW_MOUT_PUBLIC, GW_MREASON_NONE);
     forward(c, r);
     return;
   }
@@ -494,7 +507,10 @@ static void gate_auth(client_t *c, request_t *r) {
   switch (extract_token(r, &tok, &tlen, &why)) {
   case TOK_CONFLICT: refuse(c, r, REFUSE_REQUEST, why, NULL); return;
   case TOK_ABSENT: refuse(c, r, REFUSE_NO_TOKEN, "no bearer token in the Authorization header", NULL); return;
-  case TOK_MALFORMED: refuse(c, r, REFUSE_INVALID, why, NULL); return;
+  case TOK_MALFORMED:
+    r->mreason = GW_MREASON_MALFORMED;
+    refuse(c, r, REFUSE_INVALID, why, NULL);
+    return;
   case TOK_PRESENT: break;
   }
   refresh_keys(g);
@@ -503,7 +519,15 @@ static void gate_auth(client_t *c, request_t *r) {
   gw_jwt_claims_t cl;
   const gw_tokcache_val_t *val = NULL;
   size_t issuer = g->ni;
-  gw_jwt_result_t res = verify(g, r->gen->cfg, u, tok, tlen, &cl, &fresh, &val, &issuer);
+  gw_jwt_result_t res = verify(g, r->gen->cfg, c->w->mc, u, tok, tlen, &cl, &fresh, &val, &issuer);
+  if (res == GW_JWT_UNKNOWN_KID && !r->parked_once && issuer < g->ni) {
+    if (keystore_generation(a->keys, issuer) != g->gens[issuer]) {
+      /* The keys changed since this worker looked: try them before anything. */
+      jwt_claims_free(&cl);
+      refresh_keys(g);
+      res = verify(g, r->gen->cfg, c->w->mc, u, tok, tlen, &cl, &fresh, &val, &issuer);
+    }
+  }
   if (res == GW_JWT_UNKNOWN_KID && !r->parked_once && issuer < g->ni) {
     unsigned seq = atomic_load(&a->keys->iss[issuer].fetch_seq);
     if (keystore_want_refetch(a->keys, issuer)) {
@@ -515,6 +539,8 @@ static void gate_auth(client_t *c, request_t *r) {
       return;
     }
   }
+  /* The metric reasons follow gw_jwt_result_t one to one. */
+  r->mreason = (gw_mreason_t)res;
   if (res == GW_JWT_NO_KEYSET) {
     refuse(c, r, REFUSE_UNAVAILABLE, "signing keys of the token issuer are not loaded yet", NULL);
     return;
@@ -532,6 +558,7 @@ static void gate_auth(client_t *c, request_t *r) {
   jwt_claims_free(&cl);
   if (verdict == GW_POLICY_ALLOW) {
     r->decision = "allow";
+    count_auth(r, GW_MOUT_ALLOW, GW_MREASON_NONE);
     forward(c, r);
     return;
   }

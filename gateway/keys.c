@@ -8,6 +8,7 @@
 
 #include "httpc.h"
 #include "log.h"
+#include "metrics.h"
 
 #define MIN_REFRESH_MS 30000        /* a max-age below this is raised to it */
 #define FIRST_RETRY_MS 1000
@@ -141,8 +142,10 @@ static void fetch_done(void *ud, const httpc_result_t *res) {
   const char *name = ik->cfg->name;
   int ok = 0;
   ik->inflight = NULL;
-  atomic_store(&ik->fetching, 0);
-  if (ik->ks->stopping) return;
+  if (ik->ks->stopping) {
+    atomic_store(&ik->fetching, 0);
+    return;
+  }
   if (res->error) {
     LOG_WARN("issuer %s: JWKS fetch from %s failed: %s; keeping the previous keys", name,
              ik->cfg->jwks_uri, res->error);
@@ -162,7 +165,21 @@ static void fetch_done(void *ud, const httpc_result_t *res) {
       ok = 1;
     }
   }
+  /* Only now, with the new keys published: a worker that sees "no fetch
+   * under way" must also see the keys that fetch brought. */
   atomic_store(&ik->fetching, 0);
+  if (ik->ks->ml) {
+    gw_mjwks_result_t mr = res->error ? GW_MJWKS_ERROR
+                           : res->status != 200 ? GW_MJWKS_HTTP_STATUS
+                           : ok ? GW_MJWKS_OK : GW_MJWKS_INVALID;
+    metrics_jwks_fetch(ik->ks->ml, ik->index, mr);
+    if (ok) {
+      uint64_t g;
+      gw_keyset_t *set = keystore_acquire(ik->ks, ik->index, &g);
+      if (set) metrics_jwks_loaded(ik->ks->ml, ik->index, set->nkeys, (int64_t)atomic_load(&ik->last_good_ms));
+      jwks_keyset_unref(set);
+    }
+  }
   if (ok) {
     atomic_fetch_add(&ik->fetches_ok, 1);
     uint64_t next = ik->cfg->refresh_interval_ms;
@@ -216,10 +233,12 @@ static void on_async(uv_async_t *a) {
       wake = 1;
       continue;
     }
-    atomic_store(&ik->next_kid_fetch_ms, now + GW_KID_REFETCH_MS);
     LOG_INFO("issuer %s: unknown kid, refetching %s", ik->cfg->name, ik->cfg->jwks_uri);
     ik->kid_fetch = 1;
+    /* fetching is set first, then the rate limit: a worker in between sees
+     * a fetch under way and waits for it instead of refusing at once. */
     fetch(ik);
+    atomic_store(&ik->next_kid_fetch_ms, now + GW_KID_REFETCH_MS);
   }
   if (wake && ks->notify) ks->notify(ks->notify_ud);
 }
@@ -234,6 +253,10 @@ int keystore_start(gw_keystore_t *ks, uv_loop_t *loop, void (*notify)(void *), v
     gw_issuer_keys_t *ik = &ks->iss[i];
     uv_timer_init(loop, &ik->timer);
     ik->timer.data = ik;
+    uint64_t g;
+    gw_keyset_t *set = ks->ml ? keystore_acquire(ks, i, &g) : NULL;
+    if (set) metrics_jwks_loaded(ks->ml, i, set->nkeys, (int64_t)atomic_load(&ik->last_good_ms));
+    jwks_keyset_unref(set);
     if (ik->has_url && ik->adopted)
       schedule(ik, ik->cfg->refresh_interval_ms);
     else if (ik->has_url)

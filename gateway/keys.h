@@ -57,6 +57,7 @@ struct gw_keystore {
   void *notify_ud;
   int started;
   int stopping;
+  struct gw_mlabels *ml;          /* metrics of the snapshot that owns this store, or NULL */
 };
 
 /* Loads every jwks_file now (errors as "FILE: message" into errs) and

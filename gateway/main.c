@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include "log.h"
 #include "llhttp.h"
+#include "sdnotify.h"
 #include "server.h"
 
 #ifndef GW_VERSION
@@ -26,8 +27,10 @@ typedef struct {
   gw_snapshot_t *retired;  /* replaced, freed here once no worker uses them */
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t drain_timer, reaper;
+  gw_metrics_t *metrics;
   unsigned reloads_ok, reloads_failed;
   int draining;
+  int notified_ready;
 } app_t;
 
 static void usage(FILE *f) {
@@ -73,6 +76,20 @@ static void on_worker_done(uv_async_t *h) {
   close_main_handles(a);
 }
 
+/* systemd's READY=1 waits for the listeners and for every issuer's first
+ * key set, like /readyz. Called after start and after every key fetch. */
+static void maybe_ready(app_t *a) {
+  if (a->notified_ready || a->draining || !keystore_all_loaded(&a->current->keys)) return;
+  a->notified_ready = 1;
+  sd_notify_ready("serving");
+}
+
+static void on_keys(void *ud) {
+  app_t *a = ud;
+  server_notify(&a->server);
+  maybe_ready(a);
+}
+
 static void on_drain_timeout(uv_timer_t *t) {
   app_t *a = t->data;
   LOG_WARN("drain_timeout reached: closing remaining connections");
@@ -86,6 +103,7 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
     return;
   }
   a->draining = 1;
+  sd_notify_stopping("draining");
   uint64_t ms = a->current->cfg->drain_timeout_ms;
   LOG_INFO("%s: draining (up to %llums)", signum == SIGTERM ? "SIGTERM" : "SIGINT",
            (unsigned long long)ms);
@@ -121,13 +139,16 @@ static void on_hup(uv_signal_t *sig, int signum) {
   app_t *a = sig->data;
   (void)signum;
   if (a->draining) return;
+  sd_notify_reloading("reloading configuration");
   gw_errors_t errs = {0};
-  gw_snapshot_t *next = snapshot_load(a->conf, a->current, &errs);
+  gw_snapshot_t *next = snapshot_load(a->conf, a->current, a->metrics, &errs);
   if (!next) {
     a->reloads_failed++;
+    metrics_reload(a->metrics, 0);
     LOG_ERROR("SIGHUP: reload of %s failed; the running configuration stays:", a->conf);
     print_errors(&errs, GW_LOG_ERROR, 1);
     gw_errors_free(&errs);
+    sd_notify_ready("reload failed; serving the previous configuration");
     return;
   }
   gw_errors_free(&errs);
@@ -140,7 +161,7 @@ static void on_hup(uv_signal_t *sig, int signum) {
     LOG_WARN("SIGHUP: the access log keeps its previous destination");
   gw_snapshot_t *old = a->current;
   keystore_stop(&old->keys);
-  keystore_start(&next->keys, a->loop, server_notify, &a->server);
+  keystore_start(&next->keys, a->loop, on_keys, a);
   a->current = next;
   atomic_store(&a->server.snap, next);
   server_notify(&a->server);
@@ -148,7 +169,13 @@ static void on_hup(uv_signal_t *sig, int signum) {
   old->next_retired = a->retired;
   a->retired = old;
   a->reloads_ok++;
+  metrics_activate(a->metrics, next->ml);
+  metrics_reload(a->metrics, 1);
   LOG_INFO("SIGHUP: configuration reloaded from %s", a->conf);
+  if (a->notified_ready)
+    sd_notify_ready("serving");
+  else
+    maybe_ready(a);
 }
 
 int main(int argc, char **argv) {
@@ -178,7 +205,7 @@ int main(int argc, char **argv) {
   /* jansson's hash seed is set lazily and not thread-safe: set it before any worker. */
   json_object_seed(0);
   gw_errors_t errs = {0};
-  gw_snapshot_t *snap = snapshot_load(conf, NULL, &errs);
+  gw_snapshot_t *snap = snapshot_load(conf, NULL, NULL, &errs);
   if (!snap) {
     print_errors(&errs, GW_LOG_ERROR, 0);
     gw_errors_free(&errs);
@@ -201,6 +228,18 @@ int main(int argc, char **argv) {
   app_t a;
   memset(&a, 0, sizeof a);
   a.conf = conf;
+  /* One counter block per worker; labels come with each snapshot. */
+  a.server.nworkers = cfg->workers ? cfg->workers : server_cpu_count();
+  a.metrics = metrics_new(a.server.nworkers, GW_VERSION);
+  if (!a.metrics || snapshot_metrics(snap, a.metrics, conf, &errs)) {
+    print_errors(&errs, GW_LOG_ERROR, 0);
+    gw_errors_free(&errs);
+    snapshot_free(snap);
+    if (a.metrics) metrics_free(a.metrics);
+    return 2;
+  }
+  metrics_activate(a.metrics, snap->ml);
+  a.server.metrics = a.metrics;
   a.loop = uv_default_loop();
   a.first = snapshot_ref(snap);
   a.current = snap;
@@ -232,10 +271,12 @@ int main(int argc, char **argv) {
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
     snapshot_free(a.current);
+    metrics_free(a.metrics);
     return rc;
   }
-  keystore_start(&snap->keys, a.loop, server_notify, &a.server);
+  keystore_start(&snap->keys, a.loop, on_keys, &a);
   atomic_store(&gw_ready, 1);
+  maybe_ready(&a);
   for (size_t i = 0; i < cfg->nlisten; i++) LOG_INFO("listening on %s", cfg->listen[i].text);
   if (cfg->admin_enabled) LOG_INFO("admin on %s", cfg->admin_listen.text);
   LOG_INFO("gateway %s started with %u worker(s)", GW_VERSION, a.server.nworkers);
@@ -254,5 +295,6 @@ int main(int argc, char **argv) {
   }
   reap(&a, 1);
   snapshot_free(a.current);
+  metrics_free(a.metrics);
   return 0;
 }

@@ -461,6 +461,7 @@ static void begin_route(load_t *ld, const char *sec, int line) {
     return;
   }
   p->routes = routes;
+  r->pub.index = (unsigned)p->nroutes;
   p->routes[p->nroutes++] = r;
   r->pub.line = line;
   r->pub.auth = GW_AUTH_TOKEN;

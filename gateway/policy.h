@@ -62,6 +62,7 @@ typedef struct gw_route {
   gw_auth_kind_t auth;    /* NONE: public route; TOKEN: a valid token, plus: */
   gw_scopeset_t required; /* every one of these */
   gw_scopeset_t any;      /* at least one of these; 0 = no such requirement */
+  unsigned index;         /* position in file order: policy_route(p, index) is this route */
 } gw_route_t;
 
 typedef struct gw_policy gw_policy_t;

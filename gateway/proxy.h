@@ -17,6 +17,7 @@
 #include "http.h"
 #include "tls.h"
 #include "llhttp.h"
+#include "metrics.h"
 
 typedef struct worker worker_t;
 typedef struct client client_t;
@@ -137,6 +138,7 @@ struct worker {
   int stopping;
   int handles_open;
   outbuf_t access;  /* buffered access log lines, flushed on each tick */
+  gw_mcounters_t *mc; /* this worker's metric counters */
   request_t *free_reqs; /* recycled requests with their buffers */
   unsigned nfree_reqs;
   char rbuf[GW_READ_BUF]; /* shared by every read on this loop: reads never outlive their callback */
@@ -205,6 +207,7 @@ struct request {
   const char *reason;     /* static: the failed token check */
   const char *kind;       /* static: m2m or user, NULL without a token */
   const struct gw_route *route; /* the policy route that judged it */
+  gw_mreason_t mreason;   /* the failed check, for the metrics */
   uint8_t cors;           /* 1: allowed origin echoed, 2: any origin */
   uint8_t parked_once;
   uint8_t must_close;     /* the answer ends the connection (framing errors...) */

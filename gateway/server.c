@@ -17,6 +17,8 @@
 #include "jwt.h"
 #include "policy.h"
 #include "snapshot.h"
+#include "metrics.h"
+#include "sdnotify.h"
 
 #define TICK_MS 100
 #define ACCESS_FLUSH_BYTES (16 * 1024)
@@ -91,7 +93,13 @@ int access_log_enabled(void) { return access_fd >= 0; }
 
 void access_log_request(request_t *r) {
   worker_t *w = r->c->w;
-  if (access_fd < 0 || r->c->is_admin) return;
+  if (r->c->is_admin) return;
+  if (w->mc && r->gen->snap->ml) {
+    uint32_t up = r->pool ? (uint32_t)(r->pool - r->gen->pools) : GW_MUP_NONE;
+    uint32_t route = r->route ? r->route->index : r->pool ? GW_MROUTE_UNMATCHED : GW_MROUTE_NONE;
+    metrics_request(w->mc, r->gen->snap->ml, up, route, (unsigned)r->status);
+  }
+  if (access_fd < 0) return;
   char ts[40], method[64], path[600];
   gw_time_rfc3339(ts, sizeof ts);
   gw_json_escape(method, sizeof method, r->arena + r->method_off, r->method_len, 20);
@@ -312,6 +320,7 @@ static int worker_init(server_t *s, worker_t *w, int id) {
   w->async.data = w;
   w->cur = wgen_new(w, atomic_load(&s->snap));
   if (!w->cur) return -1;
+  w->mc = s->metrics ? metrics_worker(s->metrics, (unsigned)id) : NULL;
   w->cfg = w->cur->cfg;
   uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
   return 0;
@@ -348,38 +357,55 @@ void server_abort(server_t *s) {
   s->workers = NULL;
 }
 
+/* Sockets passed by systemd (socket activation), matched to the configured
+ * addresses; worker 0 takes the passed descriptor, the others a dup() of it
+ * (a passed socket has no SO_REUSEPORT twin to bind). */
+#define MAX_PASSED 64
+static int passed_fds[MAX_PASSED], npassed;
+static uint8_t passed_used[MAX_PASSED];
+
+static int listen_fd(const gw_listen_t *l, unsigned worker, int reuseport) {
+  int k = sd_listen_fd_find(passed_fds, npassed, (const struct sockaddr *)&l->addr, l->addrlen);
+  if (k < 0) return server_bind(l, reuseport);
+  passed_used[k] = 1;
+  if (worker == 0) return passed_fds[k];
+  int fd = fcntl(passed_fds[k], F_DUPFD_CLOEXEC, 0);
+  return fd < 0 ? -errno : fd;
+}
+
+static int open_listener(worker_t *w, unsigned i, const gw_listen_t *l, int kind) {
+  int fd = listen_fd(l, i, kind != LISTENER_ADMIN);
+  if (fd < 0) {
+    LOG_ERROR("cannot listen on %s%s: %s", l->text,
+              kind == LISTENER_TLS ? " (TLS)" : kind == LISTENER_ADMIN ? " (admin)" : "",
+              strerror(-fd));
+    return 2;
+  }
+  return add_listener(w, fd, kind) ? 2 : 0;
+}
+
 int server_start(server_t *s) {
   const gw_config_t *cfg = s->cfg;
   s->nworkers = cfg->workers ? cfg->workers : server_cpu_count();
   s->workers = calloc(s->nworkers, sizeof *s->workers);
   if (!s->workers) return 2;
+  npassed = sd_listen_fds_get(passed_fds, MAX_PASSED);
+  if (npassed < 0) npassed = 0;
+  if (npassed) LOG_INFO("socket activation: %d socket(s) passed", npassed);
   for (unsigned i = 0; i < s->nworkers; i++) {
     worker_t *w = &s->workers[i];
     if (worker_init(s, w, (int)i)) return 2;
-    for (size_t l = 0; l < cfg->nlisten; l++) {
-      int fd = server_bind(&cfg->listen[l], 1);
-      if (fd < 0) {
-        LOG_ERROR("cannot listen on %s: %s", cfg->listen[l].text, strerror(-fd));
-        return 2;
-      }
-      if (add_listener(w, fd, LISTENER_PLAIN)) return 2;
-    }
-    for (size_t l = 0; l < cfg->ntls_listen; l++) {
-      int fd = server_bind(&cfg->tls_listen[l], 1);
-      if (fd < 0) {
-        LOG_ERROR("cannot listen on %s (TLS): %s", cfg->tls_listen[l].text, strerror(-fd));
-        return 2;
-      }
-      if (add_listener(w, fd, LISTENER_TLS)) return 2;
-    }
-    if (i == 0 && cfg->admin_enabled) {
-      int fd = server_bind(&cfg->admin_listen, 0);
-      if (fd < 0) {
-        LOG_ERROR("cannot listen on %s (admin): %s", cfg->admin_listen.text, strerror(-fd));
-        return 2;
-      }
-      if (add_listener(w, fd, LISTENER_ADMIN)) return 2;
-    }
+    for (size_t l = 0; l < cfg->nlisten; l++)
+      if (open_listener(w, i, &cfg->listen[l], LISTENER_PLAIN)) return 2;
+    for (size_t l = 0; l < cfg->ntls_listen; l++)
+      if (open_listener(w, i, &cfg->tls_listen[l], LISTENER_TLS)) return 2;
+    if (i == 0 && cfg->admin_enabled && open_listener(w, i, &cfg->admin_listen, LISTENER_ADMIN))
+      return 2;
+  }
+  for (int k = 0; k < npassed; k++) {
+    if (passed_used[k]) continue;
+    LOG_WARN("socket activation: a passed socket matches no configured address; closed");
+    close(passed_fds[k]);
   }
   for (unsigned i = 0; i < s->nworkers; i++) {
     if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i])) {

@@ -16,6 +16,7 @@ struct gw_snapshot;
 typedef struct server {
   const gw_config_t *cfg;            /* the first snapshot's: listeners and workers */
   _Atomic(struct gw_snapshot *) snap; /* the current snapshot; workers follow it */
+  struct gw_metrics *metrics;
   worker_t *workers;
   unsigned nworkers, started;
   atomic_int command;

@@ -1,6 +1,7 @@
 #include "snapshot.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Certificates are loaded with the rest, so a bad one fails the load (or
@@ -22,7 +23,38 @@ static void build_tls(gw_snapshot_t *s, const char *path, gw_errors_t *errs) {
   }
 }
 
-gw_snapshot_t *snapshot_load(const char *path, gw_snapshot_t *prev, gw_errors_t *errs) {
+/* Metric labels by text: upstream names, route patterns, issuer names. */
+int snapshot_metrics(gw_snapshot_t *s, gw_metrics_t *m, const char *path, gw_errors_t *errs) {
+  const gw_config_t *c = s->cfg;
+  size_t nr = s->auth.policy ? policy_route_count(s->auth.policy) : 0;
+  const char **ups = calloc(c->nupstreams + 1, sizeof *ups);
+  const char **routes = calloc(nr + 1, sizeof *routes);
+  const char **iss = calloc(c->nissuers + 1, sizeof *iss);
+  char **owned = calloc(nr + 1, sizeof *owned);
+  if (ups && routes && iss && owned) {
+    for (size_t i = 0; i < c->nupstreams; i++) ups[i] = c->upstreams[i].name;
+    for (size_t i = 0; i < nr; i++) {
+      const gw_route_t *r = policy_route(s->auth.policy, i);
+      size_t n = strlen(r->methods) + strlen(r->pattern) + 2;
+      owned[i] = malloc(n);
+      if (owned[i]) snprintf(owned[i], n, "%s %s", r->methods, r->pattern);
+      routes[i] = owned[i] ? owned[i] : r->pattern;
+    }
+    for (size_t i = 0; i < c->nissuers; i++) iss[i] = c->issuers[i].name;
+    s->ml = metrics_labels_new(m, ups, c->nupstreams, routes, nr, iss, c->nissuers);
+  }
+  if (!s->ml) gw_errors_add(errs, path, 0, "out of memory (metric labels)");
+  for (size_t i = 0; owned && i < nr; i++) free(owned[i]);
+  free(owned);
+  free(ups);
+  free(routes);
+  free(iss);
+  s->keys.ml = s->ml;
+  return s->ml ? 0 : -1;
+}
+
+gw_snapshot_t *snapshot_load(const char *path, gw_snapshot_t *prev, gw_metrics_t *metrics,
+                             gw_errors_t *errs) {
   gw_snapshot_t *s = calloc(1, sizeof *s);
   if (!s) {
     gw_errors_add(errs, path, 0, "out of memory");
@@ -38,6 +70,7 @@ gw_snapshot_t *snapshot_load(const char *path, gw_snapshot_t *prev, gw_errors_t 
     s->m2m = m2m_load(s->cfg, errs);
     /* A reload must not clear lockouts of failed client authentications. */
     if (s->m2m && prev && prev->m2m) m2m_inherit_limits(s->m2m, prev->m2m);
+    if (metrics && errs->n == 0) snapshot_metrics(s, metrics, path, errs);
   }
   if (errs->n) {
     snapshot_free(s);
@@ -58,5 +91,6 @@ void snapshot_free(gw_snapshot_t *s) {
   free(s->upstream_tls);
   SSL_CTX_free(s->server_tls);
   m2m_free(s->m2m);
+  if (s->ml) metrics_labels_free(s->ml);
   free(s);
 }

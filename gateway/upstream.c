@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "snapshot.h"
 
 #define RESP_HEAD_MAX (64 * 1024)
 #define RESP_HDRS_MAX 200
@@ -22,6 +23,7 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void up_on_write(uv_write_t *wr, int status);
 static void up_connect_fresh(request_t *r);
 static void up_fail(upconn_t *uc, int status, const char *code, const char *desc);
+static void up_metric(upconn_t *uc, int timeout);
 static const llhttp_settings_t *resp_settings(void);
 
 /* ---- the head sent upstream --------------------------------------------- */
@@ -190,6 +192,7 @@ static void on_connect(uv_connect_t *req, int status) {
   if (status < 0) {
     char desc[128];
     snprintf(desc, sizeof desc, "cannot connect to upstream: %s", uv_strerror(status));
+    up_metric(uc, 0);
     up_fail(uc, 502, "bad_gateway", desc);
     return;
   }
@@ -389,17 +392,32 @@ static void up_fail(upconn_t *uc, int status, const char *code, const char *desc
   conn_upstream_failed(r, status, code, desc);
 }
 
+/* Connect errors (0) and timeouts (1) for the upstream's metrics. */
+static void up_metric(upconn_t *uc, int timeout) {
+  worker_t *w = uc->pool->w;
+  if (!w->mc) return;
+  const gw_mlabels_t *ml = uc->pool->gen->snap->ml;
+  uint32_t up = (uint32_t)(uc->pool - uc->pool->gen->pools);
+  if (timeout)
+    metrics_upstream_timeout(w->mc, ml, up);
+  else
+    metrics_upstream_connect_error(w->mc, ml, up);
+}
+
 void upstream_timeout(upconn_t *uc) {
   tmo_kind_t k = uc->tmo;
   uc->tmo = TMO_NONE;
   switch (k) {
   case TMO_CONNECT:
+    up_metric(uc, 0);
     up_fail(uc, 502, "bad_gateway", "upstream connect timed out");
     break;
   case TMO_RESPONSE:
+    up_metric(uc, 1);
     up_fail(uc, 504, "gateway_timeout", "upstream did not answer within response_timeout");
     break;
   case TMO_STREAM:
+    up_metric(uc, 1);
     up_fail(uc, 504, "gateway_timeout", "no data from or to the upstream within idle_timeout");
     break;
   default:
@@ -477,6 +495,10 @@ void upstream_resume_reading(request_t *r) {
 
 static void response_done(upconn_t *uc, int reusable) {
   request_t *r = uc->req;
+  worker_t *w = uc->pool->w;
+  if (w->mc)
+    metrics_upstream_duration(w->mc, r->gen->snap->ml, (uint32_t)(uc->pool - uc->pool->gen->pools),
+                              (worker_now(w) - r->up_start_ms) * 1000000u);
   r->upstream_reusable = (uint8_t)reusable;
   uc->tmo = TMO_NONE;
   conn_response_complete(r);

@@ -7,6 +7,8 @@ for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+# systemd-analyze and systemd-socket-activate, for the unit-file tests
+command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
 if [ -n "$missing" ]; then
   echo "make deps: installing$missing"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
