@@ -574,7 +574,40 @@ static void gate_auth(client_t *c, request_t *r) {
 
 /* ---- the entry point --------------------------------------------------------- */
 
+/* X-Request-Id: the client's is kept when it is 1..64 characters of
+ * [A-Za-z0-9._:-] (so it can go into logs and headers as is); otherwise a
+ * fresh 128-bit id. Either way it is forwarded and logged. */
+static void request_id(client_t *c, request_t *r) {
+  const hdr_t *h = req_header(r, "x-request-id", NULL);
+  if (h && h->val_len > 0 && h->val_len <= 64) {
+    const char *v = r->arena + h->val_off;
+    size_t i = 0;
+    for (; i < h->val_len; i++) {
+      unsigned char ch = (unsigned char)v[i];
+      if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '.' || ch == '_' || ch == ':' || ch == '-'))
+        break;
+    }
+    if (i == h->val_len) {
+      memcpy(r->request_id, v, h->val_len);
+      r->request_id[h->val_len] = '\0';
+      return;
+    }
+  }
+  uint64_t *s = c->w->rid_state, out[2];
+  for (int k = 0; k < 2; k++) {
+    uint64_t x = s[0], y = s[1];
+    s[0] = y;
+    x ^= x << 23;
+    s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+    out[k] = s[1] + y;
+  }
+  snprintf(r->request_id, sizeof r->request_id, "%016llx%016llx", (unsigned long long)out[0],
+           (unsigned long long)out[1]);
+}
+
 void gate_request(client_t *c, request_t *r) {
+  request_id(c, r);
   size_t ml;
   const char *m = req_method(r, &ml);
   gw_target_t t;

@@ -139,6 +139,7 @@ struct worker {
   int handles_open;
   outbuf_t access;  /* buffered access log lines, flushed on each tick */
   gw_mcounters_t *mc; /* this worker's metric counters */
+  uint64_t rid_state[2]; /* request id generator (xorshift128+, seeded from getrandom) */
   request_t *free_reqs; /* recycled requests with their buffers */
   unsigned nfree_reqs;
   char rbuf[GW_READ_BUF]; /* shared by every read on this loop: reads never outlive their callback */
@@ -208,6 +209,7 @@ struct request {
   const char *kind;       /* static: m2m or user, NULL without a token */
   const struct gw_route *route; /* the policy route that judged it */
   gw_mreason_t mreason;   /* the failed check, for the metrics */
+  char request_id[72];    /* the client's X-Request-Id when well-formed, else generated */
   uint8_t cors;           /* 1: allowed origin echoed, 2: any origin */
   uint8_t parked_once;
   uint8_t must_close;     /* the answer ends the connection (framing errors...) */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -121,6 +122,7 @@ void access_log_request(request_t *r) {
     gw_json_escape(pat, sizeof pat, r->route->pattern, strlen(r->route->pattern), 256);
     outbuf_printf(&w->access, ",\"route\":\"%s %s\"", r->route->methods, pat);
   }
+  if (r->request_id[0]) outbuf_printf(&w->access, ",\"request_id\":\"%s\"", r->request_id);
   if (r->decision) outbuf_printf(&w->access, ",\"decision\":\"%s\"", r->decision);
   if (r->reason) outbuf_printf(&w->access, ",\"reason\":\"%s\"", r->reason);
   if (r->kind) outbuf_printf(&w->access, ",\"kind\":\"%s\"", r->kind);
@@ -321,6 +323,10 @@ static int worker_init(server_t *s, worker_t *w, int id) {
   w->cur = wgen_new(w, atomic_load(&s->snap));
   if (!w->cur) return -1;
   w->mc = s->metrics ? metrics_worker(s->metrics, (unsigned)id) : NULL;
+  if (getrandom(w->rid_state, sizeof w->rid_state, 0) != sizeof w->rid_state || !(w->rid_state[0] | w->rid_state[1])) {
+    w->rid_state[0] = uv_hrtime() | 1;
+    w->rid_state[1] = (uint64_t)(uintptr_t)w ^ 0x9e3779b97f4a7c15u;
+  }
   w->cfg = w->cur->cfg;
   uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
   return 0;

@@ -94,7 +94,8 @@ static void build_head(request_t *r) {
     size_t nl = h->name_len;
     if (http_is_hop_by_hop(n, nl) || http_name_eq(n, nl, "host") ||
         http_name_eq(n, nl, "content-length") || http_name_eq(n, nl, "x-forwarded-proto") ||
-        http_name_eq(n, nl, "x-forwarded-host") || (has_conn && conn_lists(r, n, nl)))
+        http_name_eq(n, nl, "x-forwarded-host") || http_name_eq(n, nl, "x-request-id") ||
+        (has_conn && conn_lists(r, n, nl)))
       continue;
     if (http_name_eq(n, nl, "x-forwarded-for")) {
       /* Several incoming values become one list, the client appended last. */
@@ -124,6 +125,11 @@ static void build_head(request_t *r) {
     outbuf_append(o, "X-Forwarded-Host: ", 18);
     outbuf_append(o, a + host->val_off, host->val_len);
     outbuf_append(o, "\r\n", 2);
+  }
+  if (r->request_id[0]) {
+    OUTBUF_LIT(o, "X-Request-Id: ");
+    outbuf_append(o, r->request_id, strlen(r->request_id));
+    OUTBUF_LIT(o, "\r\n");
   }
   outbuf_append(o, r->ident.data, r->ident.len);
   if (r->chunked_in)
