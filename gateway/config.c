@@ -721,6 +721,7 @@ enum {
   K_SRV_DRAIN_TIMEOUT,
   K_SRV_MAX_HEADERS,
   K_SRV_MAX_CONNECTIONS,
+  K_SRV_TLS_CIPHERS,
   K_SRV_N
 };
 static const char *const server_keys[K_SRV_N] = {
@@ -728,6 +729,7 @@ static const char *const server_keys[K_SRV_N] = {
     [K_SRV_TLS_LISTEN] = "tls_listen",
     [K_SRV_TLS_CERT] = "tls_cert",
     [K_SRV_TLS_KEY] = "tls_key",
+    [K_SRV_TLS_CIPHERS] = "tls_ciphers",
     [K_SRV_WORKERS] = "workers",
     [K_SRV_PUBLIC_URL] = "public_url",
     [K_SRV_MAX_HEADER_BYTES] = "max_header_bytes",
@@ -1128,6 +1130,11 @@ static void set_server(load_ctx *c, int k, const char *v, int line) {
     return;
   case K_SRV_TLS_KEY:
     cfg->tls_key = resolve_path(c, line, v);
+    return;
+  case K_SRV_TLS_CIPHERS:
+    /* OpenSSL judges the list when the TLS context is built (a bad one is
+     * reported at this line then). */
+    cfg->tls_ciphers = cstrdup(c, line, v);
     return;
   case K_SRV_WORKERS:
     if (want_uint(c, line, "workers", v, 0, 256, &u)) cfg->workers = (unsigned)u;
@@ -1796,6 +1803,9 @@ static void validate_server(load_ctx *c) {
   }
   int cert = c->server.key_line[K_SRV_TLS_CERT], key = c->server.key_line[K_SRV_TLS_KEY];
   int tlsl = c->server.key_line[K_SRV_TLS_LISTEN];
+  cfg->tls_cert_line = cert;
+  cfg->tls_key_line = key;
+  cfg->tls_ciphers_line = c->server.key_line[K_SRV_TLS_CIPHERS];
   if (tlsl && (!cert || !key))
     cerr(c, tlsl, "tls_listen needs both tls_cert and tls_key in [server]");
   else if (cert && !key)
@@ -2059,6 +2069,7 @@ void config_free(gw_config_t *cfg) {
   free(cfg->dir);
   free(cfg->tls_cert);
   free(cfg->tls_key);
+  free(cfg->tls_ciphers);
   free(cfg->public_url);
   free(cfg->resource_identifier);
   config_free_words(cfg->authorization_servers);

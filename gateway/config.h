@@ -102,6 +102,8 @@ typedef struct gw_config {
   gw_listen_t tls_listen[GW_MAX_LISTEN];
   size_t ntls_listen;
   char *tls_cert, *tls_key;
+  char *tls_ciphers;            /* TLS 1.2 cipher list (OpenSSL syntax); NULL: ECDHE + AEAD only */
+  int tls_cert_line, tls_key_line, tls_ciphers_line; /* for errors found when loading them */
   unsigned workers;             /* 0 = one per CPU available to the process */
   char *public_url;             /* no trailing '/'; default: [resource] identifier */
   size_t max_header_bytes;      /* default 16k; request line + all header lines */

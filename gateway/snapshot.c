@@ -9,7 +9,7 @@
 static void build_tls(gw_snapshot_t *s, const char *path, gw_errors_t *errs) {
   const gw_config_t *c = s->cfg;
   if (c->ntls_listen)
-    s->server_tls = tls_server_ctx(c->tls_cert, c->tls_key, NULL, path, 0, errs);
+    s->server_tls = tls_server_ctx(c, path, errs);
   s->upstream_tls = calloc(c->nupstreams ? c->nupstreams : 1, sizeof *s->upstream_tls);
   if (!s->upstream_tls) {
     gw_errors_add(errs, path, 0, "out of memory");

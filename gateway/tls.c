@@ -49,11 +49,11 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-SSL_CTX *tls_server_ctx(const char *cert_file, const char *key_file, const char *ciphers,
-                        const char *cfg_path, int line, gw_errors_t *errs) {
+SSL_CTX *tls_server_ctx(const gw_config_t *cfg, const char *cfg_path, gw_errors_t *errs) {
+  const char *cert_file = cfg->tls_cert, *key_file = cfg->tls_key, *ciphers = cfg->tls_ciphers;
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) {
-    ssl_error(errs, cfg_path, line, "cannot create TLS context", NULL);
+    ssl_error(errs, cfg_path, cfg->tls_cert_line, "cannot create TLS context", NULL);
     return NULL;
   }
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -62,22 +62,22 @@ SSL_CTX *tls_server_ctx(const char *cert_file, const char *key_file, const char 
                                SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   if (!SSL_CTX_set_cipher_list(ctx, ciphers && *ciphers ? ciphers : DEFAULT_CIPHERS)) {
-    ssl_error(errs, cfg_path, line, "invalid TLS cipher list", ciphers);
+    ssl_error(errs, cfg_path, cfg->tls_ciphers_line, "invalid tls_ciphers", ciphers);
     SSL_CTX_free(ctx);
     return NULL;
   }
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-    ssl_error(errs, cfg_path, line, "cannot load tls_cert", cert_file);
+    ssl_error(errs, cfg_path, cfg->tls_cert_line, "cannot load tls_cert", cert_file);
     SSL_CTX_free(ctx);
     return NULL;
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-    ssl_error(errs, cfg_path, line, "cannot load tls_key", key_file);
+    ssl_error(errs, cfg_path, cfg->tls_key_line, "cannot load tls_key", key_file);
     SSL_CTX_free(ctx);
     return NULL;
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    ssl_error(errs, cfg_path, line, "tls_key does not match tls_cert", key_file);
+    ssl_error(errs, cfg_path, cfg->tls_cert_line, "tls_key does not match tls_cert", key_file);
     SSL_CTX_free(ctx);
     return NULL;
   }

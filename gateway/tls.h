@@ -23,8 +23,7 @@ typedef struct gw_tls gw_tls_t;
 
 /* Server: certificate chain + key (PEM), ALPN http/1.1, session tickets.
  * NULL with errs filled on failure. */
-SSL_CTX *tls_server_ctx(const char *cert_file, const char *key_file, const char *ciphers,
-                        const char *cfg_path, int line, gw_errors_t *errs);
+SSL_CTX *tls_server_ctx(const gw_config_t *cfg, const char *cfg_path, gw_errors_t *errs);
 /* Client: peer verified against ca_file or the system store; optional
  * client certificate. */
 SSL_CTX *tls_client_ctx(const char *ca_file, const char *cert_file, const char *key_file,
