@@ -3,13 +3,13 @@
 # proxies) and HAProxy 2.6 doing bearer-JWT verification, in ONE interleaved run (rounds x targets).
 # Peers, keys, token minting and the memory probe come from ../shared/peerbench (referenced, not copied).
 #
-#   make bench                      # = bash bench/run.sh after building; ~5 min (AUTH=0), ~7 min (AUTH=1)
+#   make bench                      # = bash bench/run.sh after building; ~7 min (AUTH=1, the default), ~5 min with AUTH=0
 #   QUICK=1 bash bench/run.sh       # smoke run: 1 round of 3 s, no memory test, short openssl speed
 #   AUTH=1 bash bench/run.sh        # + gateway-jwt targets (RS256/ES256 x 1/N tokens) and verify.sh
 #   AUTH=1 NTOKENS=300000 bash bench/run.sh   # N-token runs that miss the verification cache
 #
 # Knobs (env): ROUNDS=3 DURATION=10 CONNS=64 THREADS=1 WARMUP=2 NTOKENS=1000 IDLE_CONNS=5000
-#   AUTH=0 QUICK=0 SKIP_MEMORY=0 SKIP_OPENSSL=0 OPENSSL_SECONDS=3 PIN=1
+#   AUTH=1 QUICK=0 SKIP_MEMORY=0 SKIP_OPENSSL=0 OPENSSL_SECONDS=3 PIN=1
 #   GW_BIN=<repo>/build/gateway GW_PORT=18090 (gateway-jwt) GW_PLAIN_PORT=18091 (gateway-plain) GW_WORKERS=0
 #   PEERBENCH=<repo>/../shared/peerbench PB_RUN=/tmp/gateway-bench-run OUT=bench/results/<stamp>
 #   plus peerbench's PB_* (ports, claims, CPUs; see $PEERBENCH/config.env).
@@ -35,7 +35,7 @@ fi
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10}; CONNS=${CONNS:-64}; THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-2}; NTOKENS=${NTOKENS:-1000}; IDLE_CONNS=${IDLE_CONNS:-5000}
 SKIP_MEMORY=${SKIP_MEMORY:-0}; SKIP_OPENSSL=${SKIP_OPENSSL:-0}; OPENSSL_SECONDS=${OPENSSL_SECONDS:-3}
-AUTH=${AUTH:-0}
+AUTH=${AUTH:-1}
 GW_BIN=${GW_BIN:-$REPO/build/gateway}
 GW_PORT=${GW_PORT:-18090}; GW_PLAIN_PORT=${GW_PLAIN_PORT:-18091}; GW_WORKERS=${GW_WORKERS:-0}
 STAMP=$(date +%Y%m%d-%H%M%S)
