@@ -515,7 +515,10 @@ static void client_run(client_t *c, const char *data, size_t len) {
       if (r->event == EV_MSG) {
         r->msg_complete = 1;
         if (r->state == RS_BODY && r->uc) upstream_body_end(r);
-        if (r->state == RS_M2M) gate_m2m_start(r);
+        if (r->state == RS_M2M) {
+          gate_m2m_start(r);
+          if (c->req != r) continue; /* answered at once: the request is over */
+        }
         if (r->resp_complete) request_end(c);
         continue;
       }

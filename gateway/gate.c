@@ -772,6 +772,7 @@ static void m2m_done(uv_work_t *req, int status) {
 
 void gate_m2m_start(request_t *r) {
   client_t *c = r->c;
+  r->decision = "m2m";
   int nauth = 0;
   req_header(r, "authorization", &nauth);
   if (nauth > 1) {
