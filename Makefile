@@ -25,6 +25,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-unit test-asan asan run clean bench install
 
+FUZZ_SECONDS ?= 5
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BINDIR  := $(DESTDIR)$(PREFIX)/bin
@@ -64,7 +65,7 @@ asan:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory asan
-	@sh tests/run.sh build build-asan
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/run.sh build build-asan
 
 test-asan: deps asan
 	@sh tests/run.sh build-asan

@@ -59,6 +59,17 @@ for b in "$@"; do
   fi
   unset ASAN_OPTIONS UBSAN_OPTIONS
 done
+# A short fuzzing pass (FUZZ_SECONDS per target) as a regression check of the
+# parsers; tests/fuzz/run.sh prints one TAP line per target.
+if [ -n "${FUZZ_SECONDS:-}" ]; then
+  out="$log_dir/fuzz.tap"
+  sh tests/fuzz/run.sh "$FUZZ_SECONDS" > "$out" 2>&1; rc=$?
+  count "$out"
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  echo "# fuzz (${FUZZ_SECONDS}s per target): $p passed, $f failed"
+  [ "$f" -eq 0 ] || grep -E -A6 '^not ok' "$out" | sed 's/^/#   /'
+  total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+fi
 rm -rf "$log_dir"
 if [ "$total_skip" -gt 0 ]; then
   echo "$total_pass passed, $total_fail failed, $total_skip skipped"
