@@ -278,6 +278,7 @@ int main(int argc, char **argv) {
   atomic_store(&gw_ready, 1);
   maybe_ready(&a);
   for (size_t i = 0; i < cfg->nlisten; i++) LOG_INFO("listening on %s", cfg->listen[i].text);
+  for (size_t i = 0; i < cfg->ntls_listen; i++) LOG_INFO("listening on %s (TLS)", cfg->tls_listen[i].text);
   if (cfg->admin_enabled) LOG_INFO("admin on %s", cfg->admin_listen.text);
   LOG_INFO("gateway %s started with %u worker(s)", GW_VERSION, a.server.nworkers);
 
