@@ -33,6 +33,7 @@ struct gate_worker {
   gw_tokcache_t *cache;
   dlist_t parked;
   char fwd[GW_TOKCACHE_MAX_STRS][512]; /* identity claim values of a fresh verification */
+  size_t cache_entries;                /* last entry count reported to the metrics */
 };
 
 typedef enum { REFUSE_NO_TOKEN, REFUSE_INVALID, REFUSE_SCOPE, REFUSE_REQUEST, REFUSE_UNAVAILABLE } refuse_t;
@@ -81,6 +82,8 @@ gate_worker_t *gate_new(const gw_authctx_t *a) {
   }
   return g;
 }
+
+size_t gate_cache_entries(const gate_worker_t *g) { return g ? g->cache_entries : 0; }
 
 void gate_free(gate_worker_t *g) {
   if (!g) return;
@@ -475,6 +478,12 @@ static gw_jwt_result_t verify(gate_worker_t *g, const gw_config_t *cfg, gw_mcoun
     }
   }
   tokcache_put(g->cache, tok, len, (uint32_t)u, now, out);
+  if (mc) {
+    gw_tokcache_stats_t st;
+    tokcache_stats(g->cache, &st);
+    metrics_token_cache_entries_add(mc, (int64_t)st.entries - (int64_t)g->cache_entries);
+    g->cache_entries = st.entries;
+  }
   return GW_JWT_OK;
 }
 

@@ -184,6 +184,7 @@ struct request {
   uint64_t bytes_out;     /* response bytes sent to the client (body + head) */
   uint64_t start_ms;
   uint64_t up_start_ms;
+  uint64_t up_ms;         /* upstream time: request handed over to response complete */
   /* head arena: method, target and header bytes copied out of read buffers */
   char *arena;            /* grows on demand up to arena_max (max_header_bytes) */
   uint32_t arena_len, arena_cap, arena_max;
@@ -328,6 +329,7 @@ void upstream_close(upconn_t *uc);
 struct gw_authctx;
 gate_worker_t *gate_new(const struct gw_authctx *a);
 void gate_free(gate_worker_t *g);
+size_t gate_cache_entries(const gate_worker_t *g);
 void gate_wake_all(gate_worker_t *g);
 void gate_request(client_t *c, request_t *r);
 void gate_wake(worker_t *w);

@@ -122,6 +122,8 @@ void access_log_request(request_t *r) {
     gw_json_escape(pat, sizeof pat, r->route->pattern, strlen(r->route->pattern), 256);
     outbuf_printf(&w->access, ",\"route\":\"%s %s\"", r->route->methods, pat);
   }
+  if (r->pool && r->up_start_ms)
+    outbuf_printf(&w->access, ",\"upstream_ms\":%llu", (unsigned long long)r->up_ms);
   if (r->request_id[0]) outbuf_printf(&w->access, ",\"request_id\":\"%s\"", r->request_id);
   if (r->decision) outbuf_printf(&w->access, ",\"decision\":\"%s\"", r->decision);
   if (r->reason) outbuf_printf(&w->access, ",\"reason\":\"%s\"", r->reason);
@@ -284,6 +286,8 @@ wgen_t *wgen_new(worker_t *w, gw_snapshot_t *snap) {
 
 void wgen_release(wgen_t *g) {
   if (--g->users > 0) return;
+  /* Its token cache goes with it: the gauge counts live entries only. */
+  if (g->w->mc) metrics_token_cache_entries_add(g->w->mc, -(int64_t)gate_cache_entries(g->gate));
   dlist_remove(&g->link);
   gate_free(g->gate);
   free(g->pools);

@@ -24,6 +24,13 @@ static void up_on_write(uv_write_t *wr, int status);
 static void up_connect_fresh(request_t *r);
 static void up_fail(upconn_t *uc, int status, const char *code, const char *desc);
 static void up_metric(upconn_t *uc, int timeout);
+
+static void pool_metric(upconn_t *uc, int delta) {
+  worker_t *w = uc->pool->w;
+  if (w->mc)
+    metrics_upstream_pool_idle_add(w->mc, uc->pool->gen->snap->ml,
+                                   (uint32_t)(uc->pool - uc->pool->gen->pools), delta);
+}
 static const llhttp_settings_t *resp_settings(void);
 
 /* ---- the head sent upstream --------------------------------------------- */
@@ -308,6 +315,7 @@ static void pool_take(upconn_t *uc) {
   dlist_remove(&uc->link);
   dlist_insert_tail(&uc->pool->w->upconns, &uc->link);
   uc->pool->nidle--;
+  pool_metric(uc, -1);
 }
 
 void upstream_close(upconn_t *uc) {
@@ -354,6 +362,7 @@ void upstream_release(request_t *r, int reusable) {
   dlist_insert_tail(&p->idle, &uc->link);
   p->nidle++;
   uc->pooled = 1;
+  pool_metric(uc, 1);
   uc->reused = 1;
   set_tmo(uc, TMO_POOL, POOL_IDLE_MS);
   if (uc->wq.out.cap > 4096) outbuf_free(&uc->wq.out);
@@ -502,9 +511,10 @@ void upstream_resume_reading(request_t *r) {
 static void response_done(upconn_t *uc, int reusable) {
   request_t *r = uc->req;
   worker_t *w = uc->pool->w;
+  r->up_ms = worker_now(w) - r->up_start_ms;
   if (w->mc)
     metrics_upstream_duration(w->mc, r->gen->snap->ml, (uint32_t)(uc->pool - uc->pool->gen->pools),
-                              (worker_now(w) - r->up_start_ms) * 1000000u);
+                              r->up_ms * 1000000u);
   r->upstream_reusable = (uint8_t)reusable;
   uc->tmo = TMO_NONE;
   conn_response_complete(r);

@@ -95,6 +95,8 @@ test('requests, auth decisions and the token cache move as requests are made', T
   assert.equal(d('gateway_token_cache_hits_total'), 2, 'the same token twice more: cache hits');
   assert.ok(d('gateway_token_cache_misses_total') >= 3, 'first use of each token: misses');
   assert.equal(d('gateway_upstream_request_duration_seconds_count{upstream="api"}'), 3);
+  assert.equal(d('gateway_token_cache_entries'), 2, 'the two valid tokens are cached, the forged one is not');
+  assert.ok(value(after1, 'gateway_upstream_pool_idle{upstream="api"}') >= 1, 'a keep-alive upstream connection waits in the pool');
 });
 
 test('an unreachable upstream counts a connect error', T, async () => {

@@ -117,6 +117,9 @@ test('access log: a proxied request is one JSON line with time, method, path, st
   assert.equal(rec.status, 200);
   assert.equal(rec.upstream, 'api');
   assert.ok(rec.bytes > 0, `bytes: ${rec.bytes}`);
+  assert.equal(typeof rec.upstream_ms, 'number', 'upstream time logged');
+  assert.ok(rec.upstream_ms >= 0 && rec.upstream_ms <= rec.duration_ms);
+  assert.match(rec.request_id, /^[0-9a-f]{32}$/, 'a generated request id');
 });
 
 test('access log: the gateway\'s own 404 is logged with status 404', T, async () => {
