@@ -613,7 +613,6 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
     h->val_off = 0;
     h->val_len = 0;
     r->in_field = 1;
-    r->last_was_value = 0;
   }
   r->hdrs[r->nhdrs - 1].name_len += (uint32_t)n;
   return arena_add(r, at, n) ? HPE_USER : 0;
@@ -627,7 +626,6 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
     r->in_field = 0;
     h->val_off = r->arena_len;
   }
-  r->last_was_value = 1;
   h->val_len += (uint32_t)n;
   return arena_add(r, at, n) ? HPE_USER : 0;
 }

@@ -136,7 +136,6 @@ struct worker {
   size_t nclients;
   int draining;
   int stopping;
-  int handles_open;
   outbuf_t access;  /* buffered access log lines, flushed on each tick */
   gw_mcounters_t *mc; /* this worker's metric counters */
   uint64_t rid_state[2]; /* request id generator (xorshift128+, seeded from getrandom) */
@@ -171,7 +170,6 @@ struct request {
   uint8_t is_head;
   uint8_t retried;
   uint8_t upstream_reusable;
-  uint8_t last_was_value;
   uint8_t in_field;
   int err_status;         /* set by a parser callback that refused (431...) */
   const char *err_code;

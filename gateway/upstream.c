@@ -45,9 +45,6 @@ static int conn_lists(const request_t *r, const char *name, size_t len) {
   return 0;
 }
 
-static int list_has_ci(const char *v, size_t vlen, const char *tok, size_t tlen) {
-  return http_list_has(v, vlen, tok, tlen);
-}
 
 /* Incoming headers named like a [forward] identity header never reach the
  * upstream: only the gateway may set them. */
@@ -193,7 +190,6 @@ static upconn_t *upconn_new(upool_t *p) {
   dlist_init(&uc->link);
   uv_tcp_init(&p->w->loop, &uc->tcp);
   uc->tcp.data = uc;
-  p->w->handles_open++;
   p->gen->users++; /* the pool lives in the generation: keep it until closed */
   return uc;
 }
@@ -333,7 +329,6 @@ void upstream_close(upconn_t *uc) {
 static void up_on_close(uv_handle_t *h) {
   upconn_t *uc = h->data;
   dlist_remove(&uc->link);
-  uc->pool->w->handles_open--;
   outbuf_free(&uc->wq.out);
   outbuf_free(&uc->wq.enc);
   tls_free(uc->wq.tls);
@@ -667,7 +662,7 @@ static int resp_conn_lists(const request_t *r, const char *name, size_t len) {
   for (uint32_t i = 0; i < r->nrhdrs; i++) {
     const hdr_t *h = &r->rhdrs[i];
     if (http_name_eq(r->resp.data + h->name_off, h->name_len, "connection") &&
-        list_has_ci(r->resp.data + h->val_off, h->val_len, name, len))
+        http_list_has(r->resp.data + h->val_off, h->val_len, name, len))
       return 1;
   }
   return 0;
