@@ -705,7 +705,8 @@ enum sec_kind {
   SEC_CORS,
   SEC_ADMIN,
   SEC_LOG,
-  SEC_M2M
+  SEC_M2M,
+  SEC_TLS
 };
 
 enum {
@@ -722,6 +723,7 @@ enum {
   K_SRV_MAX_HEADERS,
   K_SRV_MAX_CONNECTIONS,
   K_SRV_TLS_CIPHERS,
+  K_SRV_TLS_TICKET_ROTATE,
   K_SRV_N
 };
 static const char *const server_keys[K_SRV_N] = {
@@ -730,6 +732,7 @@ static const char *const server_keys[K_SRV_N] = {
     [K_SRV_TLS_CERT] = "tls_cert",
     [K_SRV_TLS_KEY] = "tls_key",
     [K_SRV_TLS_CIPHERS] = "tls_ciphers",
+    [K_SRV_TLS_TICKET_ROTATE] = "tls_ticket_rotate",
     [K_SRV_WORKERS] = "workers",
     [K_SRV_PUBLIC_URL] = "public_url",
     [K_SRV_MAX_HEADER_BYTES] = "max_header_bytes",
@@ -841,6 +844,13 @@ static const char *const m2m_keys[K_M2M_N] = {
     [K_M2M_LOCKOUT] = "lockout",
 };
 
+enum { K_TLS_SERVER_NAMES, K_TLS_CERT, K_TLS_KEY, K_TLS_N };
+static const char *const tlscert_keys[K_TLS_N] = {
+    [K_TLS_SERVER_NAMES] = "server_names",
+    [K_TLS_CERT] = "cert",
+    [K_TLS_KEY] = "key",
+};
+
 #define MAX_KEYS 16
 typedef struct {
   int line;               /* section header line; 0 = section absent */
@@ -859,7 +869,7 @@ typedef struct {
 
   sec_meta server, resource, policy, forward, cors, admin, log;
   sec_meta m2m;
-  sec_meta *issuer_meta, *upstream_meta; /* parallel to cfg->issuers/upstreams */
+  sec_meta *issuer_meta, *upstream_meta, *tls_meta; /* parallel to cfg->issuers/upstreams/tls_certs */
   int listen_line[GW_MAX_LISTEN], tls_listen_line[GW_MAX_LISTEN];
   int *forward_line; /* parallel to cfg->forward */
 } load_ctx;
@@ -908,6 +918,38 @@ static bool valid_section_name(const char *s) {
   return true;
 }
 
+/* Appends a zeroed element for [KIND:NAME] (and its parallel sec_meta) to
+ * *arr; NULL after reporting a duplicate name or running out of memory.
+ * Every named section type has `char *name` as its first member, which is
+ * what lets one function serve all their arrays. */
+static void *named_add(load_ctx *c, const char *section, const char *name, int line, void **arr,
+                       size_t *n, size_t elem, sec_meta **meta) {
+  char *base = *arr;
+  for (size_t i = 0; i < *n; i++) {
+    if (strcmp(*(char **)(void *)(base + i * elem), name) == 0) {
+      cerr(c, line, "duplicate section [%s] (first at line %d)", section, (*meta)[i].line);
+      return NULL;
+    }
+  }
+  char *na = realloc(*arr, (*n + 1) * elem);
+  if (na) *arr = na;
+  sec_meta *nm = realloc(*meta, (*n + 1) * sizeof *nm);
+  if (nm) *meta = nm;
+  char *nd = strdup(name);
+  if (!na || !nm || !nd) {
+    free(nd);
+    cerr(c, line, "out of memory");
+    return NULL;
+  }
+  void *e = na + *n * elem;
+  memset(e, 0, elem);
+  *(char **)e = nd;
+  memset(&nm[*n], 0, sizeof *nm);
+  nm[*n].line = line;
+  c->cur_idx = (*n)++;
+  return e;
+}
+
 static int on_section(load_ctx *c, const char *section, int line) {
   static const struct {
     const char *name;
@@ -939,13 +981,20 @@ static int on_section(load_ctx *c, const char *section, int line) {
     return 1;
   }
 
-  bool is_iss = strncmp(section, "issuer", 6) == 0 && (section[6] == ':' || !section[6]);
-  bool is_up = strncmp(section, "upstream", 8) == 0 && (section[8] == ':' || !section[8]);
-  if (!is_iss && !is_up) {
+  static const struct {
+    const char *kind;
+    enum sec_kind sec;
+  } named[] = {{"issuer", SEC_ISSUER}, {"upstream", SEC_UPSTREAM}, {"tls", SEC_TLS}};
+  size_t ki = 0;
+  for (; ki < sizeof named / sizeof *named; ki++) {
+    size_t kl = strlen(named[ki].kind);
+    if (strncmp(section, named[ki].kind, kl) == 0 && (section[kl] == ':' || !section[kl])) break;
+  }
+  if (ki == sizeof named / sizeof *named) {
     cerr(c, line, "unknown section [%.*s%s]", VARG(section));
     return 0;
   }
-  const char *kind = is_iss ? "issuer" : "upstream";
+  const char *kind = named[ki].kind;
   const char *name = strchr(section, ':');
   if (!name) {
     cerr(c, line, "section [%s] needs a name: [%s:NAME]", section, kind);
@@ -959,64 +1008,36 @@ static int on_section(load_ctx *c, const char *section, int line) {
     return 0;
   }
 
-  if (is_iss) {
-    for (size_t i = 0; i < cfg->nissuers; i++) {
-      if (strcmp(cfg->issuers[i].name, name) == 0) {
-        cerr(c, line, "duplicate section [%s] (first at line %d)", section, cfg->issuers[i].line);
-        return 0;
-      }
-    }
-    gw_issuer_cfg_t *ni = realloc(cfg->issuers, (cfg->nissuers + 1) * sizeof *ni);
-    if (ni) cfg->issuers = ni;
-    sec_meta *nm = realloc(c->issuer_meta, (cfg->nissuers + 1) * sizeof *nm);
-    if (nm) c->issuer_meta = nm;
-    char *nd = strdup(name);
-    if (!ni || !nm || !nd) {
-      free(nd);
-      cerr(c, line, "out of memory");
-      return 0;
-    }
-    gw_issuer_cfg_t *is = &cfg->issuers[cfg->nissuers];
-    memset(is, 0, sizeof *is);
-    memset(&c->issuer_meta[cfg->nissuers], 0, sizeof *nm);
-    is->name = nd;
+  switch (named[ki].sec) {
+  case SEC_ISSUER: {
+    gw_issuer_cfg_t *is = named_add(c, section, name, line, (void **)&cfg->issuers,
+                                    &cfg->nissuers, sizeof *is, &c->issuer_meta);
+    if (!is) return 0;
     is->line = line;
     is->leeway_ms = 30 * 1000;
     is->refresh_interval_ms = 5 * 60 * 1000;
-    c->issuer_meta[cfg->nissuers].line = line;
-    c->cur_idx = cfg->nissuers++;
-    c->cur = SEC_ISSUER;
-  } else {
-    for (size_t i = 0; i < cfg->nupstreams; i++) {
-      if (strcmp(cfg->upstreams[i].name, name) == 0) {
-        cerr(c, line, "duplicate section [%s] (first at line %d)", section,
-             cfg->upstreams[i].line);
-        return 0;
-      }
-    }
-    gw_upstream_cfg_t *nu = realloc(cfg->upstreams, (cfg->nupstreams + 1) * sizeof *nu);
-    if (nu) cfg->upstreams = nu;
-    sec_meta *nm = realloc(c->upstream_meta, (cfg->nupstreams + 1) * sizeof *nm);
-    if (nm) c->upstream_meta = nm;
-    char *nd = strdup(name);
-    if (!nu || !nm || !nd) {
-      free(nd);
-      cerr(c, line, "out of memory");
-      return 0;
-    }
-    gw_upstream_cfg_t *u = &cfg->upstreams[cfg->nupstreams];
-    memset(u, 0, sizeof *u);
-    memset(&c->upstream_meta[cfg->nupstreams], 0, sizeof *nm);
-    u->name = nd;
+    break;
+  }
+  case SEC_UPSTREAM: {
+    gw_upstream_cfg_t *u = named_add(c, section, name, line, (void **)&cfg->upstreams,
+                                     &cfg->nupstreams, sizeof *u, &c->upstream_meta);
+    if (!u) return 0;
     u->line = line;
     u->connect_timeout_ms = 2 * 1000;
     u->response_timeout_ms = 30 * 1000;
     u->host_mode = GW_HOST_PRESERVE;
     u->pool_size = 64;
-    c->upstream_meta[cfg->nupstreams].line = line;
-    c->cur_idx = cfg->nupstreams++;
-    c->cur = SEC_UPSTREAM;
+    break;
   }
+  default: {
+    gw_tls_cert_cfg_t *t = named_add(c, section, name, line, (void **)&cfg->tls_certs,
+                                     &cfg->ntls_certs, sizeof *t, &c->tls_meta);
+    if (!t) return 0;
+    t->line = line;
+    break;
+  }
+  }
+  c->cur = named[ki].sec;
   return 1;
 }
 
@@ -1135,6 +1156,15 @@ static void set_server(load_ctx *c, int k, const char *v, int line) {
     /* OpenSSL judges the list when the TLS context is built (a bad one is
      * reported at this line then). */
     cfg->tls_ciphers = cstrdup(c, line, v);
+    return;
+  case K_SRV_TLS_TICKET_ROTATE:
+    if (want_duration(c, line, "tls_ticket_rotate", v, 1000, &u)) {
+      if (u > 24ull * 3600 * 1000 || u % 1000)
+        cerr(c, line, "tls_ticket_rotate: expected whole seconds from 1s to 24h, got " VFMT,
+             VARG(v));
+      else
+        cfg->tls_ticket_rotate_ms = u;
+    }
     return;
   case K_SRV_WORKERS:
     if (want_uint(c, line, "workers", v, 0, 256, &u)) cfg->workers = (unsigned)u;
@@ -1584,6 +1614,62 @@ static void set_m2m_path(load_ctx *c, int line, const char *key, const char *v, 
   *out = cstrdup(c, line, v);
 }
 
+/* An SNI name as a client sends it: DNS labels of letters, digits and '-',
+ * optionally "*." in front for any one label. Lower-cased in place. */
+static bool valid_server_name(char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 253) return false;
+  lower_in_place(s);
+  const char *p = s;
+  if (p[0] == '*' && p[1] == '.') p += 2;
+  size_t label = 0;
+  for (char prev = '.'; *p; prev = *p++) {
+    if (*p == '.') {
+      if (label == 0 || prev == '-') return false;
+      label = 0;
+    } else if (is_alnum((unsigned char)*p) || (*p == '-' && label > 0)) {
+      if (++label > 63) return false;
+    } else {
+      return false;
+    }
+  }
+  return label > 0 && s[n - 1] != '-';
+}
+
+static void set_tls(load_ctx *c, int k, const char *v, int line) {
+  gw_config_t *cfg = c->cfg;
+  gw_tls_cert_cfg_t *t = &cfg->tls_certs[c->cur_idx];
+  switch (k) {
+  case K_TLS_SERVER_NAMES: {
+    t->server_names = split_or_oom(c, line, v, &t->nserver_names);
+    for (size_t i = 0; t->server_names && i < t->nserver_names; i++) {
+      char *name = t->server_names[i];
+      if (!valid_server_name(name)) {
+        cerr(c, line, "server_names: invalid host name " VFMT " (DNS labels, optionally \"*.\" first)",
+             VARG(name));
+        continue;
+      }
+      for (size_t j = 0; j <= c->cur_idx; j++) {
+        const gw_tls_cert_cfg_t *o = &cfg->tls_certs[j];
+        size_t upto = j == c->cur_idx ? i : o->nserver_names;
+        for (size_t q = 0; o->server_names && q < upto; q++)
+          if (strcmp(o->server_names[q], name) == 0)
+            cerr(c, line, "server_names: %s is already listed in [tls:%s]", name, o->name);
+      }
+    }
+    return;
+  }
+  case K_TLS_CERT:
+    t->cert = resolve_path(c, line, v);
+    t->cert_line = line;
+    return;
+  default:
+    t->key = resolve_path(c, line, v);
+    t->key_line = line;
+    return;
+  }
+}
+
 static void set_m2m(load_ctx *c, int k, const char *v, int line) {
   gw_m2m_cfg_t *m = &c->cfg->m2m;
   uint64_t u;
@@ -1685,6 +1771,7 @@ static int on_key(load_ctx *c, const char *section, const char *name, const char
   case SEC_ADMIN: tab = admin_keys, n = K_ADM_N, m = &c->admin; break;
   case SEC_LOG: tab = log_keys, n = K_LOG_N, m = &c->log; break;
   case SEC_M2M: tab = m2m_keys, n = K_M2M_N, m = &c->m2m; break;
+  case SEC_TLS: tab = tlscert_keys, n = K_TLS_N, m = &c->tls_meta[c->cur_idx]; break;
   default: return 1;
   }
   int k = key_index(tab, n, name);
@@ -1715,6 +1802,7 @@ static int on_key(load_ctx *c, const char *section, const char *name, const char
   case SEC_ADMIN: want_listen(c, line, "listen", value, &c->cfg->admin_listen); break;
   case SEC_LOG: set_log(c, k, value, line); break;
   case SEC_M2M: set_m2m(c, k, value, line); break;
+  case SEC_TLS: set_tls(c, k, value, line); break;
   default: break;
   }
   return c->nerr == before;
@@ -1808,10 +1896,22 @@ static void validate_server(load_ctx *c) {
   cfg->tls_ciphers_line = c->server.key_line[K_SRV_TLS_CIPHERS];
   if (tlsl && (!cert || !key))
     cerr(c, tlsl, "tls_listen needs both tls_cert and tls_key in [server]");
+  else if (!tlsl && c->server.key_line[K_SRV_TLS_TICKET_ROTATE])
+    cerr(c, c->server.key_line[K_SRV_TLS_TICKET_ROTATE], "tls_ticket_rotate without tls_listen in [server]");
   else if (cert && !key)
     cerr(c, cert, "tls_cert without tls_key in [server]");
   else if (key && !cert)
     cerr(c, key, "tls_key without tls_cert in [server]");
+
+  if (!cfg->tls_ticket_rotate_ms) cfg->tls_ticket_rotate_ms = 3600 * 1000;
+  for (size_t i = 0; i < cfg->ntls_certs; i++) {
+    const gw_tls_cert_cfg_t *t = &cfg->tls_certs[i];
+    const sec_meta *m = &c->tls_meta[i];
+    if (!tlsl)
+      cerr(c, t->line, "[tls:%s] without tls_listen in [server]", t->name);
+    for (int k = 0; k < K_TLS_N; k++)
+      if (!m->key_line[k]) cerr(c, t->line, "[tls:%s] needs %s", t->name, tlscert_keys[k]);
+  }
 
   if (c->admin.line) {
     cfg->admin_enabled = 1;
@@ -2055,6 +2155,7 @@ gw_config_t *config_load(const char *path, gw_errors_t *errs) {
 
   free(c.issuer_meta);
   free(c.upstream_meta);
+  free(c.tls_meta);
   free(c.forward_line);
   if (r != 0 || c.nerr > 0) {
     config_free(cfg);
@@ -2070,6 +2171,14 @@ void config_free(gw_config_t *cfg) {
   free(cfg->tls_cert);
   free(cfg->tls_key);
   free(cfg->tls_ciphers);
+  for (size_t i = 0; i < cfg->ntls_certs; i++) {
+    gw_tls_cert_cfg_t *t = &cfg->tls_certs[i];
+    free(t->name);
+    config_free_words(t->server_names);
+    free(t->cert);
+    free(t->key);
+  }
+  free(cfg->tls_certs);
   free(cfg->public_url);
   free(cfg->resource_identifier);
   config_free_words(cfg->authorization_servers);

@@ -64,6 +64,16 @@ typedef struct {
   int line;
 } gw_issuer_cfg_t;
 
+/* [tls:NAME]: another certificate for tls_listen, chosen by the client's
+ * SNI host name; [server] tls_cert stays the default for every other name. */
+typedef struct {
+  char *name;          /* NAME of [tls:NAME] */
+  char **server_names; /* NULL-terminated, lower case; "*.example.com" matches one label */
+  size_t nserver_names;
+  char *cert, *key;    /* resolved paths */
+  int line, cert_line, key_line;
+} gw_tls_cert_cfg_t;
+
 typedef struct {
   char *header;        /* e.g. "X-Auth-Subject" */
   char *claim;         /* e.g. "sub" */
@@ -104,6 +114,9 @@ typedef struct gw_config {
   char *tls_cert, *tls_key;
   char *tls_ciphers;            /* TLS 1.2 cipher list (OpenSSL syntax); NULL: ECDHE + AEAD only */
   int tls_cert_line, tls_key_line, tls_ciphers_line; /* for errors found when loading them */
+  uint64_t tls_ticket_rotate_ms; /* session ticket key lifetime; default 1h */
+  gw_tls_cert_cfg_t *tls_certs; /* [tls:NAME] sections in file order */
+  size_t ntls_certs;
   unsigned workers;             /* 0 = one per CPU available to the process */
   char *public_url;             /* no trailing '/'; default: [resource] identifier */
   size_t max_header_bytes;      /* default 16k; request line + all header lines */

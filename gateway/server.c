@@ -260,7 +260,7 @@ wgen_t *wgen_new(worker_t *w, gw_snapshot_t *snap) {
     return NULL;
   }
   g->snap = snapshot_ref(snap);
-  g->tls_ctx = snap->server_tls;
+  g->tls_ctx = snap->server_tls ? tls_server_ctx(snap->server_tls) : NULL;
   g->snap_upstream_tls = snap->upstream_tls;
   g->users = 1; /* the worker's own reference while it is current */
   for (size_t i = 0; i < cfg->nupstreams; i++) {

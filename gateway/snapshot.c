@@ -9,7 +9,7 @@
 static void build_tls(gw_snapshot_t *s, const char *path, gw_errors_t *errs) {
   const gw_config_t *c = s->cfg;
   if (c->ntls_listen)
-    s->server_tls = tls_server_ctx(c, path, errs);
+    s->server_tls = tls_server_new(c, path, errs);
   s->upstream_tls = calloc(c->nupstreams ? c->nupstreams : 1, sizeof *s->upstream_tls);
   if (!s->upstream_tls) {
     gw_errors_add(errs, path, 0, "out of memory");
@@ -89,7 +89,7 @@ void snapshot_free(gw_snapshot_t *s) {
     config_free(s->cfg);
   }
   free(s->upstream_tls);
-  SSL_CTX_free(s->server_tls);
+  tls_server_free(s->server_tls);
   m2m_free(s->m2m);
   if (s->ml) metrics_labels_free(s->ml);
   free(s);

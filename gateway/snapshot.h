@@ -19,7 +19,7 @@ typedef struct gw_snapshot {
   gw_config_t *cfg;
   gw_keystore_t keys;
   gw_authctx_t auth;
-  SSL_CTX *server_tls;              /* for tls_listen; NULL without */
+  gw_tls_server_t *server_tls;      /* for tls_listen; NULL without */
   SSL_CTX **upstream_tls;           /* per upstream: NULL for http:// */
   gw_m2m_t *m2m;                    /* the built-in M2M issuer, NULL when disabled */
   gw_mlabels_t *ml;                 /* this snapshot's indices into the process's metrics */

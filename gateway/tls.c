@@ -4,9 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <time.h>
+
 #include <arpa/inet.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #define DEFAULT_CIPHERS                                                                     \
@@ -49,11 +57,135 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-SSL_CTX *tls_server_ctx(const gw_config_t *cfg, const char *cfg_path, gw_errors_t *errs) {
-  const char *cert_file = cfg->tls_cert, *key_file = cfg->tls_key, *ciphers = cfg->tls_ciphers;
+/* --- session tickets ---------------------------------------------------
+ * Ticket keys are derived, not stored: the key for certificate C and period
+ * E (monotonic seconds divided by tls_ticket_rotate) is HMAC-SHA256 of a
+ * random per-process secret, C's tag and E. So every worker thread agrees
+ * on them without locks or timers, a period's key exists only while the
+ * callback runs, a ticket sealed in period E opens in E and E+1 only
+ * (renewed in E+1), and a ticket made for one certificate opens under no
+ * other. The secret outlives reloads, so a SIGHUP does not cost every client
+ * a full handshake; a restart does. */
+static unsigned char ticket_secret[32];
+static int ticket_secret_ok;
+static pthread_once_t ticket_once = PTHREAD_ONCE_INIT;
+
+static void ticket_secret_init(void) {
+  ticket_secret_ok = RAND_bytes(ticket_secret, sizeof ticket_secret) == 1;
+}
+
+static int derive(const char *label, const char *tag, uint64_t epoch, unsigned char out[32]) {
+  unsigned char msg[8 + sizeof ((gw_tls_cert_t *)0)->tag + 8] = {0};
+  size_t tl = strnlen(tag, sizeof ((gw_tls_cert_t *)0)->tag);
+  memcpy(msg, label, strnlen(label, 8));
+  memcpy(msg + 8, tag, tl);
+  for (int i = 0; i < 8; i++) msg[8 + tl + i] = (unsigned char)(epoch >> (56 - 8 * i));
+  unsigned int n = 32;
+  return HMAC(EVP_sha256(), ticket_secret, sizeof ticket_secret, msg, 16 + tl, out, &n) != NULL;
+}
+
+static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
+                     EVP_MAC_CTX *hctx, int enc) {
+  /* The client hello callback has already moved ssl to its certificate's
+   * context, so this is the certificate the ticket is (or was) made for. */
+  const gw_tls_cert_t *cert = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+  if (!cert || !ticket_secret_ok) return enc ? -1 : 0;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t now = (uint64_t)ts.tv_sec / cert->srv->ticket_rotate_s, epoch = now;
+  unsigned char prefix[32];
+  if (!derive("name", cert->tag, 0, prefix)) return -1;
+  if (enc) {
+    memcpy(name, prefix, 8);
+    for (int i = 0; i < 8; i++) name[8 + i] = (unsigned char)(now >> (56 - 8 * i));
+    if (RAND_bytes(iv, 16) != 1) return -1;
+  } else {
+    if (memcmp(name, prefix, 8) != 0) return 0; /* another certificate or process */
+    epoch = 0;
+    for (int i = 0; i < 8; i++) epoch = epoch << 8 | name[8 + i];
+    if (epoch != now && epoch + 1 != now) return 0; /* too old (or from the future) */
+  }
+  unsigned char aes[32], mac[32];
+  int ok = derive("aes", cert->tag, epoch, aes) && derive("mac", cert->tag, epoch, mac);
+  if (ok) {
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, mac, sizeof mac),
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    ok = EVP_MAC_CTX_set_params(hctx, params) == 1 &&
+         (enc ? EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv)
+              : EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv)) == 1;
+  }
+  OPENSSL_cleanse(aes, sizeof aes);
+  OPENSSL_cleanse(mac, sizeof mac);
+  if (!ok) return -1;
+  return enc || epoch == now ? 1 : 2;
+}
+
+/* --- SNI --------------------------------------------------------------- */
+
+static const gw_tls_cert_t *sni_lookup(const gw_tls_server_t *srv, const unsigned char *host,
+                                       size_t n) {
+  char name[256];
+  if (n == 0 || n >= sizeof name) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (host[i] == 0) return NULL;
+    name[i] = host[i] >= 'A' && host[i] <= 'Z' ? (char)(host[i] + 32) : (char)host[i];
+  }
+  name[n] = 0;
+  const char *dot = strchr(name, '.');
+  for (size_t i = 1; i < srv->ncerts; i++) {
+    for (char *const *sn = srv->certs[i].names; *sn; sn++) {
+      const char *pat = *sn;
+      if (strcmp(pat, name) == 0) return &srv->certs[i];
+      /* "*.example.com" stands for exactly one label, never an empty one. */
+      if (pat[0] == '*' && dot && dot != name && strcmp(pat + 1, dot) == 0) return &srv->certs[i];
+    }
+  }
+  return NULL;
+}
+
+/* The certificate is chosen when the ClientHello arrives, before OpenSSL
+ * looks at sessions and tickets: then session ids and tickets are checked
+ * against the chosen certificate's context, and one made under another
+ * certificate is not resumed. A name no [tls:NAME] lists (or no SNI) keeps
+ * the default certificate, as nginx's default server does, rather than
+ * failing the handshake. The extension is read from the client's bytes, so
+ * every length is checked. */
+static int client_hello(SSL *ssl, int *alert, void *arg) {
+  (void)alert;
+  const gw_tls_server_t *srv = arg;
+  const unsigned char *p;
+  size_t len;
+  if (srv->ncerts < 2 || !SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len))
+    return SSL_CLIENT_HELLO_SUCCESS;
+  /* ServerNameList: u16 length, then entries of u8 type, u16 length, name. */
+  if (len < 2 || (size_t)(p[0] << 8 | p[1]) != len - 2) return SSL_CLIENT_HELLO_SUCCESS;
+  for (size_t i = 2; i + 3 <= len;) {
+    size_t n = (size_t)(p[i + 1] << 8 | p[i + 2]);
+    if (i + 3 + n > len) break;
+    if (p[i] == TLSEXT_NAMETYPE_host_name) {
+      const gw_tls_cert_t *c = sni_lookup(srv, p + i + 3, n);
+      if (c) SSL_set_SSL_CTX(ssl, c->ctx);
+      break;
+    }
+    i += 3 + n;
+  }
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* One context per certificate, all with the same protocol settings: after
+ * SNI switches the context, OpenSSL reads ALPN and ticket callbacks from the
+ * new one. */
+static SSL_CTX *server_ctx(gw_tls_cert_t *cert, const gw_config_t *cfg, const char *cert_file,
+                           int cert_line, const char *key_file, int key_line,
+                           const char *cfg_path, gw_errors_t *errs) {
+  const char *ciphers = cfg->tls_ciphers;
+  int dflt = cert->names == NULL; /* errors name the keys as written */
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) {
-    ssl_error(errs, cfg_path, cfg->tls_cert_line, "cannot create TLS context", NULL);
+    ssl_error(errs, cfg_path, cert_line, "cannot create TLS context", NULL);
     return NULL;
   }
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -67,28 +199,71 @@ SSL_CTX *tls_server_ctx(const gw_config_t *cfg, const char *cfg_path, gw_errors_
     return NULL;
   }
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-    ssl_error(errs, cfg_path, cfg->tls_cert_line, "cannot load tls_cert", cert_file);
+    ssl_error(errs, cfg_path, cert_line, dflt ? "cannot load tls_cert" : "cannot load cert",
+              cert_file);
     SSL_CTX_free(ctx);
     return NULL;
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-    ssl_error(errs, cfg_path, cfg->tls_key_line, "cannot load tls_key", key_file);
+    ssl_error(errs, cfg_path, key_line, dflt ? "cannot load tls_key" : "cannot load key",
+              key_file);
     SSL_CTX_free(ctx);
     return NULL;
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    ssl_error(errs, cfg_path, cfg->tls_cert_line, "tls_key does not match tls_cert", key_file);
+    ssl_error(errs, cfg_path, key_line,
+              dflt ? "tls_key does not match tls_cert" : "key does not match cert", key_file);
     SSL_CTX_free(ctx);
     return NULL;
   }
+  SSL_CTX_set_app_data(ctx, cert);
   SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
-  /* Stateless tickets (OpenSSL's default keys are random per context, so a
-   * reload, which builds a new context, rotates them) plus a session cache. */
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-  SSL_CTX_set_timeout(ctx, 3600);
-  static const unsigned char sid[] = "gateway";
-  SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
+  /* A ticket's key lives one to two periods; the session as long. */
+  SSL_CTX_set_timeout(ctx, (long)(2 * cert->srv->ticket_rotate_s));
+  unsigned char sid[32];
+  SHA256((const unsigned char *)cert->tag, strlen(cert->tag), sid);
+  SSL_CTX_set_session_id_context(ctx, sid, sizeof sid);
   return ctx;
+}
+
+SSL_CTX *tls_server_ctx(const gw_tls_server_t *srv) { return srv->certs[0].ctx; }
+
+gw_tls_server_t *tls_server_new(const gw_config_t *cfg, const char *cfg_path, gw_errors_t *errs) {
+  pthread_once(&ticket_once, ticket_secret_init);
+  gw_tls_server_t *srv = calloc(1, sizeof *srv);
+  if (srv) srv->certs = calloc(1 + cfg->ntls_certs, sizeof *srv->certs);
+  if (!srv || !srv->certs) {
+    free(srv);
+    gw_errors_add(errs, cfg_path, 0, "out of memory");
+    return NULL;
+  }
+  srv->ticket_rotate_s = cfg->tls_ticket_rotate_ms / 1000 ? cfg->tls_ticket_rotate_ms / 1000 : 3600;
+  for (size_t i = 0; i <= cfg->ntls_certs; i++) {
+    gw_tls_cert_t *c = &srv->certs[i];
+    const gw_tls_cert_cfg_t *t = i ? &cfg->tls_certs[i - 1] : NULL;
+    c->srv = srv;
+    c->names = t ? t->server_names : NULL;
+    snprintf(c->tag, sizeof c->tag, "gw%s%s", t ? "/" : "", t ? t->name : "");
+    c->ctx = t ? server_ctx(c, cfg, t->cert, t->cert_line, t->key, t->key_line, cfg_path, errs)
+               : server_ctx(c, cfg, cfg->tls_cert, cfg->tls_cert_line, cfg->tls_key,
+                            cfg->tls_key_line, cfg_path, errs);
+    srv->ncerts++;
+  }
+  if (errs->n) {
+    tls_server_free(srv);
+    return NULL;
+  }
+  SSL_CTX_set_client_hello_cb(srv->certs[0].ctx, client_hello, srv);
+  return srv;
+}
+
+void tls_server_free(gw_tls_server_t *srv) {
+  if (!srv) return;
+  for (size_t i = 0; i < srv->ncerts; i++) SSL_CTX_free(srv->certs[i].ctx);
+  free(srv->certs);
+  free(srv);
 }
 
 SSL_CTX *tls_client_ctx(const char *ca_file, const char *cert_file, const char *key_file,

@@ -14,6 +14,7 @@
 #define GW_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -21,9 +22,28 @@
 
 typedef struct gw_tls gw_tls_t;
 
-/* Server: certificate chain + key (PEM), ALPN http/1.1, session tickets.
- * NULL with errs filled on failure. */
-SSL_CTX *tls_server_ctx(const gw_config_t *cfg, const char *cfg_path, gw_errors_t *errs);
+/* Server side of tls_listen: the default certificate ([server] tls_cert) and
+ * one context per [tls:NAME], picked by SNI; ALPN http/1.1; session tickets
+ * with keys rotating every tls_ticket_rotate. Owned by a snapshot, so the
+ * contexts (and the server_names they point into) live as long as it. */
+typedef struct gw_tls_server gw_tls_server_t;
+typedef struct {
+  const gw_tls_server_t *srv;
+  SSL_CTX *ctx;
+  char *const *names; /* the config's server_names; NULL for the default */
+  char tag[72];       /* "gw" or "gw/NAME": session id context, ticket key label */
+} gw_tls_cert_t;
+struct gw_tls_server {
+  gw_tls_cert_t *certs; /* [0]: default; then one per [tls:NAME] */
+  size_t ncerts;
+  uint64_t ticket_rotate_s;
+};
+/* The context new connections start with. */
+SSL_CTX *tls_server_ctx(const gw_tls_server_t *srv);
+
+/* NULL with errs filled on failure. */
+gw_tls_server_t *tls_server_new(const gw_config_t *cfg, const char *cfg_path, gw_errors_t *errs);
+void tls_server_free(gw_tls_server_t *srv);
 /* Client: peer verified against ca_file or the system store; optional
  * client certificate. */
 SSL_CTX *tls_client_ctx(const char *ca_file, const char *cert_file, const char *key_file,

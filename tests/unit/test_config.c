@@ -1318,6 +1318,78 @@ static void test_m2m_section(void) {
   }
 }
 
+/* [tls:NAME] (SNI certificates) and tls_ticket_rotate. */
+static void test_tls_sections(void) {
+#define TLS_SRV "[server]\ntls_listen = 127.0.0.1:8443\ntls_cert = d.crt\ntls_key = d.key\n"
+  gw_config_t *cfg = EXPECT_OK(TLS_SRV
+                               "tls_ticket_rotate = 90s\n"
+                               "[tls:api]\nserver_names = API.Example.com *.Wild.example.com\n"
+                               "cert = tls/api.crt\nkey = /abs/api.key\n"
+                               "[tls:other]\nserver_names = other.test\ncert = o.crt\nkey = o.key\n");
+  if (cfg) {
+    CHECK_INT(cfg->tls_ticket_rotate_ms, 90000, "tls_ticket_rotate = 90s");
+    CHECK_INT(cfg->ntls_certs, 2, "two [tls:NAME] sections");
+    CHECK_STR(cfg->tls_certs[0].name, "api", "first section name");
+    CHECK_INT(cfg->tls_certs[0].nserver_names, 2, "two names");
+    CHECK_STR(cfg->tls_certs[0].server_names[0], "api.example.com", "names are lower-cased");
+    CHECK_STR(cfg->tls_certs[0].server_names[1], "*.wild.example.com", "wildcard kept");
+    CHECK(cfg->tls_certs[0].server_names[2] == NULL, "names NULL-terminated");
+    CHECK_STR(cfg->tls_certs[0].cert, in_tmp("tls/api.crt"), "cert resolved against config dir");
+    CHECK_STR(cfg->tls_certs[0].key, "/abs/api.key", "absolute key path kept");
+    CHECK_INT(cfg->tls_certs[0].cert_line, 8, "cert line kept for load errors");
+    CHECK_STR(cfg->tls_certs[1].server_names[0], "other.test", "second section");
+    config_free(cfg);
+  }
+  cfg = EXPECT_OK(TLS_SRV);
+  if (cfg) {
+    CHECK_INT(cfg->tls_ticket_rotate_ms, 3600000, "tls_ticket_rotate default 1h");
+    CHECK_INT(cfg->ntls_certs, 0, "no SNI certificates by default");
+    config_free(cfg);
+  }
+  EXPECT_ONLY_ERR("[tls:a]\nserver_names = a.test\ncert = c\nkey = k\n", 1,
+                  "[tls:a] without tls_listen in [server]");
+  EXPECT_ONLY_ERR(TLS_SRV "[tls:a]\ncert = c\nkey = k\n", 5, "[tls:a] needs server_names");
+  EXPECT_ONLY_ERR(TLS_SRV "[tls:a]\nserver_names = a.test\nkey = k\n", 5, "[tls:a] needs cert");
+  EXPECT_ONLY_ERR(TLS_SRV "[tls:a]\nserver_names = a.test\ncert = c\n", 5, "[tls:a] needs key");
+  EXPECT_ONLY_ERR(TLS_SRV "[tls]\n", 5, "section [tls] needs a name: [tls:NAME]");
+  EXPECT_ONLY_ERR(TLS_SRV "[tls:a]\nserver_names = a.test\ncert = c\nkey = k\nsni = x\n", 9,
+                  "unknown key 'sni' in [tls:a]");
+  EXPECT_ONLY_ERR(TLS_SRV "[tls:a]\nserver_names = a.test\ncert = c\nkey = k\n"
+                          "[tls:a]\nserver_names = b.test\ncert = c\nkey = k\n",
+                  9, "duplicate section [tls:a] (first at line 5)");
+  EXPECT_ONLY_ERR(TLS_SRV "[tls:a]\nserver_names = a.test\ncert = c\nkey = k\n"
+                          "[tls:b]\nserver_names = b.test A.TEST\ncert = c\nkey = k\n",
+                  10, "server_names: a.test is already listed in [tls:a]");
+  EXPECT_ONLY_ERR(TLS_SRV "[tls:a]\nserver_names = a.test x.test a.test\ncert = c\nkey = k\n", 6,
+                  "a.test is already listed in [tls:a]");
+  static const char *const bad_names[] = {
+      "a..b", ".a.b", "a.b.", "-a.b", "a-.b", "a.*.b", "*", "*.", "**.a", "a_b.c",
+      "a%b", "*a.b", "xn--\xc3\xa9.test", "a.b:443",
+  };
+  for (size_t i = 0; i < sizeof bad_names / sizeof *bad_names; i++) {
+    char text[512];
+    snprintf(text, sizeof text, TLS_SRV "[tls:a]\nserver_names = ok.test %s\ncert = c\nkey = k\n",
+             bad_names[i]);
+    EXPECT_ERR(text, 6, "server_names: invalid host name");
+  }
+  {
+    char text[700], label[70];
+    memset(label, 'a', 64);
+    label[64] = 0;
+    snprintf(text, sizeof text, TLS_SRV "[tls:a]\nserver_names = %s.test\ncert = c\nkey = k\n", label);
+    EXPECT_ONLY_ERR(text, 6, "invalid host name");
+    label[63] = 0;
+    snprintf(text, sizeof text, TLS_SRV "[tls:a]\nserver_names = %s.test\ncert = c\nkey = k\n", label);
+    cfg = EXPECT_OK(text);
+    config_free(cfg);
+  }
+  EXPECT_ONLY_ERR(TLS_SRV "tls_ticket_rotate = 500ms\n", 5, "tls_ticket_rotate: must be at least 1000ms");
+  EXPECT_ONLY_ERR(TLS_SRV "tls_ticket_rotate = 1500ms\n", 5, "expected whole seconds from 1s to 24h");
+  EXPECT_ONLY_ERR(TLS_SRV "tls_ticket_rotate = 25h\n", 5, "expected whole seconds from 1s to 24h");
+  EXPECT_ONLY_ERR("[server]\ntls_ticket_rotate = 1h\n", 2, "tls_ticket_rotate without tls_listen");
+#undef TLS_SRV
+}
+
 int main(void) {
   const char *t = getenv("TMPDIR");
   snprintf(tmpdir, sizeof tmpdir, "%s/gwcfg.XXXXXX", t && *t ? t : "/tmp");
@@ -1347,6 +1419,7 @@ int main(void) {
   test_cannot_open();
   test_spec_example();
   test_m2m_section();
+  test_tls_sections();
 
   unlink(cfgpath);
   rmdir(tmpdir);

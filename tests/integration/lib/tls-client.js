@@ -112,8 +112,11 @@ function handshake(port, opts = {}) {
       done = true;
       clearTimeout(timer);
       if (!session && v.ok) { try { session = s.getSession(); } catch (e) { /* none */ } }
+      // The ticket as the server sealed it: its first 16 bytes name the key.
+      let ticket;
+      try { ticket = s.getTLSTicket(); } catch (e) { /* none */ }
       s.destroy();
-      resolve(Object.assign(v, { session }));
+      resolve(Object.assign(v, { session, ticket }));
     };
     const timer = setTimeout(() => finish({ ok: false, error: new Error('handshake timed out') }), timeoutMs);
     s.on('secureConnect', () => {
