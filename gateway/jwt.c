@@ -1,5 +1,6 @@
 #include "jwt.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <openssl/rsa.h>
 
 #include "b64url.h"
+#include "jsonobj.h"
 
 /* The largest signature any accepted key can produce: RSA-8192. */
 #define MAX_SIG_BYTES (GW_JWKS_MAX_RSA_BITS / 8)
@@ -192,34 +194,39 @@ void jwt_thread_cleanup(void) {
 
 /* ---- JSON helpers --------------------------------------------------------- */
 
-static json_t *decode_object(const char *b64, size_t b64len, unsigned char *buf, size_t cap) {
+/* The payload with its index, owned by the claims; strings of the claims
+ * point into text. */
+struct gw_jwt_payload {
+  gw_jobj_t obj;
+  char text[GW_JWT_MAX_PAYLOAD];
+};
+
+/* Duplicate names are refused (jsonobj does it in every object): two
+ * readers of the same token must never see different claims. */
+static int decode_object(const char *b64, size_t b64len, char *buf, size_t cap, gw_jobj_t *o) {
   size_t n;
-  if (b64len > B64URL_ENCODED_LEN(cap) || b64url_decode(b64, b64len, buf, cap, &n) != 0)
-    return NULL;
-  /* Duplicate names are refused: two readers of the same token must never
-   * see different claims. */
-  json_t *j = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, NULL);
-  if (j && !json_is_object(j)) {
-    json_decref(j);
-    return NULL;
-  }
-  return j;
+  if (b64len > B64URL_ENCODED_LEN(cap) ||
+      b64url_decode(b64, b64len, (unsigned char *)buf, cap, &n) != 0)
+    return -1;
+  return jobj_parse(o, buf, n) == GW_JOBJ_OK ? 0 : -1;
 }
 
-static int str_eq(const json_t *s, const char *lit) {
+static int is_string(const gw_jv_t *v) { return v && v->type == GW_JV_STRING; }
+
+static int str_eq(const gw_jv_t *s, const char *lit) {
   size_t n = strlen(lit);
-  return json_string_length(s) == n && memcmp(json_string_value(s), lit, n) == 0;
+  return s->len == n && memcmp(s->s, lit, n) == 0;
 }
 
 /* NumericDate -> seconds; reals are floored and clamped. 0 when not a
  * number. */
-static int numeric_date(const json_t *j, int64_t *out) {
-  if (json_is_integer(j)) {
-    *out = (int64_t)json_integer_value(j);
+static int numeric_date(const gw_jv_t *j, int64_t *out) {
+  if (j && j->type == GW_JV_INT) {
+    *out = j->n.i;
     return 1;
   }
-  if (json_is_real(j)) {
-    double d = json_real_value(j);
+  if (j && j->type == GW_JV_REAL) {
+    double d = j->n.d;
     if (d >= 9.2e18) {
       *out = INT64_MAX;
     } else if (d <= -9.2e18) {
@@ -266,22 +273,21 @@ static int add_scopes(const gw_scope_registry_t *reg, const char *s, size_t len,
 }
 
 /* "scope" (RFC 9068: a string) wins over "scp" (string or array). */
-static gw_jwt_result_t read_scopes(json_t *payload, const gw_scope_registry_t *reg,
+static gw_jwt_result_t read_scopes(const gw_jobj_t *payload, const gw_scope_registry_t *reg,
                                    gw_jwt_claims_t *c) {
-  json_t *scope = json_object_get(payload, "scope");
-  json_t *scp = scope ? NULL : json_object_get(payload, "scp");
+  const gw_jv_t *scope = jobj_get(payload, "scope");
+  const gw_jv_t *scp = scope ? NULL : jobj_get(payload, "scp");
   size_t cap = 1;
   if (scope) {
-    if (!json_is_string(scope)) return GW_JWT_CLAIM_TYPE;
-    cap += json_string_length(scope);
-  } else if (json_is_string(scp)) {
-    cap += json_string_length(scp);
-  } else if (json_is_array(scp)) {
-    size_t i;
-    json_t *e;
-    json_array_foreach(scp, i, e) {
-      if (!json_is_string(e)) return GW_JWT_CLAIM_TYPE;
-      cap += json_string_length(e) + 1;
+    if (!is_string(scope)) return GW_JWT_CLAIM_TYPE;
+    cap += scope->len;
+  } else if (is_string(scp)) {
+    cap += scp->len;
+  } else if (scp && scp->type == GW_JV_ARRAY) {
+    for (size_t i = 0; i < scp->count; i++) {
+      const gw_jv_t *e = jobj_elem(payload, scp, i);
+      if (!is_string(e)) return GW_JWT_CLAIM_TYPE;
+      cap += e->len + 1;
     }
   } else if (scp) {
     return GW_JWT_CLAIM_TYPE;
@@ -291,17 +297,15 @@ static gw_jwt_result_t read_scopes(json_t *payload, const gw_scope_registry_t *r
   size_t tlen = 0;
   gw_scopeset_t set = 0;
   int ok = 1;
-  if (scope || json_is_string(scp)) {
-    json_t *s = scope ? scope : scp;
-    ok = add_scopes(reg, json_string_value(s), json_string_length(s), text, &tlen, &set);
+  if (scope || is_string(scp)) {
+    const gw_jv_t *s = scope ? scope : scp;
+    ok = add_scopes(reg, s->s, s->len, text, &tlen, &set);
   } else if (scp) {
-    size_t i;
-    json_t *e;
-    json_array_foreach(scp, i, e) {
+    for (size_t i = 0; i < scp->count; i++) {
       /* An array element is one scope: a space inside it is not allowed. */
-      size_t el = json_string_length(e);
-      if (el == 0 || memchr(json_string_value(e), ' ', el) ||
-          !add_scopes(reg, json_string_value(e), el, text, &tlen, &set)) {
+      const gw_jv_t *e = jobj_elem(payload, scp, i);
+      if (e->len == 0 || memchr(e->s, ' ', e->len) ||
+          !add_scopes(reg, e->s, e->len, text, &tlen, &set)) {
         ok = 0;
         break;
       }
@@ -320,11 +324,11 @@ static gw_jwt_result_t read_scopes(json_t *payload, const gw_scope_registry_t *r
 
 /* RFC 9068 §2.1 / RFC 8725 §3.11: "at+jwt", or "JWT" unless the issuer
  * requires at+jwt; case-insensitive, "application/" optional. */
-static int typ_ok(const json_t *typ, int require_at_jwt) {
+static int typ_ok(const gw_jv_t *typ, int require_at_jwt) {
   if (!typ) return !require_at_jwt;
-  if (!json_is_string(typ)) return 0;
-  const char *s = json_string_value(typ);
-  size_t n = json_string_length(typ);
+  if (!is_string(typ)) return 0;
+  const char *s = typ->s;
+  size_t n = typ->len;
   if (n >= 12 && strncasecmp(s, "application/", 12) == 0) {
     s += 12;
     n -= 12;
@@ -333,58 +337,59 @@ static int typ_ok(const json_t *typ, int require_at_jwt) {
   return !require_at_jwt && n == 3 && strncasecmp(s, "jwt", 3) == 0;
 }
 
-static gw_jwt_result_t check_aud(const json_t *aud, const gw_jwt_issuer_t *is) {
+static gw_jwt_result_t check_aud(const gw_jobj_t *payload, const gw_jwt_issuer_t *is) {
+  const gw_jv_t *aud = jobj_get(payload, "aud");
   if (!aud) return GW_JWT_AUD_MISMATCH;
-  size_t n = json_is_array(aud) ? json_array_size(aud) : 1;
-  if (!json_is_array(aud) && !json_is_string(aud)) return GW_JWT_CLAIM_TYPE;
+  int arr = aud->type == GW_JV_ARRAY;
+  if (!arr && !is_string(aud)) return GW_JWT_CLAIM_TYPE;
+  size_t n = arr ? aud->count : 1;
   int match = 0;
   for (size_t i = 0; i < n; i++) {
-    const json_t *a = json_is_array(aud) ? json_array_get(aud, i) : aud;
-    if (!json_is_string(a)) return GW_JWT_CLAIM_TYPE;
+    const gw_jv_t *a = arr ? jobj_elem(payload, aud, i) : aud;
+    if (!is_string(a)) return GW_JWT_CLAIM_TYPE;
     for (size_t k = 0; k < is->naudiences && !match; k++)
       match = str_eq(a, is->audiences[k]);
   }
   return match ? GW_JWT_OK : GW_JWT_AUD_MISMATCH;
 }
 
-/* Optional string claim: 0 when present and not a string. */
-/* sub, client_id and gty of another type do not make a token invalid (SPEC:
- * an identity header from such a claim is omitted, the request proceeds);
- * they count as absent for the string view (kind detection, the log). */
-static int opt_string(json_t *payload, const char *name, const char **s, size_t *len) {
-  json_t *j = json_object_get(payload, name);
-  if (!j || !json_is_string(j)) return 1;
-  *s = json_string_value(j);
-  *len = json_string_length(j);
-  return 1;
+/* Optional string claim. sub, client_id and gty of another type do not
+ * make a token invalid (SPEC: an identity header from such a claim is
+ * omitted, the request proceeds); they count as absent for the string view
+ * (kind detection, the log). */
+static void opt_string(const gw_jobj_t *payload, const char *name, const char **s, size_t *len) {
+  const gw_jv_t *j = jobj_get(payload, name);
+  if (!is_string(j)) return;
+  *s = j->s;
+  *len = j->len;
 }
 
 /* Everything after the signature check: only now are claims trusted. */
-static gw_jwt_result_t check_claims(json_t *hdr, json_t *payload, const gw_jwt_verifier_t *v,
-                                    size_t issuer, int64_t now, gw_jwt_claims_t *c) {
+static gw_jwt_result_t check_claims(const gw_jobj_t *hdr, const gw_jobj_t *payload,
+                                    const gw_jwt_verifier_t *v, size_t issuer, int64_t now,
+                                    gw_jwt_claims_t *c) {
   const gw_jwt_issuer_t *is = &v->issuers[issuer];
   int64_t leeway = is->leeway_s > 0 ? is->leeway_s : 0;
   int64_t exp, t;
-  if (!numeric_date(json_object_get(payload, "exp"), &exp)) return GW_JWT_EXP_MISSING;
+  if (!numeric_date(jobj_get(payload, "exp"), &exp)) return GW_JWT_EXP_MISSING;
   if (exp <= now - leeway) return GW_JWT_EXPIRED;
-  json_t *nbf = json_object_get(payload, "nbf");
+  const gw_jv_t *nbf = jobj_get(payload, "nbf");
   if (nbf) {
     if (!numeric_date(nbf, &t)) return GW_JWT_CLAIM_TYPE;
     if (t > now + leeway) return GW_JWT_NOT_YET_VALID;
   }
-  json_t *iat = json_object_get(payload, "iat");
+  const gw_jv_t *iat = jobj_get(payload, "iat");
   if (iat) {
     if (!numeric_date(iat, &t)) return GW_JWT_CLAIM_TYPE;
     if (t > now + leeway) return GW_JWT_IAT_FUTURE;
   }
-  gw_jwt_result_t r = check_aud(json_object_get(payload, "aud"), is);
+  gw_jwt_result_t r = check_aud(payload, is);
   if (r != GW_JWT_OK) return r;
-  if (!typ_ok(json_object_get(hdr, "typ"), is->require_typ)) return GW_JWT_TYP_INVALID;
+  if (!typ_ok(jobj_get(hdr, "typ"), is->require_typ)) return GW_JWT_TYP_INVALID;
 
-  if (!opt_string(payload, "sub", &c->sub, &c->sub_len) ||
-      !opt_string(payload, "client_id", &c->client_id, &c->client_id_len) ||
-      !opt_string(payload, "gty", &c->gty, &c->gty_len))
-    return GW_JWT_CLAIM_TYPE;
+  opt_string(payload, "sub", &c->sub, &c->sub_len);
+  opt_string(payload, "client_id", &c->client_id, &c->client_id_len);
+  opt_string(payload, "gty", &c->gty, &c->gty_len);
   r = read_scopes(payload, v->scopes, c);
   if (r != GW_JWT_OK) return r;
   c->exp = exp;
@@ -412,34 +417,35 @@ gw_jwt_result_t jwt_verify(const char *tok, size_t len, const gw_jwt_verifier_t 
   const char *sig64 = d2 + 1;
   size_t slen = len - (size_t)(sig64 - tok);
 
-  unsigned char hbuf[GW_JWT_MAX_HEADER], pbuf[GW_JWT_MAX_PAYLOAD], sig[MAX_SIG_BYTES];
-  json_t *hdr = NULL, *payload = NULL;
+  char hbuf[GW_JWT_MAX_HEADER];
+  unsigned char sig[MAX_SIG_BYTES];
+  gw_jobj_t hdr;
+  struct gw_jwt_payload *pl = NULL;
   gw_jwt_result_t r;
   size_t siglen;
 
-  hdr = decode_object(tok, hlen, hbuf, sizeof hbuf);
-  if (!hdr) {
+  if (decode_object(tok, hlen, hbuf, sizeof hbuf, &hdr) != 0) {
     r = GW_JWT_MALFORMED;
     goto done;
   }
   /* jku, x5u, jwk and x5c are never looked at: keys come only from the
    * configured JWKS. kid is a lookup key and nothing more. */
-  json_t *jalg = json_object_get(hdr, "alg");
-  if (!json_is_string(jalg)) {
+  const gw_jv_t *jalg = jobj_get(&hdr, "alg");
+  if (!is_string(jalg)) {
     r = GW_JWT_ALG_MISSING;
     goto done;
   }
-  if (json_object_get(hdr, "crit")) {
+  if (jobj_get(&hdr, "crit")) {
     r = GW_JWT_CRIT;
     goto done;
   }
-  int alg = jwa_from_name(json_string_value(jalg), json_string_length(jalg));
+  int alg = jwa_from_name(jalg->s, jalg->len);
   if (alg < 0) {
     r = GW_JWT_ALG_NOT_ALLOWED;
     goto done;
   }
-  json_t *jkid = json_object_get(hdr, "kid");
-  if (jkid && !json_is_string(jkid)) {
+  const gw_jv_t *jkid = jobj_get(&hdr, "kid");
+  if (jkid && !is_string(jkid)) {
     r = GW_JWT_MALFORMED;
     goto done;
   }
@@ -452,25 +458,26 @@ gw_jwt_result_t jwt_verify(const char *tok, size_t len, const gw_jwt_verifier_t 
     r = GW_JWT_MALFORMED;
     goto done;
   }
-  payload = decode_object(d1 + 1, plen, pbuf, sizeof pbuf);
-  if (!payload) {
+  pl = malloc(sizeof *pl);
+  if (!pl || decode_object(d1 + 1, plen, pl->text, sizeof pl->text, &pl->obj) != 0) {
     r = GW_JWT_MALFORMED;
     goto done;
   }
+  const gw_jobj_t *payload = &pl->obj;
 
-  json_t *jiss = json_object_get(payload, "iss");
+  const gw_jv_t *jiss = jobj_get(payload, "iss");
   if (!jiss) {
     r = GW_JWT_UNKNOWN_ISSUER;
     goto done;
   }
-  if (!json_is_string(jiss)) {
+  if (!is_string(jiss)) {
     r = GW_JWT_CLAIM_TYPE;
     goto done;
   }
   size_t issuer = v->nissuers;
   for (size_t i = 0; i < v->nissuers; i++)
-    if (v->issuers[i].iss_len == json_string_length(jiss) &&
-        memcmp(v->issuers[i].iss, json_string_value(jiss), v->issuers[i].iss_len) == 0) {
+    if (v->issuers[i].iss_len == jiss->len &&
+        memcmp(v->issuers[i].iss, jiss->s, v->issuers[i].iss_len) == 0) {
       issuer = i;
       break;
     }
@@ -489,8 +496,7 @@ gw_jwt_result_t jwt_verify(const char *tok, size_t len, const gw_jwt_verifier_t 
     goto done;
   }
   const gw_jwk_t *key =
-      jwks_find(is->keys, jkid ? json_string_value(jkid) : NULL,
-                jkid ? json_string_length(jkid) : 0, (gw_jwa_t)alg);
+      jwks_find(is->keys, jkid ? jkid->s : NULL, jkid ? jkid->len : 0, (gw_jwa_t)alg);
   if (!key) {
     r = GW_JWT_UNKNOWN_KID;
     goto done;
@@ -504,15 +510,14 @@ gw_jwt_result_t jwt_verify(const char *tok, size_t len, const gw_jwt_verifier_t 
     r = GW_JWT_BAD_SIGNATURE;
     goto done;
   }
-  r = check_claims(hdr, payload, v, issuer, now_s, c);
+  r = check_claims(&hdr, payload, v, issuer, now_s, c);
   if (r == GW_JWT_OK) {
     c->alg = alg;
-    c->payload = payload;
-    payload = NULL; /* reference moves to the claims */
+    c->payload = pl;
+    pl = NULL; /* owned by the claims now */
   }
 done:
-  json_decref(hdr);
-  json_decref(payload);
+  free(pl);
   if (r != GW_JWT_OK) {
     free(c->scope_text);
     memset(c, 0, sizeof *c);
@@ -525,10 +530,10 @@ done:
 
 int jwt_claim_text(const gw_jwt_claims_t *c, const char *name, char *buf, size_t cap) {
   if (!c->payload || cap == 0) return -1;
-  json_t *j = json_object_get(c->payload, name);
-  if (json_is_string(j)) {
-    const char *s = json_string_value(j);
-    size_t n = json_string_length(j);
+  const gw_jv_t *j = jobj_get(&c->payload->obj, name);
+  if (is_string(j)) {
+    const char *s = j->s;
+    size_t n = j->len;
     if (n + 1 > cap) return -1;
     for (size_t i = 0; i < n; i++)
       if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return -1;
@@ -537,12 +542,12 @@ int jwt_claim_text(const gw_jwt_claims_t *c, const char *name, char *buf, size_t
     return (int)n;
   }
   int n = -1;
-  if (json_is_integer(j)) {
-    n = snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-  } else if (json_is_real(j)) {
+  if (j && j->type == GW_JV_INT) {
+    n = snprintf(buf, cap, "%" PRId64, j->n.i);
+  } else if (j && j->type == GW_JV_REAL) {
     /* Shortest text that reads back as the same double, e.g. 1.5 not
      * 1.5000000000000000. */
-    double d = json_real_value(j);
+    double d = j->n.d;
     char tmp[40];
     for (int prec = 1; prec <= 17; prec++) {
       n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
@@ -557,6 +562,6 @@ int jwt_claim_text(const gw_jwt_claims_t *c, const char *name, char *buf, size_t
 void jwt_claims_free(gw_jwt_claims_t *c) {
   if (!c) return;
   free(c->scope_text);
-  json_decref(c->payload);
+  free(c->payload);
   memset(c, 0, sizeof *c);
 }

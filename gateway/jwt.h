@@ -13,8 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "jwks.h"
 #include "scopes.h"
 
@@ -72,7 +70,7 @@ typedef enum { GW_TOKEN_USER = 0, GW_TOKEN_M2M = 1 } gw_token_kind_t;
 /* Filled only on GW_JWT_OK; zeroed otherwise (except `issuer`, set to the
  * selected issuer with GW_JWT_NO_KEYSET and GW_JWT_UNKNOWN_KID), so jwt_claims_free() is
  * always safe. String pointers are NUL-terminated and stay valid until
- * jwt_claims_free(); they point into the payload (held by a reference). */
+ * jwt_claims_free(); they point into the payload, which the claims own. */
 typedef struct {
   size_t issuer;                  /* index into verifier->issuers */
   int alg;                        /* gw_jwa_t used */
@@ -87,7 +85,7 @@ typedef struct {
   size_t client_id_len;
   const char *gty;                /* NULL when absent */
   size_t gty_len;
-  json_t *payload;                /* the verified payload object */
+  struct gw_jwt_payload *payload;  /* the verified payload (claims read by jwt_claim_text) */
 } gw_jwt_claims_t;
 
 /* Verifies tok[0..len) at time now_s (Unix seconds). out may be NULL. */

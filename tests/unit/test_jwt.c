@@ -198,8 +198,9 @@ static gw_jwt_result_t verify(const char *tok, gw_jwt_claims_t *c) {
 /* Verifies, checks the result, frees the token. */
 static void expect(char *tok, gw_jwt_result_t want, const char *what) {
   gw_jwt_claims_t c;
-  c.payload = json_object(); /* must be cleared, not freed, by a failing verify */
-  json_t *canary = c.payload;
+  /* Garbage in: a failing verify must clear it, never free it. */
+  static char canary;
+  c.payload = (struct gw_jwt_payload *)(void *)&canary;
   gw_jwt_result_t r = verify(tok, &c);
   /* On failure the claims must come back zeroed, so freeing them is safe. */
   int zeroed = r == GW_JWT_OK || (c.payload == NULL && c.scope_text == NULL && c.sub == NULL);
@@ -207,7 +208,6 @@ static void expect(char *tok, gw_jwt_result_t want, const char *what) {
     printf("#   got %s, expected %s%s\n", jwt_result_name(r), jwt_result_name(want),
            zeroed ? "" : " (claims not zeroed)");
   jwt_claims_free(&c);
-  json_decref(canary);
   free(tok);
 }
 
@@ -339,7 +339,7 @@ static void test_ok_and_claims(void) {
   CHECK(jwt_claim_text(&c, "exp", buf, sizeof buf) > 0 && strcmp(buf, expect_exp) == 0,
         "claim text: integer");
   CHECK_INT(jwt_claim_text(&c, "nope", buf, sizeof buf), -1, "claim text: absent");
-  CHECK(json_is_object(c.payload), "payload kept");
+  CHECK(c.payload != NULL, "payload kept");
   jwt_claims_free(&c);
   jwt_claims_free(&c); /* idempotent */
   CHECK(c.payload == NULL && c.scope_text == NULL, "claims free clears");
