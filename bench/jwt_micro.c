@@ -127,7 +127,8 @@ static const uint64_t gens[1] = {1};
 
 static int op_cache(void *arg) {
   bench_case_t *b = arg;
-  return tokcache_get(b->cache, b->token, strlen(b->token), 0, (int64_t)time(NULL), gens, 1) !=
+  gw_tokcache_key_t k = tokcache_key(b->cache, b->token, strlen(b->token), 0);
+  return tokcache_get(b->cache, &k, (int64_t)time(NULL), gens, 1) !=
          NULL;
 }
 
@@ -236,7 +237,8 @@ int main(int argc, char **argv) {
     bench_case_t *b = &cases[i];
     b->cache = tokcache_new(1024, 1 << 20);
     gw_tokcache_val_t val = {.issuer = 0, .exp = (int64_t)time(NULL) + 3600, .generation = 1};
-    tokcache_put(b->cache, b->token, strlen(b->token), 0, (int64_t)time(NULL), &val);
+    gw_tokcache_key_t k = tokcache_key(b->cache, b->token, strlen(b->token), 0);
+    tokcache_put(b->cache, &k, (int64_t)time(NULL), &val);
     double a = measure(op_libjwt, b, "libjwt");
     double o = measure(op_ours, b, "jwt_verify");
     double r = measure(op_raw, b, "EVP");

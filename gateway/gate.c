@@ -441,7 +441,8 @@ static gw_jwt_result_t verify(gate_worker_t *g, const gw_config_t *cfg, gw_mcoun
                               size_t *issuer) {
   int64_t now = (int64_t)time(NULL);
   memset(cl, 0, sizeof *cl);
-  *hit = tokcache_get(g->cache, tok, len, (uint32_t)u, now, g->gens, g->ni);
+  gw_tokcache_key_t key = tokcache_key(g->cache, tok, len, (uint32_t)u);
+  *hit = tokcache_get(g->cache, &key, now, g->gens, g->ni);
   if (mc) metrics_token_cache(mc, *hit != NULL);
   if (*hit) return GW_JWT_OK;
   gw_jwt_result_t res = jwt_verify(tok, len, &g->ver[u], now, cl);
@@ -477,7 +478,7 @@ static gw_jwt_result_t verify(gate_worker_t *g, const gw_config_t *cfg, gw_mcoun
       out->lens[STR_FWD + k] = (size_t)n;
     }
   }
-  tokcache_put(g->cache, tok, len, (uint32_t)u, now, out);
+  tokcache_put(g->cache, &key, now, out);
   if (mc) {
     gw_tokcache_stats_t st;
     tokcache_stats(g->cache, &st);
@@ -611,8 +612,12 @@ static void request_id(client_t *c, request_t *r) {
     s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
     out[k] = s[1] + y;
   }
-  snprintf(r->request_id, sizeof r->request_id, "%016llx%016llx", (unsigned long long)out[0],
-           (unsigned long long)out[1]);
+  /* Every request pays for this: hex by hand, not through printf. */
+  static const char hex[] = "0123456789abcdef";
+  char *p = r->request_id;
+  for (int k = 0; k < 2; k++)
+    for (int sh = 60; sh >= 0; sh -= 4) *p++ = hex[(out[k] >> sh) & 15];
+  *p = '\0';
 }
 
 void gate_request(client_t *c, request_t *r) {

@@ -133,10 +133,14 @@ void tokcache_free(gw_tokcache_t *c) {
   free(c);
 }
 
-const gw_tokcache_val_t *tokcache_get(gw_tokcache_t *c, const char *tok, size_t len,
-                                      uint32_t ctx, int64_t now_s, const uint64_t *issuer_gens,
-                                      size_t ngens) {
-  entry_t *e = find(c, tok, len, ctx, key_hash(c, tok, len, ctx));
+gw_tokcache_key_t tokcache_key(const gw_tokcache_t *c, const char *tok, size_t len, uint32_t ctx) {
+  gw_tokcache_key_t k = {tok, len, ctx, key_hash(c, tok, len, ctx)};
+  return k;
+}
+
+const gw_tokcache_val_t *tokcache_get(gw_tokcache_t *c, const gw_tokcache_key_t *k,
+                                      int64_t now_s, const uint64_t *issuer_gens, size_t ngens) {
+  entry_t *e = find(c, k->tok, k->len, k->ctx, k->hash);
   if (e && (now_s >= e->val.exp || e->val.issuer >= ngens || !issuer_gens ||
             issuer_gens[e->val.issuer] != e->val.generation)) {
     remove_entry(c, e);
@@ -155,8 +159,11 @@ const gw_tokcache_val_t *tokcache_get(gw_tokcache_t *c, const char *tok, size_t 
   return &e->val;
 }
 
-int tokcache_put(gw_tokcache_t *c, const char *tok, size_t len, uint32_t ctx, int64_t now_s,
+int tokcache_put(gw_tokcache_t *c, const gw_tokcache_key_t *k, int64_t now_s,
                  const gw_tokcache_val_t *val) {
+  const char *tok = k->tok;
+  size_t len = k->len;
+  uint32_t ctx = k->ctx;
   if (now_s >= val->exp || val->nstrs > GW_TOKCACHE_MAX_STRS) return -1;
   size_t size = sizeof(entry_t) + len;
   for (size_t i = 0; i < val->nstrs; i++)
@@ -165,7 +172,7 @@ int tokcache_put(gw_tokcache_t *c, const char *tok, size_t len, uint32_t ctx, in
 
   /* The new entry is built before anything is removed: val may point into
    * the entry it replaces (a value just returned by tokcache_get). */
-  uint64_t h = key_hash(c, tok, len, ctx);
+  uint64_t h = k->hash;
   entry_t *e = malloc(size);
   if (!e) return -1;
   memset(e, 0, sizeof *e);

@@ -49,19 +49,31 @@ gw_tokcache_t *tokcache_new(size_t max_entries, size_t max_bytes);
 void tokcache_free(gw_tokcache_t *c);
 void tokcache_clear(gw_tokcache_t *c); /* e.g. on config reload */
 
+/* What a lookup is keyed by. The hash is computed once by tokcache_key and
+ * serves both the get and the put that follows a miss (a long token costs
+ * one pass, not two). Valid for the cache that made it, until
+ * tokcache_set_hash. */
+typedef struct {
+  const char *tok;
+  size_t len;
+  uint32_t ctx;
+  uint64_t hash;
+} gw_tokcache_key_t;
+
+gw_tokcache_key_t tokcache_key(const gw_tokcache_t *c, const char *tok, size_t len, uint32_t ctx);
+
 /* The cached value, or NULL. issuer_gens[i] is the current key set
  * generation of issuer i (ngens entries); an entry whose issuer is out of
  * range or whose generation differs is dropped and misses. The returned
  * value (strings included, NUL-terminated) stays valid until the next put,
  * clear or free on this cache. */
-const gw_tokcache_val_t *tokcache_get(gw_tokcache_t *c, const char *tok, size_t len,
-                                      uint32_t ctx, int64_t now_s, const uint64_t *issuer_gens,
-                                      size_t ngens);
+const gw_tokcache_val_t *tokcache_get(gw_tokcache_t *c, const gw_tokcache_key_t *k,
+                                      int64_t now_s, const uint64_t *issuer_gens, size_t ngens);
 
 /* Stores a copy (replacing an entry for the same token and ctx). Returns 0,
  * or -1 when not stored: already expired, over GW_TOKCACHE_MAX_STRS, larger
  * than max_bytes on its own, or out of memory. */
-int tokcache_put(gw_tokcache_t *c, const char *tok, size_t len, uint32_t ctx, int64_t now_s,
+int tokcache_put(gw_tokcache_t *c, const gw_tokcache_key_t *k, int64_t now_s,
                  const gw_tokcache_val_t *val);
 
 void tokcache_stats(const gw_tokcache_t *c, gw_tokcache_stats_t *out);

@@ -187,6 +187,21 @@ test('X-Forwarded-Proto and X-Forwarded-Host are replaced, not appended', T, asy
   assert.deepEqual(rawValues(e.rawHeaders, 'x-forwarded-host'), ['public.example']);
 });
 
+test('X-Request-Id: a well-formed client id is kept; otherwise each request gets its own 32-hex id', T, async () => {
+  const gw = await fx.ensure();
+  const kept = echoOf(await request(gw.port, { path: '/api/v4/echo', headers: { 'X-Request-Id': 'abc-123.X:y_z' } }));
+  assert.deepEqual(rawValues(kept.rawHeaders, 'x-request-id'), ['abc-123.X:y_z']);
+  const ids = new Set();
+  for (const sent of [undefined, undefined, 'bad id with spaces', 'x'.repeat(65)]) {
+    const headers = sent === undefined ? {} : { 'X-Request-Id': sent };
+    const got = rawValues(echoOf(await request(gw.port, { path: '/api/v4/echo', headers })).rawHeaders, 'x-request-id');
+    assert.equal(got.length, 1, `one X-Request-Id, got ${JSON.stringify(got)}`);
+    assert.match(got[0], /^[0-9a-f]{32}$/, 'a generated id replaces a missing or malformed one');
+    ids.add(got[0]);
+  }
+  assert.equal(ids.size, 4, 'every generated id is new');
+});
+
 test('Host: the client\'s Host header is passed through', T, async () => {
   const gw = await fx.ensure();
   const e = echoOf(await request(gw.port, { path: '/api/v4/echo', headers: { Host: 'app.example:8080' } }));

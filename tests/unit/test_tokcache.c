@@ -29,12 +29,25 @@ static gw_tokcache_val_t val(uint32_t issuer, int64_t exp, const char *sub) {
   return v;
 }
 
+/* The old one-call form, through a key made for the call. */
+static const gw_tokcache_val_t *kget(gw_tokcache_t *c, const char *tok, size_t len, uint32_t ctx,
+                                     int64_t now, const uint64_t *g, size_t n) {
+  gw_tokcache_key_t k = tokcache_key(c, tok, len, ctx);
+  return tokcache_get(c, &k, now, g, n);
+}
+
+static int kput(gw_tokcache_t *c, const char *tok, size_t len, uint32_t ctx, int64_t now,
+                const gw_tokcache_val_t *v) {
+  gw_tokcache_key_t k = tokcache_key(c, tok, len, ctx);
+  return tokcache_put(c, &k, now, v);
+}
+
 static const gw_tokcache_val_t *get(gw_tokcache_t *c, const char *tok, int64_t now) {
-  return tokcache_get(c, tok, strlen(tok), 0, now, gens, 3);
+  return kget(c, tok, strlen(tok), 0, now, gens, 3);
 }
 
 static int put(gw_tokcache_t *c, const char *tok, int64_t now, gw_tokcache_val_t v) {
-  return tokcache_put(c, tok, strlen(tok), 0, now, &v);
+  return kput(c, tok, strlen(tok), 0, now, &v);
 }
 
 static uint64_t const_hash(const char *p, size_t n, uint64_t seed) {
@@ -48,6 +61,18 @@ static void test_basic(void) {
   gw_tokcache_t *c = tokcache_new(100, 1 << 20);
   CHECK(c != NULL, "new");
   CHECK(get(c, "tok-a", 1000) == NULL, "empty cache misses");
+  {
+    /* One key serves the miss and the put after it: the put's entry is
+     * found by a key made afresh. */
+    gw_tokcache_key_t k = tokcache_key(c, "tok-k", 5, 3);
+    CHECK(tokcache_get(c, &k, 1000, gens, 3) == NULL, "keyed miss");
+    gw_tokcache_val_t kv = val(0, 2000, "kate");
+    CHECK_INT(tokcache_put(c, &k, 1000, &kv), 0, "keyed put");
+    CHECK(kget(c, "tok-k", 5, 3, 1000, gens, 3) != NULL, "fresh key finds the keyed put");
+    CHECK(kget(c, "tok-k", 5, 2, 1000, gens, 3) == NULL, "other ctx, other key");
+    CHECK(tokcache_key(c, "tok-k", 5, 3).hash != tokcache_key(c, "tok-k", 5, 2).hash,
+          "ctx is part of the hash");
+  }
   CHECK_INT(put(c, "tok-a", 1000, val(1, 2000, "alice")), 0, "put");
   const gw_tokcache_val_t *v = get(c, "tok-a", 1000);
   CHECK(v != NULL, "hit");
@@ -71,10 +96,10 @@ static void test_basic(void) {
   CHECK(v && strcmp(v->strs[0], "alice") == 0, "put copies the strings");
   CHECK(get(c, "tok-", 1000) == NULL, "prefix of a cached token misses");
   CHECK(get(c, "tok-aa", 1000) == NULL, "extension of a cached token misses");
-  CHECK(tokcache_get(c, "tok-a", 5, 1, 1000, gens, 3) == NULL, "other context misses");
+  CHECK(kget(c, "tok-a", 5, 1, 1000, gens, 3) == NULL, "other context misses");
   gw_tokcache_val_t ctxv = val(2, 2000, "ctx-one");
-  tokcache_put(c, "tok-a", 5, 1, 1000, &ctxv);
-  v = tokcache_get(c, "tok-a", 5, 1, 1000, gens, 3);
+  kput(c, "tok-a", 5, 1, 1000, &ctxv);
+  v = kget(c, "tok-a", 5, 1, 1000, gens, 3);
   CHECK(v && strcmp(v->strs[0], "ctx-one") == 0, "context 1 entry");
   v = get(c, "tok-a", 1000);
   CHECK(v && strcmp(v->strs[0], "alice") == 0, "context 0 entry unaffected");
@@ -83,7 +108,7 @@ static void test_basic(void) {
   v = get(c, "tok-a", 1000);
   gw_tokcache_val_t again = *v;
   again.exp = 3000;
-  CHECK_INT(tokcache_put(c, "tok-a", 5, 0, 1000, &again), 0, "re-put from a returned value");
+  CHECK_INT(kput(c, "tok-a", 5, 0, 1000, &again), 0, "re-put from a returned value");
   v = get(c, "tok-a", 2500);
   CHECK(v && v->exp == 3000 && strcmp(v->strs[0], "alice") == 0, "replaced in place");
 
@@ -94,7 +119,7 @@ static void test_basic(void) {
   CHECK_INT(st.misses, 4, "miss counter");
   gw_tokcache_val_t many = val(0, 2000, "x");
   many.nstrs = GW_TOKCACHE_MAX_STRS + 1;
-  CHECK_INT(tokcache_put(c, "tok-m", 5, 0, 1000, &many), -1, "too many strings refused");
+  CHECK_INT(kput(c, "tok-m", 5, 0, 1000, &many), -1, "too many strings refused");
   tokcache_clear(c);
   tokcache_stats(c, &st);
   CHECK(st.entries == 0 && st.bytes == 0, "clear empties");
@@ -114,15 +139,15 @@ static void test_expiry_and_generation(void) {
 
   put(c, "g", 1000, val(1, 2000, "s"));
   uint64_t newer[3] = {7, 9, 9};
-  CHECK(tokcache_get(c, "g", 1, 0, 1000, newer, 3) == NULL, "issuer key set changed: miss");
+  CHECK(kget(c, "g", 1, 0, 1000, newer, 3) == NULL, "issuer key set changed: miss");
   CHECK(get(c, "g", 1000) == NULL, "stale entry was dropped");
   put(c, "g", 1000, val(1, 2000, "s"));
   uint64_t other[3] = {99, 8, 99};
-  CHECK(tokcache_get(c, "g", 1, 0, 1000, other, 3) != NULL,
+  CHECK(kget(c, "g", 1, 0, 1000, other, 3) != NULL,
         "other issuers' generations do not matter");
-  CHECK(tokcache_get(c, "g", 1, 0, 1000, gens, 1) == NULL, "issuer out of range: miss");
+  CHECK(kget(c, "g", 1, 0, 1000, gens, 1) == NULL, "issuer out of range: miss");
   put(c, "g", 1000, val(1, 2000, "s"));
-  CHECK(tokcache_get(c, "g", 1, 0, 1000, NULL, 0) == NULL, "no generations: miss");
+  CHECK(kget(c, "g", 1, 0, 1000, NULL, 0) == NULL, "no generations: miss");
   gw_tokcache_stats_t st;
   tokcache_stats(c, &st);
   CHECK_INT(st.expired, 4, "expired counter");
