@@ -9,7 +9,7 @@
 #   AUTH=1 NTOKENS=300000 bash bench/run.sh   # N-token runs that miss the verification cache
 #
 # Knobs (env): ROUNDS=3 DURATION=10 CONNS=64 THREADS=1 WARMUP=2 NTOKENS=1000 IDLE_CONNS=5000
-#   AUTH=1 QUICK=0 SKIP_MEMORY=0 SKIP_OPENSSL=0 OPENSSL_SECONDS=3 PIN=1
+#   AUTH=1 QUICK=0 SKIP_MEMORY=0 SKIP_OPENSSL=0 OPENSSL_SECONDS=3 ROUND_OPENSSL_SECONDS=2 PIN=1
 #   GW_BIN=<repo>/build/gateway GW_PORT=18090 (gateway-jwt) GW_PLAIN_PORT=18091 (gateway-plain) GW_WORKERS=0
 #   PEERBENCH=<repo>/../shared/peerbench PB_RUN=/tmp/gateway-bench-run OUT=bench/results/<stamp>
 #   plus peerbench's PB_* (ports, claims, CPUs; see $PEERBENCH/config.env).
@@ -30,11 +30,12 @@ pb_log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-  : "${ROUNDS:=1}" "${DURATION:=3}" "${WARMUP:=1}" "${SKIP_MEMORY:=1}" "${OPENSSL_SECONDS:=1}"
+  : "${ROUNDS:=1}" "${DURATION:=3}" "${WARMUP:=1}" "${SKIP_MEMORY:=1}" "${OPENSSL_SECONDS:=1}" "${ROUND_OPENSSL_SECONDS:=1}"
 fi
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10}; CONNS=${CONNS:-64}; THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-2}; NTOKENS=${NTOKENS:-1000}; IDLE_CONNS=${IDLE_CONNS:-5000}
 SKIP_MEMORY=${SKIP_MEMORY:-0}; SKIP_OPENSSL=${SKIP_OPENSSL:-0}; OPENSSL_SECONDS=${OPENSSL_SECONDS:-3}
+ROUND_OPENSSL_SECONDS=${ROUND_OPENSSL_SECONDS:-2}
 AUTH=${AUTH:-1}
 GW_BIN=${GW_BIN:-$REPO/build/gateway}
 GW_PORT=${GW_PORT:-18090}; GW_PLAIN_PORT=${GW_PLAIN_PORT:-18091}; GW_WORKERS=${GW_WORKERS:-0}
@@ -42,7 +43,7 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=${OUT:-$BENCH_DIR/results/$STAMP}
 T_START=$(date +%s)
 
-for v in ROUNDS DURATION CONNS THREADS WARMUP NTOKENS IDLE_CONNS OPENSSL_SECONDS GW_PORT GW_PLAIN_PORT GW_WORKERS; do
+for v in ROUNDS DURATION CONNS THREADS WARMUP NTOKENS IDLE_CONNS OPENSSL_SECONDS ROUND_OPENSSL_SECONDS GW_PORT GW_PLAIN_PORT GW_WORKERS; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || pb_die "$v must be a non-negative integer (got '${!v}')"
 done
 [ "$ROUNDS" -ge 1 ] && [ "$ROUNDS" -le 100 ] || pb_die "ROUNDS must be 1..100"
@@ -265,13 +266,17 @@ fi
 node -e 'process.stdout.write(JSON.stringify({direct:process.argv[1],gateway_plain:process.argv[2],gateway_jwt:process.argv[3],gateway_jwt_verify:process.argv[4]})+"\n")' \
   "$CHK_DIRECT" "$CHK_GW_PLAIN" "$CHK_GW_JWT" "$GW_VERIFY" > "$OUT/checks.json"
 
+# openssl speed output -> one JSON object (sign/s and verify/s of RSA-2048 and P-256).
+openssl_json() {
+  awk '/^rsa 2048 bits/{r_s=$(NF-1); r_v=$NF} /ecdsa \(nistp256\)/{e_s=$(NF-1); e_v=$NF}
+       END{printf "{\"rsa2048_sign_s\":%s,\"rsa2048_verify_s\":%s,\"ecdsap256_sign_s\":%s,\"ecdsap256_verify_s\":%s}\n", r_s+0, r_v+0, e_s+0, e_v+0}' "$1"
+}
+
 # ---- crypto physical limit ------------------------------------------------------------------------------
 if [ "$SKIP_OPENSSL" != 1 ]; then
   pb_log "openssl speed -seconds $OPENSSL_SECONDS rsa2048 ecdsap256 (server CPU) ..."
   $(pb_pin server) openssl speed -seconds "$OPENSSL_SECONDS" rsa2048 ecdsap256 > "$OUT/openssl-speed.txt" 2>/dev/null
-  awk '/^rsa 2048 bits/{r_s=$(NF-1); r_v=$NF} /ecdsa \(nistp256\)/{e_s=$(NF-1); e_v=$NF}
-       END{printf "{\"rsa2048_sign_s\":%s,\"rsa2048_verify_s\":%s,\"ecdsap256_sign_s\":%s,\"ecdsap256_verify_s\":%s}\n", r_s+0, r_v+0, e_s+0, e_v+0}' \
-    "$OUT/openssl-speed.txt" > "$OUT/openssl.json"
+  openssl_json "$OUT/openssl-speed.txt" > "$OUT/openssl.json"
   cat "$OUT/openssl.json" >&2
 fi
 
@@ -364,6 +369,13 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "{\"round\":$round,\"label\":\"$label\",\"alg\":\"$alg\",\"tokens\":$ntok,\"proxy\":\"$pname\",\"proxy_pid\":\"$ppid\",\"proxy_alive_after\":$alive,\"token_start\":$start,\"proxy_cpu_ns\":$((p1-p0)),\"upstream_cpu_ns\":$((u1-u0)),\"non2xx\":$non2xx,\"cpu_before\":$s0,\"cpu_after\":$s1,\"wrk\":$j}" >> "$OUT/runs.jsonl"
     node -e 'const r=JSON.parse(process.argv[1]);console.error(`[round ${process.argv[2]}] ${process.argv[3].padEnd(28)} ${String(Math.round(r.rps)).padStart(7)} req/s  p50 ${(r.lat_p50_us/1000).toFixed(2)}ms  p99 ${(r.lat_p99_us/1000).toFixed(2)}ms  non2xx ${process.argv[4]}`)' "$j" "$round" "$label" "$non2xx"
   done
+  # The verify speed of this core drifts over minutes on a shared VM (seen: 20.7 to 29 us for RSA-2048
+  # within one run): each round measures it again, and the JWT-work ratios pair each round with its own.
+  if [ "$SKIP_OPENSSL" != 1 ] && [ "$ROUND_OPENSSL_SECONDS" -gt 0 ]; then
+    $(pb_pin server) openssl speed -seconds "$ROUND_OPENSSL_SECONDS" rsa2048 ecdsap256 > "$OUT/raw/r$round-openssl-speed.txt" 2>/dev/null
+    echo "{\"round\":$round,\"openssl\":$(openssl_json "$OUT/raw/r$round-openssl-speed.txt")}" >> "$OUT/openssl-rounds.jsonl"
+    pb_log "[round $round] openssl speed: $(tail -1 "$OUT/openssl-rounds.jsonl")"
+  fi
 done
 
 # ---- summary ------------------------------------------------------------------------------------------------
