@@ -57,22 +57,27 @@ static uint64_t const_hash(const char *p, size_t n, uint64_t seed) {
   return 42;
 }
 
+static void test_key(void) {
+  gw_tokcache_t *c = tokcache_new(100, 1 << 20);
+  CHECK(c != NULL, "new (key)");
+  if (!c) return;
+  /* One key serves the miss and the put after it: the put's entry is
+   * found by a key made afresh. */
+  gw_tokcache_key_t k = tokcache_key(c, "tok-k", 5, 3);
+  CHECK(tokcache_get(c, &k, 1000, gens, 3) == NULL, "keyed miss");
+  gw_tokcache_val_t kv = val(0, 2000, "kate");
+  CHECK_INT(tokcache_put(c, &k, 1000, &kv), 0, "keyed put");
+  CHECK(kget(c, "tok-k", 5, 3, 1000, gens, 3) != NULL, "fresh key finds the keyed put");
+  CHECK(kget(c, "tok-k", 5, 2, 1000, gens, 3) == NULL, "other ctx, other key");
+  CHECK(tokcache_key(c, "tok-k", 5, 3).hash != tokcache_key(c, "tok-k", 5, 2).hash,
+        "ctx is part of the hash");
+  tokcache_free(c);
+}
+
 static void test_basic(void) {
   gw_tokcache_t *c = tokcache_new(100, 1 << 20);
   CHECK(c != NULL, "new");
   CHECK(get(c, "tok-a", 1000) == NULL, "empty cache misses");
-  {
-    /* One key serves the miss and the put after it: the put's entry is
-     * found by a key made afresh. */
-    gw_tokcache_key_t k = tokcache_key(c, "tok-k", 5, 3);
-    CHECK(tokcache_get(c, &k, 1000, gens, 3) == NULL, "keyed miss");
-    gw_tokcache_val_t kv = val(0, 2000, "kate");
-    CHECK_INT(tokcache_put(c, &k, 1000, &kv), 0, "keyed put");
-    CHECK(kget(c, "tok-k", 5, 3, 1000, gens, 3) != NULL, "fresh key finds the keyed put");
-    CHECK(kget(c, "tok-k", 5, 2, 1000, gens, 3) == NULL, "other ctx, other key");
-    CHECK(tokcache_key(c, "tok-k", 5, 3).hash != tokcache_key(c, "tok-k", 5, 2).hash,
-          "ctx is part of the hash");
-  }
   CHECK_INT(put(c, "tok-a", 1000, val(1, 2000, "alice")), 0, "put");
   const gw_tokcache_val_t *v = get(c, "tok-a", 1000);
   CHECK(v != NULL, "hit");
@@ -254,6 +259,7 @@ static void test_churn(void) {
 }
 
 int main(void) {
+  test_key();
   test_basic();
   test_expiry_and_generation();
   test_collisions();
