@@ -14,7 +14,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS_GW  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
               $(OPT) -g $(SAN) -I gateway -isystem $(LLHTTP_INC_DIR) $(PKG_CFLAGS)
-CFLAGS_LL  := -O2 -g -w $(SAN) -I $(LLHTTP_INC_DIR)
+# llhttp has an SSE4.2 scan for header values (a bearer token is most of a
+# request head). Used when the CPU that builds the gateway has SSE4.2, as
+# every x86-64 server CPU since 2009 does; `make LLHTTP_SIMD=` builds without.
+LLHTTP_SIMD ?= $(shell grep -qw sse4_2 /proc/cpuinfo 2>/dev/null && echo -msse4.2)
+CFLAGS_LL  := -O2 -g -w $(LLHTTP_SIMD) $(SAN) -I $(LLHTTP_INC_DIR)
 LDLIBS_GW  := $(PKG_LIBS) -lpthread -lm
 
 SRCS      := $(filter-out gateway/main.c,$(wildcard gateway/*.c))

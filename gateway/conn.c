@@ -718,7 +718,9 @@ static const llhttp_settings_t *parser_settings(void) {
 
 void conn_peer_ip(const client_t *c, char *buf, size_t cap) {
   buf[0] = '\0';
-  if (c->peer.sa.sa_family == AF_INET)
+  if (c->peer.sa.sa_family == AF_INET && cap >= 16)
+    http_ip4_text((const unsigned char *)&c->peer.in4.sin_addr.s_addr, buf);
+  else if (c->peer.sa.sa_family == AF_INET)
     uv_ip4_name(&c->peer.in4, buf, cap);
   else if (c->peer.sa.sa_family == AF_INET6)
     uv_ip6_name(&c->peer.in6, buf, cap);
@@ -732,9 +734,10 @@ const char *req_method(const request_t *r, size_t *len) {
 const hdr_t *req_header(const request_t *r, const char *lower_name, int *count) {
   const hdr_t *found = NULL;
   int n = 0;
+  size_t want = strlen(lower_name);
   for (uint32_t i = 0; i < r->nhdrs; i++) {
     const hdr_t *h = &r->hdrs[i];
-    if (http_name_eq(r->arena + h->name_off, h->name_len, lower_name)) {
+    if (h->name_len == want && http_name_eq(r->arena + h->name_off, h->name_len, lower_name)) {
       if (!found) found = h;
       n++;
     }

@@ -21,20 +21,41 @@ static gw_headscan_result_t bad(gw_headscan_t *s, const char *why) {
   return HS_BAD;
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Non-zero when some byte of w is below n (n <= 128). As a yes/no answer
+ * this is exact: a borrow can only flag a byte above one that is truly
+ * below n, and bytes >= 0x80 are never flagged. */
+static inline uint64_t has_below(uint64_t w, unsigned n) { return (w - ONES * n) & ~w & HIGHS; }
+static inline uint64_t has_byte(uint64_t w, unsigned char b) { return has_below(w ^ (ONES * b), 1); }
+
 /* The bulk of a head is header values and the request target: runs of
- * ordinary bytes are skipped in a tight loop, only the bytes that can end
- * or break a line go through the state machine. */
+ * ordinary bytes are skipped eight at a time, only the bytes that can end
+ * or break a line go through the state machine. A word holding any byte
+ * below `below` or DEL is walked byte by byte (a tab in a value is such a
+ * byte and is fine). */
 static size_t skip_plain(gw_headscan_t *s, const char *data, size_t i, size_t len) {
   size_t lim = len;
   size_t room = s->max_bytes - s->total;
   if (lim - i > room) lim = i + room;
   size_t j = i;
-  if (s->in_request_line) {
-    while (j < lim && (unsigned char)data[j] > 0x20 && data[j] != 0x7f) j++;
-    if (j > i) s->seen_colon = 0; /* here: "the last byte was a space" */
-  } else {
-    while (j < lim && ((unsigned char)data[j] >= 0x20 ? data[j] != 0x7f : data[j] == '\t')) j++;
+  int line = s->in_request_line;
+  unsigned below = line ? 0x21 : 0x20;
+  while (j < lim) {
+    if (lim - j >= 8) {
+      uint64_t w;
+      memcpy(&w, data + j, 8);
+      if (!(has_below(w, below) | has_byte(w, 0x7f))) {
+        j += 8;
+        continue;
+      }
+    }
+    unsigned char c = (unsigned char)data[j];
+    if (line ? (c <= 0x20 || c == 0x7f) : (c < 0x20 ? c != '\t' : c == 0x7f)) break;
+    j++;
   }
+  if (line && j > i) s->seen_colon = 0; /* here: "the last byte was a space" */
   s->total += (uint32_t)(j - i);
   s->line_len += (uint32_t)(j - i);
   return j;
@@ -122,6 +143,19 @@ int http_is_tchar(unsigned char c) {
   default:
     return 0;
   }
+}
+
+size_t http_ip4_text(const unsigned char b[4], char out[16]) {
+  char *p = out;
+  for (int i = 0; i < 4; i++) {
+    unsigned v = b[i];
+    if (v >= 100) *p++ = (char)('0' + v / 100);
+    if (v >= 10) *p++ = (char)('0' + v / 10 % 10);
+    *p++ = (char)('0' + v % 10);
+    if (i < 3) *p++ = '.';
+  }
+  *p = '\0';
+  return (size_t)(p - out);
 }
 
 int http_name_eq(const char *name, size_t len, const char *lower) {

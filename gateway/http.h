@@ -35,8 +35,13 @@ void headscan_init(gw_headscan_t *s, uint32_t max_bytes);
  * the head (the rest is body or the next request). */
 gw_headscan_result_t headscan_feed(gw_headscan_t *s, const char *data, size_t len, size_t *used);
 
+/* Dotted-quad text of an IPv4 address in network order (printf-free: it
+ * runs for every forwarded request). Returns the length, 7..15. */
+size_t http_ip4_text(const unsigned char b[4], char out[16]);
 /* Case-insensitive compare of a header name slice with a lower-case literal. */
 int http_name_eq(const char *name, size_t len, const char *lower);
+/* The same against a string literal, comparing lengths first. */
+#define HTTP_NAME_IS(name, len, lit) ((len) == sizeof(lit) - 1 && http_name_eq((name), (len), (lit)))
 /* True for hop-by-hop headers that a proxy never forwards (RFC 9110 §7.6.1,
  * plus Proxy-* and the non-standard Keep-Alive). */
 int http_is_hop_by_hop(const char *name, size_t len);

@@ -38,7 +38,7 @@ static const llhttp_settings_t *resp_settings(void);
 static int conn_lists(const request_t *r, const char *name, size_t len) {
   for (uint32_t i = 0; i < r->nhdrs; i++) {
     const hdr_t *h = &r->hdrs[i];
-    if (http_name_eq(r->arena + h->name_off, h->name_len, "connection") &&
+    if (HTTP_NAME_IS(r->arena + h->name_off, h->name_len, "connection") &&
         http_list_has(r->arena + h->val_off, h->val_len, name, len))
       return 1;
   }
@@ -96,12 +96,12 @@ static void build_head(request_t *r) {
     const hdr_t *h = &r->hdrs[i];
     const char *n = a + h->name_off;
     size_t nl = h->name_len;
-    if (http_is_hop_by_hop(n, nl) || http_name_eq(n, nl, "host") ||
-        http_name_eq(n, nl, "content-length") || http_name_eq(n, nl, "x-forwarded-proto") ||
-        http_name_eq(n, nl, "x-forwarded-host") || http_name_eq(n, nl, "x-request-id") ||
+    if (http_is_hop_by_hop(n, nl) || HTTP_NAME_IS(n, nl, "host") ||
+        HTTP_NAME_IS(n, nl, "content-length") || HTTP_NAME_IS(n, nl, "x-forwarded-proto") ||
+        HTTP_NAME_IS(n, nl, "x-forwarded-host") || HTTP_NAME_IS(n, nl, "x-request-id") ||
         (has_conn && conn_lists(r, n, nl)))
       continue;
-    if (http_name_eq(n, nl, "x-forwarded-for")) {
+    if (HTTP_NAME_IS(n, nl, "x-forwarded-for")) {
       /* Several incoming values become one list, the client appended last. */
       outbuf_append(o, have_xff ? ", " : "X-Forwarded-For: ", have_xff ? 2 : 17);
       outbuf_append(o, a + h->val_off, h->val_len);
@@ -661,7 +661,7 @@ static int r_on_header_value_complete(llhttp_t *p) {
 static int resp_conn_lists(const request_t *r, const char *name, size_t len) {
   for (uint32_t i = 0; i < r->nrhdrs; i++) {
     const hdr_t *h = &r->rhdrs[i];
-    if (http_name_eq(r->resp.data + h->name_off, h->name_len, "connection") &&
+    if (HTTP_NAME_IS(r->resp.data + h->name_off, h->name_len, "connection") &&
         http_list_has(r->resp.data + h->val_off, h->val_len, name, len))
       return 1;
   }
@@ -698,23 +698,23 @@ static int r_on_headers_complete(llhttp_t *p) {
   const char *a = r->resp.data;
   int has_conn = 0;
   for (uint32_t i = 0; i < r->nrhdrs && !has_conn; i++)
-    has_conn = http_name_eq(a + r->rhdrs[i].name_off, r->rhdrs[i].name_len, "connection");
+    has_conn = HTTP_NAME_IS(a + r->rhdrs[i].name_off, r->rhdrs[i].name_len, "connection");
   for (uint32_t i = 0; i < r->nrhdrs; i++) {
     const hdr_t *h = &r->rhdrs[i];
     const char *n = a + h->name_off;
     size_t nl = h->name_len;
-    if (http_name_eq(n, nl, "transfer-encoding")) {
+    if (HTTP_NAME_IS(n, nl, "transfer-encoding")) {
       chunked = 1;
       continue;
     }
-    if (http_name_eq(n, nl, "content-length")) {
+    if (HTTP_NAME_IS(n, nl, "content-length")) {
       if (!cl) cl = h;
       continue;
     }
     if (http_is_hop_by_hop(n, nl) || (has_conn && resp_conn_lists(r, n, nl))) continue;
     /* With an allowed origin the gateway's CORS answer replaces the upstream's. */
-    if (r->cors && (http_name_eq(n, nl, "access-control-allow-origin") ||
-                    http_name_eq(n, nl, "access-control-expose-headers")))
+    if (r->cors && (HTTP_NAME_IS(n, nl, "access-control-allow-origin") ||
+                    HTTP_NAME_IS(n, nl, "access-control-expose-headers")))
       continue;
     outbuf_append(o, n, nl);
     outbuf_append(o, ": ", 2);

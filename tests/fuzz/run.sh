@@ -52,13 +52,16 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 mkdir -p "$OUT/llhttp" "$OUT/logs" || exit 2
 
 # llhttp (Debian's C sources) compiled once, without warnings; its http.c is
-# renamed so that it cannot clash with gateway/http.c.
+# renamed so that it cannot clash with gateway/http.c. With SSE4.2 when this
+# CPU has it, as the Makefile builds the gateway (the fuzzed llhttp is then
+# the one that runs); the flag is part of the object's name.
+LLHTTP_SIMD=${LLHTTP_SIMD-$(grep -qw sse4_2 /proc/cpuinfo 2>/dev/null && echo -msse4.2)}
 llhttp_objs=""
 llhttp_ok=1
 for f in api http llhttp; do
-  o="$OUT/llhttp/llhttp_$f.o"
+  o="$OUT/llhttp/llhttp_$f${LLHTTP_SIMD:+-sse42}.o"
   if [ ! -f "$o" ] || [ "$LLHTTP_DIR/$f.c" -nt "$o" ]; then
-    $CC $CFLAGS -w -c -o "$o" "$LLHTTP_DIR/$f.c" > "$OUT/logs/llhttp_$f.build.log" 2>&1 || llhttp_ok=0
+    $CC $CFLAGS $LLHTTP_SIMD -w -c -o "$o" "$LLHTTP_DIR/$f.c" > "$OUT/logs/llhttp_$f.build.log" 2>&1 || llhttp_ok=0
   fi
   llhttp_objs="$llhttp_objs $o"
 done
