@@ -340,8 +340,15 @@ static const unsigned char token68_char[256] = {
 };
 
 static int is_token68(const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  const unsigned char *t = token68_char;
   size_t i = 0;
-  while (i < n && token68_char[(unsigned char)s[i]]) i++;
+  /* Eight lookups ANDed, one branch: a token is hundreds of bytes and this
+   * runs for every request that carries one. */
+  while (n - i >= 8 && (t[u[i]] & t[u[i + 1]] & t[u[i + 2]] & t[u[i + 3]] & t[u[i + 4]] &
+                        t[u[i + 5]] & t[u[i + 6]] & t[u[i + 7]]))
+    i += 8;
+  while (i < n && t[u[i]]) i++;
   if (i == 0) return 0;
   while (i < n && s[i] == '=') i++;
   return i == n;

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "swar.h"
+
 enum {
   ST_LINE = 0, /* inside a line */
   ST_CR,       /* saw CR, LF must follow */
@@ -21,15 +23,6 @@ static gw_headscan_result_t bad(gw_headscan_t *s, const char *why) {
   return HS_BAD;
 }
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Non-zero when some byte of w is below n (n <= 128). As a yes/no answer
- * this is exact: a borrow can only flag a byte above one that is truly
- * below n, and bytes >= 0x80 are never flagged. */
-static inline uint64_t has_below(uint64_t w, unsigned n) { return (w - ONES * n) & ~w & HIGHS; }
-static inline uint64_t has_byte(uint64_t w, unsigned char b) { return has_below(w ^ (ONES * b), 1); }
-
 /* The bulk of a head is header values and the request target: runs of
  * ordinary bytes are skipped eight at a time, only the bytes that can end
  * or break a line go through the state machine. A word holding any byte
@@ -46,7 +39,7 @@ static size_t skip_plain(gw_headscan_t *s, const char *data, size_t i, size_t le
     if (lim - j >= 8) {
       uint64_t w;
       memcpy(&w, data + j, 8);
-      if (!(has_below(w, below) | has_byte(w, 0x7f))) {
+      if (!(swar_has_below(w, below) | swar_has_byte(w, 0x7f))) {
         j += 8;
         continue;
       }

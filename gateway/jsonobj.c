@@ -1,8 +1,11 @@
 #include "jsonobj.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "swar.h"
 
 typedef struct {
   char *p, *end;
@@ -71,9 +74,27 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
 
 /* At the opening quote. The decoded text never outgrows its escaped form,
  * so it is written over the input behind the read position. */
+/* Eight bytes that need no attention inside a string: none is '"', '\\',
+ * a control byte or part of a UTF-8 sequence. */
+static inline int plain8(uint64_t x) {
+  return !(swar_has_below(x, 0x20) | swar_has_byte(x, '"') | swar_has_byte(x, '\\') |
+           (x & SWAR_HIGHS));
+}
+
 static int read_string(reader *r, const char **s, size_t *len) {
   char *w = ++r->p, *start = w;
   for (;;) {
+    /* Runs of plain bytes move eight at a time (the word is loaded before
+     * it is stored, and w never passes p, so unescaping in place stays
+     * safe); anything else takes the byte path below. */
+    while (r->end - r->p >= 8) {
+      uint64_t x;
+      memcpy(&x, r->p, 8);
+      if (!plain8(x)) break;
+      if (w != r->p) memcpy(w, &x, 8);
+      w += 8;
+      r->p += 8;
+    }
     if (r->p >= r->end) return GW_JOBJ_INVALID;
     unsigned char c = (unsigned char)*r->p;
     if (c == '"') {
@@ -93,8 +114,13 @@ static int read_string(reader *r, const char **s, size_t *len) {
       continue;
     }
     if (c != '\\') {
-      *w++ = (char)c;
-      r->p++;
+      /* The rest of a short run byte by byte, up to the next byte that
+       * needs attention: the eight-byte test above is not retried per byte. */
+      do {
+        *w++ = (char)c;
+        r->p++;
+      } while (r->p < r->end && (c = (unsigned char)*r->p) >= 0x20 && c < 0x80 && c != '"' &&
+               c != '\\');
       continue;
     }
     if (r->end - r->p < 2) return GW_JOBJ_INVALID;
