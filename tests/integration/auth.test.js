@@ -271,6 +271,12 @@ test('"Authorization: Bearer" with nothing after it: 401 invalid_token', T, asyn
 
 test('Bearer followed by non-token68 characters: 401 invalid_token', T, async () => {
   const tok = token();
+  // The good token first, so that it sits in the verification cache: the
+  // token68 check runs on a miss, and a cached prefix must not help.
+  const good = await raw([`Authorization: Bearer ${tok}`]);
+  assert.equal(good.status, 200, 'the good token is accepted');
+  const spaced = await raw([`Authorization: Bearer ${tok} extra`]);
+  expectInvalidToken(spaced, { desc: /token68/, meta: META, token: tok }, 'cached token + " extra"');
   await api.reset();
   for (const v of [`Bearer ${tok} extra`, 'Bearer ab"cd', 'Bearer abc,def', `Bearer ${tok.replace('.', '!')}`, 'Bearer ==abc']) {
     const res = await raw([`Authorization: ${v}`]);
