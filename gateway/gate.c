@@ -449,10 +449,14 @@ static gw_jwt_result_t verify(gate_worker_t *g, const gw_config_t *cfg, gw_mcoun
   memset(cl, 0, sizeof *cl);
   gw_tokcache_key_t key = tokcache_key(g->cache, tok, len, (uint32_t)u);
   *hit = tokcache_get(g->cache, &key, now, g->gens, g->ni);
+  if (!*hit && !is_token68(tok, len)) {
+    /* Refused before it counts as a cache lookup, as when extract_token
+     * checked it. */
+    *not_token68 = 1;
+    return GW_JWT_MALFORMED;
+  }
   if (mc) metrics_token_cache(mc, *hit != NULL);
   if (*hit) return GW_JWT_OK;
-  *not_token68 = !is_token68(tok, len);
-  if (*not_token68) return GW_JWT_MALFORMED;
   gw_jwt_result_t res = jwt_verify(tok, len, &g->ver[u], now, cl);
   *issuer = cl->issuer;
   if (res != GW_JWT_OK) return res;

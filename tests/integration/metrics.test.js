@@ -99,6 +99,16 @@ test('requests, auth decisions and the token cache move as requests are made', T
   assert.ok(value(after1, 'gateway_upstream_pool_idle{upstream="api"}') >= 1, 'a keep-alive upstream connection waits in the pool');
 });
 
+test('a bearer value that is not token68 is refused without counting as a token cache lookup', T, async () => {
+  const before = (await scrape(gw.adminPort)).body;
+  const r = await request(gw.port, { path: '/api/v4/profiles', headers: { authorization: 'Bearer abc,def' } });
+  assert.equal(r.status, 401);
+  const after = (await scrape(gw.adminPort)).body;
+  const d = (s) => value(after, s) - value(before, s);
+  assert.equal(d('gateway_token_cache_hits_total'), 0);
+  assert.equal(d('gateway_token_cache_misses_total'), 0);
+});
+
 test('an unreachable upstream counts a connect error', T, async () => {
   const before1 = (await scrape(gw.adminPort)).body;
   const r = await request(gw.port, { path: '/down/x' });
