@@ -72,8 +72,6 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
   return n;
 }
 
-/* At the opening quote. The decoded text never outgrows its escaped form,
- * so it is written over the input behind the read position. */
 /* Eight bytes that need no attention inside a string: none is '"', '\\',
  * a control byte or part of a UTF-8 sequence. */
 static inline int plain8(uint64_t x) {
@@ -81,6 +79,8 @@ static inline int plain8(uint64_t x) {
            (x & SWAR_HIGHS));
 }
 
+/* At the opening quote. The decoded text never outgrows its escaped form,
+ * so it is written over the input behind the read position. */
 static int read_string(reader *r, const char **s, size_t *len) {
   char *w = ++r->p, *start = w;
   for (;;) {
