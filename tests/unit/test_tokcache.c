@@ -258,8 +258,61 @@ static void test_churn(void) {
   tokcache_free(c);
 }
 
+static uint64_t khash(gw_tokcache_t *c, const char *p, size_t n) {
+  return tokcache_key(c, p, n, 0).hash;
+}
+
+static void test_hash(void) {
+  /* The default hash must see every byte, at every length and position
+   * (a lane or tail it skipped would make whole families of tokens share
+   * a bucket), and spread look-alike tokens over the buckets. */
+  gw_tokcache_t *c = tokcache_new(16384, 1 << 20);
+  CHECK(c != NULL, "new (hash)");
+  if (!c) return;
+  char tok[769];
+  for (size_t i = 0; i < sizeof tok; i++) tok[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"[(i * 7) % 54];
+  const uint64_t h = khash(c, tok, sizeof tok);
+  CHECK(khash(c, tok, sizeof tok) == h, "same bytes, same hash");
+  int byte_ok = 1;
+  for (size_t i = 0; i < sizeof tok; i++) {
+    char saved = tok[i];
+    tok[i] = (char)(saved ^ 0x01);
+    if (khash(c, tok, sizeof tok) == h) byte_ok = 0;
+    tok[i] = saved;
+  }
+  CHECK(byte_ok, "a change at any of 769 positions changes the hash");
+  int len_ok = 1;
+  for (size_t n = 0; n < 100 && len_ok; n++)
+    for (size_t m = n + 1; m <= 100; m++)
+      if (khash(c, tok, n) == khash(c, tok, m)) len_ok = 0;
+  CHECK(len_ok, "prefixes of 0..100 bytes all hash apart");
+  char zeros[40] = {0};
+  CHECK(khash(c, zeros, 20) != khash(c, zeros, 21), "zero padding does not hide the length");
+  char sw[64];
+  memcpy(sw, tok, 64);
+  memcpy(sw, tok + 32, 16); /* block 2 where block 0 was, and block 0 where block 2 was */
+  memcpy(sw + 32, tok, 16);
+  CHECK(khash(c, sw, 64) != khash(c, tok, 64), "swapped blocks hash apart");
+  /* 20000 tokens that differ only in a numeric suffix, as minted tokens
+   * do: with 16384 buckets a uniform hash gives a longest chain of ~8. */
+  static unsigned short load[16384];
+  memset(load, 0, sizeof load);
+  unsigned maxload = 0;
+  for (int i = 0; i < 20000; i++) {
+    char t[800];
+    memcpy(t, tok, 700);
+    int n = snprintf(t + 700, 100, "user-%d", i);
+    unsigned b = (unsigned)(khash(c, t, 700 + (size_t)n) & 16383);
+    if (++load[b] > maxload) maxload = load[b];
+  }
+  CHECK(maxload <= 12, "20000 look-alike tokens spread over the buckets");
+  if (maxload > 12) printf("# longest chain %u\n", maxload);
+  tokcache_free(c);
+}
+
 int main(void) {
   test_key();
+  test_hash();
   test_basic();
   test_expiry_and_generation();
   test_collisions();
