@@ -151,14 +151,42 @@ size_t http_ip4_text(const unsigned char b[4], char out[16]) {
   return (size_t)(p - out);
 }
 
-int http_name_eq(const char *name, size_t len, const char *lower) {
-  size_t i = 0;
-  for (; i < len; i++) {
-    unsigned char c = (unsigned char)name[i];
-    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
-    if (lower[i] == '\0' || c != (unsigned char)lower[i]) return 0;
+/* ASCII tolower of eight bytes at once, exact: only bytes 'A'..'Z' change.
+ * Each per-byte sum stays below 0x100, so no carry crosses a byte. */
+static inline uint64_t swar_tolower(uint64_t w) {
+  uint64_t low7 = w & ~SWAR_HIGHS;
+  uint64_t ge_a = low7 + SWAR_ONES * (0x80 - 'A');
+  uint64_t gt_z = low7 + SWAR_ONES * (0x80 - 'Z' - 1);
+  uint64_t upper = ge_a & ~gt_z & ~w & SWAR_HIGHS;
+  return w | (upper >> 2);
+}
+
+static inline int word_eq_ci(const char *name, const char *lower) {
+  uint64_t a, b;
+  memcpy(&a, name, 8);
+  memcpy(&b, lower, 8);
+  return swar_tolower(a) == b;
+}
+
+int http_name_eq_n(const char *name, const char *lower, size_t n) {
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)name[i];
+      if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+      if (c != (unsigned char)lower[i]) return 0;
+    }
+    return 1;
   }
-  return lower[i] == '\0';
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    if (!word_eq_ci(name + i, lower + i)) return 0;
+  /* The last word overlaps bytes already compared: no partial loads. */
+  return i == n || word_eq_ci(name + n - 8, lower + n - 8);
+}
+
+int http_name_eq(const char *name, size_t len, const char *lower) {
+  size_t n = strlen(lower);
+  return len == n && http_name_eq_n(name, lower, n);
 }
 
 static int prefix_ci(const char *name, size_t len, const char *lower, size_t plen) {
@@ -173,11 +201,11 @@ static int prefix_ci(const char *name, size_t len, const char *lower, size_t ple
 
 int http_is_hop_by_hop(const char *name, size_t len) {
   switch (len) {
-  case 2: return http_name_eq(name, len, "te");
-  case 7: return http_name_eq(name, len, "trailer") || http_name_eq(name, len, "upgrade");
-  case 10: return http_name_eq(name, len, "connection") || http_name_eq(name, len, "keep-alive");
-  case 16: return http_name_eq(name, len, "proxy-connection");
-  case 17: return http_name_eq(name, len, "transfer-encoding");
+  case 2: return http_name_eq_n(name, "te", 2);
+  case 7: return http_name_eq_n(name, "trailer", 7) || http_name_eq_n(name, "upgrade", 7);
+  case 10: return http_name_eq_n(name, "connection", 10) || http_name_eq_n(name, "keep-alive", 10);
+  case 16: return http_name_eq_n(name, "proxy-connection", 16);
+  case 17: return http_name_eq_n(name, "transfer-encoding", 17);
   default: break;
   }
   return prefix_ci(name, len, "proxy-", 6);

@@ -40,8 +40,11 @@ gw_headscan_result_t headscan_feed(gw_headscan_t *s, const char *data, size_t le
 size_t http_ip4_text(const unsigned char b[4], char out[16]);
 /* Case-insensitive compare of a header name slice with a lower-case literal. */
 int http_name_eq(const char *name, size_t len, const char *lower);
-/* The same against a string literal, comparing lengths first. */
-#define HTTP_NAME_IS(name, len, lit) ((len) == sizeof(lit) - 1 && http_name_eq((name), (len), (lit)))
+/* The same for n bytes of each, both known to be n long: eight at a time. */
+int http_name_eq_n(const char *name, const char *lower, size_t n);
+/* Against a string literal, comparing lengths first. */
+#define HTTP_NAME_IS(name, len, lit) \
+  ((len) == sizeof(lit) - 1 && http_name_eq_n((name), (lit), sizeof(lit) - 1))
 /* True for hop-by-hop headers that a proxy never forwards (RFC 9110 §7.6.1,
  * plus Proxy-* and the non-standard Keep-Alive). */
 int http_is_hop_by_hop(const char *name, size_t len);

@@ -1,6 +1,8 @@
 /* Unit tests of the request-head guard and header helpers. Every head is fed
  * whole and one byte at a time: the verdict must not depend on how the
  * bytes arrive. */
+#include <ctype.h>
+
 #include "http.h"
 #include "tap.h"
 
@@ -171,6 +173,29 @@ int main(void) {
   CHECK(http_name_eq("Content-Length", 14, "content-length"), "name compare ignores case");
   CHECK(!http_name_eq("Content-Lengt", 13, "content-length"), "name compare needs the whole name");
   CHECK(!http_name_eq("Content-Lengthx", 15, "content-length"), "name compare rejects a longer name");
+  {
+    /* The eight-at-a-time compare against a per-byte reference: every byte
+     * value at every position of names that end mid-word and on a word. */
+    const char *lits[] = {"te", "x-request-id", "content-length", "proxy-connection",
+                          "access-control-expose-headers", "abcdefghijklmnopqrstuvwxyz-0123456789"};
+    int agree = 1, upper_ok = 1;
+    for (size_t l = 0; l < sizeof lits / sizeof lits[0]; l++) {
+      size_t n = strlen(lits[l]);
+      char name[64];
+      for (size_t i = 0; i < n; i++) name[i] = (char)toupper((unsigned char)lits[l][i]);
+      if (!http_name_eq_n(name, lits[l], n) || !http_name_eq(name, n, lits[l])) upper_ok = 0;
+      for (size_t i = 0; i < n; i++) {
+        memcpy(name, lits[l], n);
+        for (int v = 0; v < 256; v++) {
+          name[i] = (char)v;
+          int want = (v >= 'A' && v <= 'Z' ? v + 32 : v) == (unsigned char)lits[l][i];
+          if (http_name_eq_n(name, lits[l], n) != want) agree = 0;
+        }
+      }
+    }
+    CHECK(upper_ok, "upper-case names match their lower-case literal");
+    CHECK(agree, "word-wise name compare agrees with per-byte tolower for all 256 byte values");
+  }
   const char *hop[] = {"Connection", "keep-alive", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
                        "Proxy-Authorization", "proxy-connection", "Proxy-Foo"};
   for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++) {
