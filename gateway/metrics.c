@@ -213,6 +213,8 @@ gw_metrics_t *metrics_new(unsigned nblocks, const char *version) {
     atomic_init(&b->token_cache_misses, 0);
     atomic_init(&b->token_cache_entries, 0);
     atomic_init(&b->open_connections, 0);
+    atomic_init(&b->upstream_write_batches, 0);
+    atomic_init(&b->upstream_batched_writes, 0);
     for (unsigned c = 0; c < GW_MMAX_CHUNKS; c++) atomic_init(&b->chunk[c], NULL);
     m->blocks[i] = b;
   }
@@ -599,6 +601,14 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
   family(&b, "token_cache_entries", "gauge", "Verified tokens cached, all workers.");
   series(&b, "token_cache_entries", NULL, NULL, NULL, NULL, NULL, NULL);
   value_i64(&b, sum_field(m, offsetof(gw_mcounters_t, token_cache_entries)));
+
+  family(&b, "upstream_write_batches_total", "counter",
+         "io_submit calls that wrote request heads to upstreams (one per loop turn with heads).");
+  series(&b, "upstream_write_batches_total", NULL, NULL, NULL, NULL, NULL, NULL);
+  value_u64(&b, sum_field(m, offsetof(gw_mcounters_t, upstream_write_batches)));
+  family(&b, "upstream_batched_writes_total", "counter", "Request heads written to upstreams in those batches.");
+  series(&b, "upstream_batched_writes_total", NULL, NULL, NULL, NULL, NULL, NULL);
+  value_u64(&b, sum_field(m, offsetof(gw_mcounters_t, upstream_batched_writes)));
 
   family(&b, "jwks_fetches_total", "counter", "JWKS fetches, by issuer and result.");
   for (size_t i = 0; i < m->niss; i++)

@@ -143,6 +143,7 @@ typedef struct gw_mcounters {
   gw_mcell_t token_cache_hits, token_cache_misses;
   gw_mcell_t token_cache_entries; /* gauge, signed */
   gw_mcell_t open_connections;    /* gauge, signed */
+  gw_mcell_t upstream_write_batches, upstream_batched_writes;
   _Atomic(gw_mcell_t *) chunk[GW_MMAX_CHUNKS];
 } gw_mcounters_t;
 
@@ -228,6 +229,11 @@ static inline void metrics_token_cache(gw_mcounters_t *wc, int hit) {
 /* Entries added (delta > 0) or dropped (< 0) by this worker's caches. */
 static inline void metrics_token_cache_entries_add(gw_mcounters_t *wc, int64_t delta) {
   metrics_add_(&wc->token_cache_entries, (uint64_t)delta);
+}
+/* One io_submit of n request heads to upstreams. */
+static inline void metrics_upstream_batch(gw_mcounters_t *wc, unsigned n) {
+  metrics_add_(&wc->upstream_write_batches, 1);
+  metrics_add_(&wc->upstream_batched_writes, n);
 }
 static inline void metrics_open_connections_add(gw_mcounters_t *wc, int64_t delta) {
   metrics_add_(&wc->open_connections, (uint64_t)delta);

@@ -133,6 +133,9 @@ struct worker {
   dlist_t retired;
   dlist_t clients;
   dlist_t upconns;  /* connections attached to a request (pooled ones are in their pool) */
+  dlist_t up_pending;   /* upconn_t.pend: request heads to write at the end of this loop turn */
+  uv_check_t up_check;  /* runs while up_pending is not empty */
+  unsigned long up_aio; /* aio_context_t for batched upstream writes; 0 = write at once */
   size_t nclients;
   int draining;
   int stopping;
@@ -252,6 +255,7 @@ struct client {
 struct upconn {
   uv_tcp_t tcp;
   dlist_t link;
+  dlist_t pend;           /* in worker->up_pending while its head waits for the batch */
   upool_t *pool;
   request_t *req;         /* NULL while idle in the pool */
   llhttp_t parser;
@@ -322,6 +326,10 @@ void upstream_touch(request_t *r);                   /* data flowed: push the st
 void upstream_timeout(upconn_t *uc);
 void upstream_pool_close_all(upool_t *p);
 void upstream_close(upconn_t *uc);
+/* Batched upstream writes for a worker's loop (see upstream.c). */
+void upstream_batch_init(worker_t *w);
+void upstream_batch_close(worker_t *w);  /* closes the check handle */
+void upstream_batch_free(worker_t *w);   /* after the loop ended */
 
 /* gate.c */
 struct gw_authctx;

@@ -202,6 +202,7 @@ static void worker_close_handles(worker_t *w) {
     if (!uv_is_closing((uv_handle_t *)&w->listeners[i])) uv_close((uv_handle_t *)&w->listeners[i], NULL);
   uv_close((uv_handle_t *)&w->tick, NULL);
   uv_close((uv_handle_t *)&w->async, NULL);
+  upstream_batch_close(w);
 }
 
 static void on_async(uv_async_t *a) {
@@ -237,6 +238,7 @@ static void worker_main(void *arg) {
   w->cur = NULL;
   wgen_release(g);
   conn_free_recycled(w);
+  upstream_batch_free(w);
   jwt_thread_cleanup();
   atomic_fetch_add(&w->server->finished, 1);
   uv_async_send(&w->server->main_async);
@@ -324,6 +326,7 @@ static int worker_init(server_t *s, worker_t *w, int id) {
   w->tick.data = w;
   uv_async_init(&w->loop, &w->async, on_async);
   w->async.data = w;
+  upstream_batch_init(w);
   w->cur = wgen_new(w, atomic_load(&s->snap));
   if (!w->cur) return -1;
   w->mc = s->metrics ? metrics_worker(s->metrics, (unsigned)id) : NULL;
@@ -358,8 +361,10 @@ void server_abort(server_t *s) {
     for (size_t l = 0; l < w->nlisteners; l++) uv_close((uv_handle_t *)&w->listeners[l], NULL);
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->async, NULL);
+    upstream_batch_close(w);
     uv_run(&w->loop, UV_RUN_NOWAIT);
     uv_loop_close(&w->loop);
+    upstream_batch_free(w);
     if (w->cur) wgen_release(w->cur);
     w->cur = NULL;
   }

@@ -7,37 +7,15 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const http = require('node:http');
 const { SCALE, sleep, request } = require('./lib/wire');
 const { startUpstream, startGateway, tmpDir, freePort } = require('./lib/procs');
 const { makeKey, jwks, sign, claims } = require('./lib/tokens');
+const { scrape, value } = require('./lib/metrics');
 
 const ISS = 'https://login.example.test';
 const AUD = 'https://api.example.test';
 const T = { timeout: 30000 * SCALE };
 let api; let gw; let key; let dir; let closedPort;
-
-function scrape(port) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(5000 * SCALE, () => req.destroy(new Error('scrape timed out')));
-  });
-}
-
-// Value of one series (exact label set as rendered), 0 when absent.
-function value(text, series) {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const sp = line.lastIndexOf(' ');
-    if (line.slice(0, sp) === series) return Number(line.slice(sp + 1));
-  }
-  return 0;
-}
 
 before(async () => {
   api = await startUpstream({ name: 'api' });

@@ -159,6 +159,7 @@ static void test_empty(void) {
       "jwks_fetches_total counter", "jwks_keys gauge", "jwks_last_success_age_seconds gauge",
       "upstream_request_duration_seconds histogram", "upstream_connect_errors_total counter",
       "upstream_timeouts_total counter", "upstream_pool_idle gauge", "open_connections gauge",
+      "upstream_write_batches_total counter", "upstream_batched_writes_total counter",
       "reloads_total counter", "build_info gauge"};
   for (size_t i = 0; i < sizeof families / sizeof *families; i++) {
     char line[128], what[160];
@@ -215,6 +216,9 @@ static void test_counts(void) {
   metrics_open_connections_add(w0, 5);
   metrics_open_connections_add(w1, 1);
   metrics_open_connections_add(w0, -2);
+  metrics_upstream_batch(w0, 5);
+  metrics_upstream_batch(w1, 1);
+  metrics_upstream_batch(w0, 2);
 
   /* 0.5 ms, 1 ms (on a bound: le is inclusive), 3 ms, 2 s, 20 s (+Inf) */
   metrics_upstream_duration(w0, lm, 0, 500000);
@@ -268,6 +272,8 @@ static void test_counts(void) {
   CHECK_INT(V("gateway_token_cache_misses_total"), 1, "cache misses");
   CHECK_INT(V("gateway_token_cache_entries"), 4, "cache entries: signed deltas summed");
   CHECK_INT(V("gateway_open_connections"), 4, "open connections: 5 + 1 - 2");
+  CHECK_INT(V("gateway_upstream_write_batches_total"), 3, "io_submit batches of all workers");
+  CHECK_INT(V("gateway_upstream_batched_writes_total"), 8, "heads in those batches: 5 + 1 + 2");
 
   static const struct {
     const char *le;
@@ -424,7 +430,7 @@ static void test_many_routes(void) {
   char *t = render_at(m, 0);
   int n;
   CHECK_STR(format_error(t, &n), NULL, "well-formed with 3000 routes");
-  CHECK_INT(n, NR + 43, "one series per request plus the fixed ones");
+  CHECK_INT(n, NR + 45, "one series per request plus the fixed ones");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"mcp\",route=\"/r/2999\",status_class=\"4xx\"}"), 1,
             "last route counted");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"api\",route=\"/r/0\",status_class=\"2xx\"}"), 1,
