@@ -12,6 +12,7 @@ typedef struct entry {
   uint32_t ctx;
   size_t tok_len;
   size_t size;               /* what this entry counts against max_bytes */
+  size_t cap;                /* bytes allocated (size rounded up), for reuse */
   gw_tokcache_val_t val;     /* strs point into data[] */
   char data[];               /* token, then each present string + NUL */
 } entry_t;
@@ -114,13 +115,18 @@ static void lru_push_front(gw_tokcache_t *c, entry_t *e) {
   if (!c->tail) c->tail = e;
 }
 
-static void remove_entry(gw_tokcache_t *c, entry_t *e) {
+/* Takes e out of the table and the recency list; the memory stays e's. */
+static void detach(gw_tokcache_t *c, entry_t *e) {
   entry_t **pp = &c->buckets[e->hash & c->mask];
   while (*pp != e) pp = &(*pp)->hnext;
   *pp = e->hnext;
   lru_unlink(c, e);
   c->st.entries--;
   c->st.bytes -= e->size;
+}
+
+static void remove_entry(gw_tokcache_t *c, entry_t *e) {
+  detach(c, e);
   free(e);
 }
 
@@ -205,9 +211,25 @@ int tokcache_put(gw_tokcache_t *c, const gw_tokcache_key_t *k, int64_t now_s,
   /* The new entry is built before anything is removed: val may point into
    * the entry it replaces (a value just returned by tokcache_get). */
   uint64_t h = k->hash;
-  entry_t *e = malloc(size);
-  if (!e) return -1;
+  entry_t *old = find(c, tok, len, ctx, h);
+  entry_t *e;
+  size_t cap;
+  if (!old && c->tail && c->tail->cap >= size &&
+      (c->st.entries >= c->max_entries || c->st.bytes + size > c->max_bytes)) {
+    /* A full cache evicts on every miss: the least recent entry's memory
+     * takes the new one (tokens of an issuer are near the same length),
+     * which saves a free and a malloc of ~1 KiB per verification. */
+    e = c->tail;
+    cap = e->cap;
+    detach(c, e);
+    c->st.evictions++;
+  } else {
+    cap = (size + 63) & ~(size_t)63;
+    e = malloc(cap);
+    if (!e) return -1;
+  }
   memset(e, 0, sizeof *e);
+  e->cap = cap;
   e->hash = h;
   e->ctx = ctx;
   e->tok_len = len;
@@ -226,7 +248,6 @@ int tokcache_put(gw_tokcache_t *c, const gw_tokcache_key_t *k, int64_t now_s,
     e->val.strs[i] = NULL;
     e->val.lens[i] = 0;
   }
-  entry_t *old = find(c, tok, len, ctx, h);
   if (old) remove_entry(c, old);
   while (c->tail && (c->st.entries >= c->max_entries || c->st.bytes + size > c->max_bytes)) {
     remove_entry(c, c->tail);

@@ -310,6 +310,38 @@ static void test_hash(void) {
   tokcache_free(c);
 }
 
+static void test_reuse(void) {
+  /* A full cache takes the least recent entry's memory for the new one when
+   * it is big enough; the new entry must then hold only its own data. */
+  gw_tokcache_t *c = tokcache_new(2, 1 << 20);
+  put(c, "tok-1", 0, val(0, 100, "alice"));
+  put(c, "tok-2", 0, val(1, 100, "bob"));
+  uintptr_t a1 = (uintptr_t)get(c, "tok-1", 0);
+  CHECK(get(c, "tok-2", 0) != NULL, "tok-2 used: tok-1 is now the least recent");
+  CHECK_INT(put(c, "tok-3", 0, val(2, 100, "carol")), 0, "put into a full cache");
+  const gw_tokcache_val_t *v3 = get(c, "tok-3", 0);
+  CHECK(v3 != NULL && (uintptr_t)v3 == a1, "the evicted entry's memory holds the new one");
+  CHECK(get(c, "tok-1", 0) == NULL, "tok-1 evicted");
+  CHECK(v3 && v3->issuer == 2 && v3->lens[0] == 5 && strcmp(v3->strs[0], "carol") == 0 &&
+            strcmp(v3->strs[1], "client-1") == 0 && v3->strs[2] && v3->strs[2][0] == 0 &&
+            v3->strs[3] == NULL,
+        "the reused entry has the new value, nothing of the old");
+  const gw_tokcache_val_t *v2 = get(c, "tok-2", 0);
+  CHECK(v2 && strcmp(v2->strs[0], "bob") == 0, "the other entry is untouched");
+  /* Too big for the least recent entry's memory: a fresh allocation. */
+  char big[1500];
+  memset(big, 'z', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  CHECK_INT(put(c, "tok-4", 0, val(0, 100, big)), 0, "a bigger entry into a full cache");
+  const gw_tokcache_val_t *v4 = get(c, "tok-4", 0);
+  CHECK(v4 && v4->lens[0] == sizeof big - 1 && strcmp(v4->strs[0], big) == 0, "bigger entry intact");
+  gw_tokcache_stats_t st;
+  tokcache_stats(c, &st);
+  CHECK_INT(st.entries, 2, "entry bound holds");
+  CHECK_INT(st.evictions, 2, "two evictions counted");
+  tokcache_free(c);
+}
+
 int main(void) {
   test_key();
   test_hash();
@@ -318,5 +350,6 @@ int main(void) {
   test_collisions();
   test_bounds();
   test_churn();
+  test_reuse();
   return TAP_DONE();
 }
