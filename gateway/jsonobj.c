@@ -79,6 +79,12 @@ static inline int plain8(uint64_t x) {
            (x & SWAR_HIGHS));
 }
 
+/* Claim names are short and mostly of one length (iss, sub, aud, exp...):
+ * the first byte settles most comparisons without a call to memcmp. */
+static inline int same_name(const char *a, size_t an, const char *b, size_t bn) {
+  return an == bn && (an == 0 || (a[0] == b[0] && memcmp(a, b, an) == 0));
+}
+
 /* At the opening quote. The decoded text never outgrows its escaped form,
  * so it is written over the input behind the read position. */
 static int read_string(reader *r, const char **s, size_t *len) {
@@ -250,11 +256,10 @@ static int read_object(reader *r, int depth) {
     if (rc) return rc;
     if (depth == 1) {
       for (size_t i = 0; i < o->nmembers; i++)
-        if (o->members[i].name_len == nlen && memcmp(o->members[i].name, name, nlen) == 0)
-          return GW_JOBJ_INVALID;
+        if (same_name(o->members[i].name, o->members[i].name_len, name, nlen)) return GW_JOBJ_INVALID;
     } else {
       for (size_t i = 0; i < nkeys; i++)
-        if (keys[i].n == nlen && memcmp(keys[i].s, name, nlen) == 0) return GW_JOBJ_INVALID;
+        if (same_name(keys[i].s, keys[i].n, name, nlen)) return GW_JOBJ_INVALID;
     }
     skip_ws(r);
     if (r->p >= r->end || *r->p != ':') return GW_JOBJ_INVALID;
@@ -358,7 +363,6 @@ int jobj_parse(gw_jobj_t *o, char *buf, size_t len) {
 const gw_jv_t *jobj_get(const gw_jobj_t *o, const char *name) {
   size_t n = strlen(name);
   for (size_t i = 0; i < o->nmembers; i++)
-    if (o->members[i].name_len == n && memcmp(o->members[i].name, name, n) == 0)
-      return &o->members[i].v;
+    if (same_name(o->members[i].name, o->members[i].name_len, name, n)) return &o->members[i].v;
   return NULL;
 }
