@@ -218,7 +218,7 @@ static void batch_submit(worker_t *w, upconn_t **ucs, size_t n) {
   struct io_event ev[UP_BATCH_MAX];
   for (size_t i = 0; i < n; i++) {
     uv_os_fd_t fd = -1;
-    uv_fileno((uv_handle_t *)&ucs[i]->tcp, &fd);
+    uv_fileno((uv_handle_t *)&ucs[i]->tcp, &fd); /* checked by up_on_check */
     memset(&cbs[i], 0, sizeof cbs[i]);
     cbs[i].aio_lio_opcode = IOCB_CMD_PWRITE;
     cbs[i].aio_fildes = (uint32_t)fd;
@@ -273,8 +273,11 @@ static void up_on_check(uv_check_t *h) {
       upconn_t *uc = container_of(w->up_pending.next, upconn_t, pend);
       dlist_remove(&uc->pend);
       if (uc->closing) continue;
-      if (!w->up_aio || uc->wq.tls || uc->wq.queued) flush_now(uc);
-      else if (uc->wq.out.len) ucs[n++] = uc;
+      uv_os_fd_t fd;
+      if (!w->up_aio || uc->wq.tls || uc->wq.queued || uv_fileno((uv_handle_t *)&uc->tcp, &fd))
+        flush_now(uc);
+      else if (uc->wq.out.len)
+        ucs[n++] = uc;
     }
     if (n) batch_submit(w, ucs, n);
   }
