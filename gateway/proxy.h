@@ -134,7 +134,7 @@ struct worker {
   dlist_t clients;
   dlist_t upconns;  /* connections attached to a request (pooled ones are in their pool) */
   dlist_t up_pending;   /* upconn_t.pend: request heads to write at the end of this loop turn */
-  uv_check_t up_check;  /* runs while up_pending is not empty */
+  uv_prepare_t up_prepare; /* runs while up_pending is not empty */
   unsigned long up_aio; /* aio_context_t for batched upstream writes; 0 = write at once */
   size_t nclients;
   int draining;

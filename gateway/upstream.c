@@ -163,9 +163,11 @@ static void set_tmo(upconn_t *uc, tmo_kind_t k, uint64_t ms) {
  * costing the gateway microseconds and the upstream its batching. Heads
  * written in one turn of the loop are therefore collected and submitted with
  * a single io_submit(2) (Linux AIO on non-blocking sockets completes at once,
- * inside the call), so the upstream wakes once and finds them all. Anything
- * the kernel did not take whole goes through the normal write path. Without
- * AIO (io_setup refused, e.g. by a seccomp profile) heads are written at once. */
+ * inside the call), so the upstream wakes once and finds them all. The submit
+ * runs from a prepare handle: before the loop polls again, whichever callback
+ * queued the head, so no head waits on a blocking poll. Anything the kernel
+ * did not take whole goes through the normal write path. Without AIO
+ * (io_setup refused, e.g. by a seccomp profile) heads are written at once. */
 
 #define UP_BATCH_MAX 64
 
@@ -185,14 +187,14 @@ static void batch_off(worker_t *w, const char *why, int err) {
   w->up_aio = 0;
 }
 
-static void up_on_check(uv_check_t *h);
+static void up_on_prepare(uv_prepare_t *h);
 
 /* Queues uc's head for the end of this loop turn; 0 when it must be written now. */
 static int write_soon(upconn_t *uc) {
   worker_t *w = uc->pool->w;
   if (!w->up_aio || uc->wq.tls || uc->wq.queued || !uc->wq.out.len) return 0;
   if (dlist_empty(&uc->pend)) dlist_insert_tail(&w->up_pending, &uc->pend);
-  if (!uv_is_active((uv_handle_t *)&w->up_check)) uv_check_start(&w->up_check, up_on_check);
+  if (!uv_is_active((uv_handle_t *)&w->up_prepare)) uv_prepare_start(&w->up_prepare, up_on_prepare);
   return 1;
 }
 
@@ -218,7 +220,7 @@ static void batch_submit(worker_t *w, upconn_t **ucs, size_t n) {
   struct io_event ev[UP_BATCH_MAX];
   for (size_t i = 0; i < n; i++) {
     uv_os_fd_t fd = -1;
-    uv_fileno((uv_handle_t *)&ucs[i]->tcp, &fd); /* checked by up_on_check */
+    uv_fileno((uv_handle_t *)&ucs[i]->tcp, &fd); /* checked by up_on_prepare */
     memset(&cbs[i], 0, sizeof cbs[i]);
     cbs[i].aio_lio_opcode = IOCB_CMD_PWRITE;
     cbs[i].aio_fildes = (uint32_t)fd;
@@ -264,7 +266,7 @@ static void batch_submit(worker_t *w, upconn_t **ucs, size_t n) {
   if (got < sent && w->up_aio) batch_off(w, "io_getevents", got < 0 ? errno : ETIMEDOUT);
 }
 
-static void up_on_check(uv_check_t *h) {
+static void up_on_prepare(uv_prepare_t *h) {
   worker_t *w = h->data;
   upconn_t *ucs[UP_BATCH_MAX];
   while (!dlist_empty(&w->up_pending)) {
@@ -281,13 +283,13 @@ static void up_on_check(uv_check_t *h) {
     }
     if (n) batch_submit(w, ucs, n);
   }
-  uv_check_stop(h);
+  uv_prepare_stop(h);
 }
 
 void upstream_batch_init(worker_t *w) {
   dlist_init(&w->up_pending);
-  uv_check_init(&w->loop, &w->up_check);
-  w->up_check.data = w;
+  uv_prepare_init(&w->loop, &w->up_prepare);
+  w->up_prepare.data = w;
   w->up_aio = 0;
   const char *off = getenv("GATEWAY_UPSTREAM_AIO");
   if (off && strcmp(off, "0") == 0) return; /* an operator's way out, and the tests' */
@@ -299,7 +301,7 @@ void upstream_batch_init(worker_t *w) {
 }
 
 void upstream_batch_close(worker_t *w) {
-  if (!uv_is_closing((uv_handle_t *)&w->up_check)) uv_close((uv_handle_t *)&w->up_check, NULL);
+  if (!uv_is_closing((uv_handle_t *)&w->up_prepare)) uv_close((uv_handle_t *)&w->up_prepare, NULL);
 }
 
 void upstream_batch_free(worker_t *w) {
