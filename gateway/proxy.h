@@ -133,7 +133,7 @@ struct worker {
   dlist_t retired;
   dlist_t clients;
   dlist_t upconns;  /* connections attached to a request (pooled ones are in their pool) */
-  dlist_t up_pending;   /* upconn_t.pend: request heads to write at the end of this loop turn */
+  dlist_t up_pending;   /* upconn_t.pend: request heads to write before the next poll */
   uv_prepare_t up_prepare; /* runs while up_pending is not empty */
   unsigned long up_aio; /* aio_context_t for batched upstream writes; 0 = write at once */
   size_t nclients;
@@ -328,7 +328,7 @@ void upstream_pool_close_all(upool_t *p);
 void upstream_close(upconn_t *uc);
 /* Batched upstream writes for a worker's loop (see upstream.c). */
 void upstream_batch_init(worker_t *w);
-void upstream_batch_close(worker_t *w);  /* closes the check handle */
+void upstream_batch_close(worker_t *w);  /* closes the prepare handle */
 void upstream_batch_free(worker_t *w);   /* after the loop ended */
 
 /* gate.c */

@@ -171,12 +171,14 @@ static void set_tmo(upconn_t *uc, tmo_kind_t k, uint64_t ms) {
 
 #define UP_BATCH_MAX 64
 
+static void write_failed(upconn_t *uc) {
+  uc->write_failed = 1;
+  up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+}
+
 static int flush_now(upconn_t *uc) {
   int rc = wqueue_flush(&uc->wq, (uv_stream_t *)&uc->tcp, up_on_write);
-  if (rc < 0) {
-    uc->write_failed = 1;
-    up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
-  }
+  if (rc < 0) write_failed(uc);
   return rc;
 }
 
@@ -189,7 +191,7 @@ static void batch_off(worker_t *w, const char *why, int err) {
 
 static void up_on_prepare(uv_prepare_t *h);
 
-/* Queues uc's head for the end of this loop turn; 0 when it must be written now. */
+/* Queues uc's head for the batch before the next poll; 0 when it must be written now. */
 static int write_soon(upconn_t *uc) {
   worker_t *w = uc->pool->w;
   if (!w->up_aio || uc->wq.tls || uc->wq.queued || !uc->wq.out.len) return 0;
@@ -210,20 +212,17 @@ static void batch_done(upconn_t *uc, int64_t res) {
     }
     flush_now(uc);
   } else {
-    uc->write_failed = 1;
-    up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+    write_failed(uc);
   }
 }
 
-static void batch_submit(worker_t *w, upconn_t **ucs, size_t n) {
+static void batch_submit(worker_t *w, upconn_t **ucs, const uv_os_fd_t *fds, size_t n) {
   struct iocb cbs[UP_BATCH_MAX], *cbp[UP_BATCH_MAX];
   struct io_event ev[UP_BATCH_MAX];
   for (size_t i = 0; i < n; i++) {
-    uv_os_fd_t fd = -1;
-    uv_fileno((uv_handle_t *)&ucs[i]->tcp, &fd); /* checked by up_on_prepare */
     memset(&cbs[i], 0, sizeof cbs[i]);
     cbs[i].aio_lio_opcode = IOCB_CMD_PWRITE;
-    cbs[i].aio_fildes = (uint32_t)fd;
+    cbs[i].aio_fildes = (uint32_t)fds[i];
     cbs[i].aio_buf = (uint64_t)(uintptr_t)ucs[i]->wq.out.data;
     cbs[i].aio_nbytes = ucs[i]->wq.out.len;
     cbs[i].aio_data = i;
@@ -257,8 +256,7 @@ static void batch_submit(worker_t *w, upconn_t **ucs, size_t n) {
       /* Submitted but never reported: how much went out is unknown, so the
        * connection cannot carry on. */
       LOG_ERROR("worker %d: an upstream write was not reported back", w->id);
-      ucs[k]->write_failed = 1;
-      up_fail(ucs[k], 502, "bad_gateway", "cannot write to upstream");
+      write_failed(ucs[k]);
     } else {
       flush_now(ucs[k]);
     }
@@ -269,19 +267,19 @@ static void batch_submit(worker_t *w, upconn_t **ucs, size_t n) {
 static void up_on_prepare(uv_prepare_t *h) {
   worker_t *w = h->data;
   upconn_t *ucs[UP_BATCH_MAX];
+  uv_os_fd_t fds[UP_BATCH_MAX];
   while (!dlist_empty(&w->up_pending)) {
     size_t n = 0;
     while (n < UP_BATCH_MAX && !dlist_empty(&w->up_pending)) {
       upconn_t *uc = container_of(w->up_pending.next, upconn_t, pend);
       dlist_remove(&uc->pend);
       if (uc->closing) continue;
-      uv_os_fd_t fd;
-      if (!w->up_aio || uc->wq.tls || uc->wq.queued || uv_fileno((uv_handle_t *)&uc->tcp, &fd))
+      if (!w->up_aio || uc->wq.tls || uc->wq.queued || uv_fileno((uv_handle_t *)&uc->tcp, &fds[n]))
         flush_now(uc);
       else if (uc->wq.out.len)
         ucs[n++] = uc;
     }
-    if (n) batch_submit(w, ucs, n);
+    if (n) batch_submit(w, ucs, fds, n);
   }
   uv_prepare_stop(h);
 }
@@ -621,11 +619,7 @@ void upstream_flush(request_t *r) {
   upconn_t *uc = r->uc;
   if (!uc || !uc->connected || uc->closing) return;
   if (!dlist_empty(&uc->pend)) return; /* goes out with this turn's batch, in order */
-  int rc = wqueue_flush(&uc->wq, (uv_stream_t *)&uc->tcp, up_on_write);
-  if (rc < 0) {
-    uc->write_failed = 1;
-    up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
-  }
+  flush_now(uc);
 }
 
 int upstream_backlogged(const request_t *r) {
@@ -637,8 +631,7 @@ static void up_on_write(uv_write_t *wr, int status) {
   upconn_t *uc = container_of(q, upconn_t, wq);
   if (uc->closing) return;
   if (status < 0) {
-    uc->write_failed = 1;
-    up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+    write_failed(uc);
     return;
   }
   if (uc->req && uc->wq.queued < GW_WQ_LOW) conn_client_writable(uc->req->c);
