@@ -189,16 +189,6 @@ int http_name_eq(const char *name, size_t len, const char *lower) {
   return len == n && http_name_eq_n(name, lower, n);
 }
 
-static int prefix_ci(const char *name, size_t len, const char *lower, size_t plen) {
-  if (len < plen) return 0;
-  for (size_t i = 0; i < plen; i++) {
-    unsigned char c = (unsigned char)name[i];
-    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
-    if (c != (unsigned char)lower[i]) return 0;
-  }
-  return 1;
-}
-
 int http_is_hop_by_hop(const char *name, size_t len) {
   switch (len) {
   case 2: return http_name_eq_n(name, "te", 2);
@@ -208,7 +198,7 @@ int http_is_hop_by_hop(const char *name, size_t len) {
   case 17: return http_name_eq_n(name, "transfer-encoding", 17);
   default: break;
   }
-  return prefix_ci(name, len, "proxy-", 6);
+  return len >= 6 && http_name_eq_n(name, "proxy-", 6);
 }
 
 void http_list_each(const char *v, size_t len, void (*fn)(void *, const char *, size_t),
