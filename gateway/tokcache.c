@@ -130,6 +130,11 @@ static void remove_entry(gw_tokcache_t *c, entry_t *e) {
   free(e);
 }
 
+/* Whether an entry of size bytes fits only after the least recent goes. */
+static int must_evict(const gw_tokcache_t *c, size_t size) {
+  return c->st.entries >= c->max_entries || c->st.bytes + size > c->max_bytes;
+}
+
 static entry_t *find(gw_tokcache_t *c, const char *tok, size_t len, uint32_t ctx, uint64_t h) {
   for (entry_t *e = c->buckets[h & c->mask]; e; e = e->hnext)
     if (e->hash == h && e->ctx == ctx && e->tok_len == len &&
@@ -214,8 +219,7 @@ int tokcache_put(gw_tokcache_t *c, const gw_tokcache_key_t *k, int64_t now_s,
   entry_t *old = find(c, tok, len, ctx, h);
   entry_t *e;
   size_t cap;
-  if (!old && c->tail && c->tail->cap >= size &&
-      (c->st.entries >= c->max_entries || c->st.bytes + size > c->max_bytes)) {
+  if (!old && c->tail && c->tail->cap >= size && must_evict(c, size)) {
     /* A full cache evicts on every miss: the least recent entry's memory
      * takes the new one (tokens of an issuer are near the same length),
      * which saves a free and a malloc of ~1 KiB per verification. */
@@ -249,7 +253,7 @@ int tokcache_put(gw_tokcache_t *c, const gw_tokcache_key_t *k, int64_t now_s,
     e->val.lens[i] = 0;
   }
   if (old) remove_entry(c, old);
-  while (c->tail && (c->st.entries >= c->max_entries || c->st.bytes + size > c->max_bytes)) {
+  while (c->tail && must_evict(c, size)) {
     remove_entry(c, c->tail);
     c->st.evictions++;
   }
