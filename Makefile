@@ -5,7 +5,7 @@ CC       ?= cc
 BUILD    ?= build
 OPT      ?= -O2
 SAN      ?=
-PKGS     := libuv openssl libjwt jansson inih
+PKGS     := libuv openssl jansson inih
 LLHTTP_SRC_DIR := /usr/share/llhttp
 LLHTTP_INC_DIR := /usr/share/include/llhttp
 
@@ -13,7 +13,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS_GW  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-              $(OPT) -g $(SAN) -I gateway -isystem $(LLHTTP_INC_DIR) $(PKG_CFLAGS)
+              $(OPT) -g $(SAN) -I gateway/lib -I gateway/loop -isystem $(LLHTTP_INC_DIR) $(PKG_CFLAGS)
 # llhttp has an SSE4.2 scan for header values (a bearer token is most of a
 # request head). Used when the CPU that builds the gateway has SSE4.2, as
 # every x86-64 server CPU since 2009 does; `make LLHTTP_SIMD=` builds without.
@@ -21,7 +21,9 @@ LLHTTP_SIMD ?= $(shell grep -qw sse4_2 /proc/cpuinfo 2>/dev/null && echo -msse4.
 CFLAGS_LL  := -O2 -g -w $(LLHTTP_SIMD) $(SAN) -I $(LLHTTP_INC_DIR)
 LDLIBS_GW  := $(PKG_LIBS) -lpthread -lm
 
-SRCS      := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+# gateway/lib: socket-free modules; gateway/loop: the event loop side
+# (gateway/README.md is the map). main.c sits above both.
+SRCS      := $(wildcard gateway/lib/*.c gateway/loop/*.c)
 OBJS      := $(SRCS:gateway/%.c=$(BUILD)/obj/%.o)
 LL_OBJS   := $(patsubst $(LLHTTP_SRC_DIR)/%.c,$(BUILD)/llhttp/%.o,$(wildcard $(LLHTTP_SRC_DIR)/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -37,8 +39,9 @@ CONFDIR := $(DESTDIR)$(PREFIX)/etc/gateway
 UNITDIR := $(DESTDIR)$(PREFIX)/lib/systemd/system
 all: $(BUILD)/gateway $(UNIT_BINS)
 
-$(BUILD)/obj/%.o: gateway/%.c $(wildcard gateway/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS_GW) -MMD -c -o $@ $<
+$(BUILD)/obj/%.o: gateway/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_GW) -MMD -MP -c -o $@ $<
 
 $(BUILD)/llhttp/%.o: $(LLHTTP_SRC_DIR)/%.c | $(BUILD)/llhttp
 	$(CC) $(CFLAGS_LL) -c -o $@ $<
@@ -52,7 +55,7 @@ $(BUILD)/gateway: $(BUILD)/obj/main.o $(BUILD)/libgw.a
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libgw.a | $(BUILD)/tests
 	$(CC) $(CFLAGS_GW) -I tests/unit -o $@ $< $(BUILD)/libgw.a $(LDLIBS_GW)
 
-$(BUILD)/obj $(BUILD)/llhttp $(BUILD)/tests:
+$(BUILD)/llhttp $(BUILD)/tests:
 	mkdir -p $@
 
 -include $(OBJS:.o=.d) $(BUILD)/obj/main.d

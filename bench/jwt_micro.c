@@ -11,9 +11,10 @@
  * issuer's public key PEM (the alg-confusion forgery our verifier refuses).
  *
  * Build and run from the repo root (uses tests/unit/fixtures/jwt). -iquote,
- * not -I: gateway/jwt.h would otherwise shadow libjwt's <jwt.h>.
- *   gcc -O2 -std=c11 -D_GNU_SOURCE -iquote gateway bench/jwt_micro.c gateway/jwt.c \
- *       gateway/jwks.c gateway/jsonobj.c gateway/b64url.c gateway/scopes.c gateway/tokcache.c \
+ * not -I: gateway/lib/jwt.h would otherwise shadow libjwt's <jwt.h>.
+ *   gcc -O2 -std=c11 -D_GNU_SOURCE -iquote gateway/lib bench/jwt_micro.c gateway/lib/jwt.c \
+ *       gateway/lib/jwks.c gateway/lib/jsonobj.c gateway/lib/b64url.c gateway/lib/scopes.c \
+ *       gateway/lib/tokcache.c \
  *       -o /tmp/jwt_micro $(pkg-config --cflags --libs libjwt openssl jansson)
  *   /tmp/jwt_micro [seconds-per-case, default 1] */
 #include <stdio.h>

@@ -38,7 +38,7 @@ CFLAGS_MICRO=(-O2 -std=c11 -D_GNU_SOURCE)
 SRCS=(policy.c pathnorm.c scopes.c config.c)
 
 echo "== 1. policy_match / pathnorm micro-benchmark (shipped gateway/ sources) =="
-gcc "${CFLAGS_MICRO[@]}" -I gateway bench/policy_micro.c "${SRCS[@]/#/gateway/}" -linih -o /tmp/policy_micro
+gcc "${CFLAGS_MICRO[@]}" -I gateway/lib bench/policy_micro.c "${SRCS[@]/#/gateway/lib/}" -linih -o /tmp/policy_micro
 echo "host: $(uname -srm), $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)"
 /tmp/policy_micro "$MICRO_MS" || status=1
 
@@ -46,7 +46,7 @@ if [ "$WHATIF" = 1 ]; then
   echo
   echo "== 2. what-if: same program, private copy of gateway/ with GW_POLICY_MAX_ROUTES raised to 16384 =="
   W=$(mktemp -d /tmp/policy-whatif-XXXXXX)
-  cp gateway/*.h "${SRCS[@]/#/gateway/}" "$W/"
+  cp gateway/lib/*.h "${SRCS[@]/#/gateway/lib/}" "$W/"
   sed -i 's/^#define GW_POLICY_MAX_ROUTES [0-9]*/#define GW_POLICY_MAX_ROUTES 16384/' "$W/policy.h"
   grep -q '^#define GW_POLICY_MAX_ROUTES 16384' "$W/policy.h" || { echo "what-if: cannot raise the limit" >&2; exit 2; }
   gcc "${CFLAGS_MICRO[@]}" -I "$W" bench/policy_micro.c "${SRCS[@]/#/$W/}" -linih -o /tmp/policy_micro_whatif

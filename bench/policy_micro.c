@@ -28,8 +28,8 @@
  * with scopes drawn from 60 names (the registry holds at most 64).
  *
  * Build and run from the repo root (bench/policy-bench.sh does this):
- *   gcc -O2 -std=c11 -D_GNU_SOURCE -I gateway bench/policy_micro.c gateway/policy.c \
- *       gateway/pathnorm.c gateway/scopes.c gateway/config.c -linih -o /tmp/policy_micro
+ *   gcc -O2 -std=c11 -D_GNU_SOURCE -I gateway/lib bench/policy_micro.c gateway/lib/policy.c \
+ *       gateway/lib/pathnorm.c gateway/lib/scopes.c gateway/lib/config.c -linih -o /tmp/policy_micro
  *   /tmp/policy_micro [milliseconds-per-measurement, default 60]
  * Exit status: 0, or 1 when a table size could not be loaded or a lookup
  * gave a wrong answer (the table is printed either way). */

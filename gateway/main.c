@@ -13,6 +13,7 @@
 #include "llhttp.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "accesslog.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "0.1.0"
@@ -157,7 +158,7 @@ static void on_hup(uv_signal_t *sig, int signum) {
       now->workers != c->workers || now->admin_enabled != c->admin_enabled ||
       (c->admin_enabled && strcmp(now->admin_listen.text, c->admin_listen.text) != 0))
     LOG_WARN("SIGHUP: listen, workers and [admin] changes take effect at the next restart");
-  if (server_reopen_access_log(c))
+  if (access_log_reopen(c))
     LOG_WARN("SIGHUP: the access log keeps its previous destination");
   gw_snapshot_t *old = a->current;
   keystore_stop(&old->keys);
@@ -220,7 +221,7 @@ int main(int argc, char **argv) {
   const gw_config_t *cfg = snap->cfg;
   gw_log_min_level = cfg->log_level;
   signal(SIGPIPE, SIG_IGN);
-  if (server_open_access_log(cfg)) {
+  if (access_log_open(cfg)) {
     snapshot_free(snap);
     return 2;
   }

@@ -59,6 +59,16 @@ for b in "$@"; do
   fi
   unset ASAN_OPTIONS UBSAN_OPTIONS
 done
+# The map of gateway/ (gateway/README.md) as include and size checks: once,
+# whatever the builds.
+out="$log_dir/layout.tap"
+node --test --test-reporter=tap tests/layout/ > "$out" 2>&1; rc=$?
+p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out" | tail -1); p=${p:-0}
+f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$out" | tail -1); f=${f:-0}
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+echo "# layout (tests/layout): $p passed, $f failed"
+[ "$f" -eq 0 ] || grep -E -A6 '^not ok' "$out" | sed 's/^/#   /'
+total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
 # A short fuzzing pass (FUZZ_SECONDS per target) as a regression check of the
 # parsers; tests/fuzz/run.sh prints one TAP line per target.
 if [ -n "${FUZZ_SECONDS:-}" ]; then

@@ -26,20 +26,20 @@ case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET] [TARGET...]" >
 
 CC=${FUZZ_CC:-clang}
 OUT=build-fuzz
-CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -I gateway -isystem /usr/share/include/llhttp"
+CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -I gateway/lib -isystem /usr/share/include/llhttp"
 LIBS="-lcrypto -ljansson -linih"
 LLHTTP_DIR=/usr/share/llhttp
 
 # The gateway sources each driver needs.
 sources() {
   case $1 in
-  headscan) echo gateway/http.c ;;
-  request) echo gateway/http.c ;;
-  pathnorm) echo gateway/pathnorm.c ;;
-  jwt) echo gateway/jwt.c gateway/jwks.c gateway/jsonobj.c gateway/b64url.c gateway/scopes.c ;;
-  jsonobj) echo gateway/jsonobj.c ;;
-  jwks) echo gateway/jwks.c gateway/b64url.c ;;
-  policy) echo gateway/policy.c gateway/pathnorm.c gateway/scopes.c gateway/config.c gateway/log.c ;;
+  headscan) echo gateway/lib/http.c ;;
+  request) echo gateway/lib/http.c ;;
+  pathnorm) echo gateway/lib/pathnorm.c ;;
+  jwt) echo gateway/lib/jwt.c gateway/lib/jwks.c gateway/lib/jsonobj.c gateway/lib/b64url.c gateway/lib/scopes.c ;;
+  jsonobj) echo gateway/lib/jsonobj.c ;;
+  jwks) echo gateway/lib/jwks.c gateway/lib/b64url.c ;;
+  policy) echo gateway/lib/policy.c gateway/lib/pathnorm.c gateway/lib/scopes.c gateway/lib/config.c gateway/lib/log.c ;;
   *) return 1 ;;
   esac
 }
@@ -52,7 +52,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 mkdir -p "$OUT/llhttp" "$OUT/logs" || exit 2
 
 # llhttp (Debian's C sources) compiled once, without warnings; its http.c is
-# renamed so that it cannot clash with gateway/http.c. With SSE4.2 when this
+# renamed so that it cannot clash with gateway/lib/http.c. With SSE4.2 when this
 # CPU has it, as the Makefile builds the gateway (the fuzzed llhttp is then
 # the one that runs); the flag is part of the object's name.
 LLHTTP_SIMD=${LLHTTP_SIMD-$(grep -qw sse4_2 /proc/cpuinfo 2>/dev/null && echo -msse4.2)}

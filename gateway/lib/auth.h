@@ -1,12 +1,8 @@
-/* auth: what happens between a complete request head and the upstream:
- * path normalization, the scope policy, bearer token extraction and
- * verification (with the per-worker verified-token cache), the RFC 6750
- * challenges, RFC 9728 metadata documents and CORS.
- *
- * gw_authctx_t is built once per configuration and is read-only; each
- * worker has an auth_worker_t with its key set references, verifiers and
- * token cache. Every refusal is mapped to a status and challenge in one
- * place (auth_refuse). */
+/* auth: the read-only part of authorization, built once per configuration
+ * snapshot: the policy, the accepted audiences per upstream and issuer,
+ * and the RFC 9728 protected-resource documents with the URLs challenges
+ * point at. Each worker verifies tokens against it with its own verifier
+ * (verify.h); every refusal is built from the answer table (answer.h). */
 #ifndef GW_AUTH_H
 #define GW_AUTH_H
 
@@ -15,10 +11,15 @@
 
 #include "config.h"
 #include "jwt.h"
-#include "keys.h"
+#include "jwks.h"
+
+typedef struct gw_keystore gw_keystore_t;
 #include "policy.h"
 #include "scopes.h"
 #include "tokcache.h"
+
+/* Where the RFC 9728 documents are served (RFC 9728 §3). */
+#define GW_WK_PATH "/.well-known/oauth-protected-resource"
 
 typedef struct {
   char *url;      /* where the challenge points */

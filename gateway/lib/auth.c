@@ -7,9 +7,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "proxy.h"
+#include "buf.h"
 
-#define WK_PATH "/.well-known/oauth-protected-resource"
 
 static int json_str(outbuf_t *o, const char *s) {
   char esc[2048];
@@ -90,9 +89,9 @@ int auth_init(gw_authctx_t *a, const gw_config_t *cfg, gw_keystore_t *keys, gw_e
   gw_scopeset_t all = a->policy ? policy_all_scopes(a->policy)
                                 : (a->own_scopes.n >= 64 ? ~(gw_scopeset_t)0
                                                          : (((gw_scopeset_t)1 << a->own_scopes.n) - 1));
-  a->root.url = concat(cfg->public_url, WK_PATH);
-  a->root.path = strdup(WK_PATH);
-  a->root.path_len = strlen(WK_PATH);
+  a->root.url = concat(cfg->public_url, GW_WK_PATH);
+  a->root.path = strdup(GW_WK_PATH);
+  a->root.path_len = strlen(GW_WK_PATH);
   a->root.doc = build_doc(a, identifier, all, &a->root.doc_len);
   a->up = calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof *a->up);
   size_t ni = cfg->nissuers ? cfg->nissuers : 1;
@@ -115,7 +114,7 @@ int auth_init(gw_authctx_t *a, const gw_config_t *cfg, gw_keystore_t *keys, gw_e
     }
     if (!up->resource) continue;
     gw_meta_t *m = &a->up[u];
-    m->path = concat(WK_PATH, url_path(up->resource));
+    m->path = concat(GW_WK_PATH, url_path(up->resource));
     m->url = concat(cfg->public_url, m->path);
     gw_scopeset_t under = a->policy ? policy_scopes_under(a->policy, up->prefix, up->prefix_len) |
                                           policy_tool_scopes(a->policy)

@@ -11,9 +11,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "upstream.h"
+
+#include "conn.h"
+#include "gen.h"
 #include "log.h"
-#include "proxy.h"
 #include "snapshot.h"
+#include "upbatch.h"
+#include "upstream-t.h"
 
 #define RESP_HEAD_MAX (64 * 1024)
 #define RESP_HDRS_MAX 200
@@ -21,12 +26,14 @@
 #define POOL_IDLE_MS 60000
 
 static void up_on_close(uv_handle_t *h);
+static void upstream_timeout(upconn_t *uc);
+static void upstream_close(upconn_t *uc);
 static void pool_take(upconn_t *uc);
 static void up_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void up_on_write(uv_write_t *wr, int status);
 static void up_connect_fresh(request_t *r);
-static void up_fail(upconn_t *uc, int status, const char *code, const char *desc);
+static void up_fail(upconn_t *uc, answer_kind_t kind, const char *desc);
 static void up_metric(upconn_t *uc, int timeout);
 
 static void pool_metric(upconn_t *uc, int delta) {
@@ -40,10 +47,10 @@ static const llhttp_settings_t *resp_settings(void);
 /* ---- the head sent upstream --------------------------------------------- */
 
 static int conn_lists(const request_t *r, const char *name, size_t len) {
-  for (uint32_t i = 0; i < r->nhdrs; i++) {
-    const hdr_t *h = &r->hdrs[i];
-    if (HTTP_NAME_IS(r->arena + h->name_off, h->name_len, "connection") &&
-        http_list_has(r->arena + h->val_off, h->val_len, name, len))
+  for (uint32_t i = 0; i < r->h.nhdrs; i++) {
+    const hdr_t *h = &r->h.hdrs[i];
+    if (HTTP_NAME_IS(r->h.arena + h->name_off, h->name_len, "connection") &&
+        http_list_has(r->h.arena + h->val_off, h->val_len, name, len))
       return 1;
   }
   return 0;
@@ -63,7 +70,7 @@ static int forward_header_stripped(const request_t *r, const char *n, size_t nl)
 
 static void build_head(request_t *r) {
   const gw_upstream_cfg_t *u = r->pool->cfg;
-  const char *a = r->arena;
+  const char *a = r->h.arena;
   outbuf_t *o = &r->uphead;
   o->len = 0;
   size_t mlen;
@@ -96,8 +103,8 @@ static void build_head(request_t *r) {
   int have_xff = 0;
   /* Most requests have no Connection header: then no name can be listed. */
   int has_conn = req_header(r, "connection", NULL) != NULL;
-  for (uint32_t i = 0; i < r->nhdrs; i++) {
-    const hdr_t *h = &r->hdrs[i];
+  for (uint32_t i = 0; i < r->h.nhdrs; i++) {
+    const hdr_t *h = &r->h.hdrs[i];
     const char *n = a + h->name_off;
     size_t nl = h->name_len;
     if (http_is_hop_by_hop(n, nl) || HTTP_NAME_IS(n, nl, "host") ||
@@ -125,7 +132,7 @@ static void build_head(request_t *r) {
   else
     outbuf_append(o, "X-Forwarded-For: ", 17);
   outbuf_append(o, ip, strlen(ip));
-  if (r->c->is_tls)
+  if (conn_is_tls(r->c))
     OUTBUF_LIT(o, "\r\nX-Forwarded-Proto: https\r\n");
   else
     OUTBUF_LIT(o, "\r\nX-Forwarded-Proto: http\r\n");
@@ -140,10 +147,10 @@ static void build_head(request_t *r) {
     OUTBUF_LIT(o, "\r\n");
   }
   outbuf_append(o, r->ident.data, r->ident.len);
-  if (r->chunked_in)
+  if (r->h.chunked_in)
     outbuf_append(o, "Transfer-Encoding: chunked\r\n", 28);
-  else if (r->content_length > 0 || req_header(r, "content-length", NULL))
-    outbuf_append_u64(o, "Content-Length: ", r->content_length);
+  else if (r->h.content_length > 0 || req_header(r, "content-length", NULL))
+    outbuf_append_u64(o, "Content-Length: ", r->h.content_length);
   outbuf_append(o, "\r\n", 2);
 }
 
@@ -156,24 +163,9 @@ static void set_tmo(upconn_t *uc, tmo_kind_t k, uint64_t ms) {
   uc->deadline = now_ms(uc->pool) + ms;
 }
 
-/* ---- batched head writes ---------------------------------------------------
- * When the upstream runs on the same CPU (a sidecar, or the benchmark), every
- * write(2) of a request head wakes it, and the scheduler switches to it on
- * the way out of that write: one pair of context switches per request, each
- * costing the gateway microseconds and the upstream its batching. Heads
- * written in one turn of the loop are therefore collected and submitted with
- * a single io_submit(2) (Linux AIO on non-blocking sockets completes at once,
- * inside the call), so the upstream wakes once and finds them all. The submit
- * runs from a prepare handle: before the loop polls again, whichever callback
- * queued the head, so no head waits on a blocking poll. Anything the kernel
- * did not take whole goes through the normal write path. Without AIO
- * (io_setup refused, e.g. by a seccomp profile) heads are written at once. */
-
-#define UP_BATCH_MAX 64
-
 static void write_failed(upconn_t *uc) {
   uc->write_failed = 1;
-  up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+  up_fail(uc, ANS_BAD_GATEWAY, "cannot write to upstream");
 }
 
 static int flush_now(upconn_t *uc) {
@@ -182,130 +174,8 @@ static int flush_now(upconn_t *uc) {
   return rc;
 }
 
-static void batch_off(worker_t *w, const char *why, int err) {
-  LOG_WARN("worker %d: batched upstream writes off (%s: %s); writing each at once", w->id, why,
-           strerror(err));
-  syscall(SYS_io_destroy, (aio_context_t)w->up_aio);
-  w->up_aio = 0;
-}
-
-static void up_on_prepare(uv_prepare_t *h);
-
-/* Queues uc's head for the batch before the next poll; 0 when it must be written now. */
-static int write_soon(upconn_t *uc) {
-  worker_t *w = uc->pool->w;
-  if (!w->up_aio || uc->wq.tls || uc->wq.queued || !uc->wq.out.len) return 0;
-  if (dlist_empty(&uc->pend)) dlist_insert_tail(&w->up_pending, &uc->pend);
-  if (!uv_is_active((uv_handle_t *)&w->up_prepare)) uv_prepare_start(&w->up_prepare, up_on_prepare);
-  return 1;
-}
-
-/* The kernel took res bytes (or failed with -res) of what uc had queued. */
-static void batch_done(upconn_t *uc, int64_t res) {
-  outbuf_t *o = &uc->wq.out;
-  if (res >= 0 && (size_t)res == o->len) {
-    o->len = 0;
-  } else if (res >= 0 || res == -EAGAIN) {
-    if (res > 0) {
-      memmove(o->data, o->data + res, o->len - (size_t)res);
-      o->len -= (size_t)res;
-    }
-    flush_now(uc);
-  } else {
-    write_failed(uc);
-  }
-}
-
-static void batch_submit(worker_t *w, upconn_t **ucs, const uv_os_fd_t *fds, size_t n) {
-  struct iocb cbs[UP_BATCH_MAX], *cbp[UP_BATCH_MAX];
-  struct io_event ev[UP_BATCH_MAX];
-  for (size_t i = 0; i < n; i++) {
-    memset(&cbs[i], 0, sizeof cbs[i]);
-    cbs[i].aio_lio_opcode = IOCB_CMD_PWRITE;
-    cbs[i].aio_fildes = (uint32_t)fds[i];
-    cbs[i].aio_buf = (uint64_t)(uintptr_t)ucs[i]->wq.out.data;
-    cbs[i].aio_nbytes = ucs[i]->wq.out.len;
-    cbs[i].aio_data = i;
-    cbp[i] = &cbs[i];
-  }
-  long sent = syscall(SYS_io_submit, (aio_context_t)w->up_aio, (long)n, cbp);
-  if (sent < 0) {
-    batch_off(w, "io_submit", errno);
-    sent = 0;
-  }
-  if (sent > 0 && w->mc) metrics_upstream_batch(w->mc, (unsigned)sent);
-  /* Socket writes complete inside io_submit: the events are already there. */
-  long got = 0;
-  struct timespec limit = {1, 0};
-  while (got < sent) {
-    long k = syscall(SYS_io_getevents, (aio_context_t)w->up_aio, sent - got, sent - got, ev + got, &limit);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) break;
-    got += k;
-  }
-  uint8_t seen[UP_BATCH_MAX] = {0};
-  for (long i = 0; i < got; i++) {
-    size_t k = (size_t)ev[i].data;
-    if (k >= (size_t)sent || seen[k]) continue;
-    seen[k] = 1;
-    if (!ucs[k]->closing) batch_done(ucs[k], ev[i].res);
-  }
-  for (size_t k = 0; k < n; k++) {
-    if (seen[k] || ucs[k]->closing) continue;
-    if (k < (size_t)sent) {
-      /* Submitted but never reported: how much went out is unknown, so the
-       * connection cannot carry on. */
-      LOG_ERROR("worker %d: an upstream write was not reported back", w->id);
-      write_failed(ucs[k]);
-    } else {
-      flush_now(ucs[k]);
-    }
-  }
-  if (got < sent && w->up_aio) batch_off(w, "io_getevents", got < 0 ? errno : ETIMEDOUT);
-}
-
-static void up_on_prepare(uv_prepare_t *h) {
-  worker_t *w = h->data;
-  upconn_t *ucs[UP_BATCH_MAX];
-  uv_os_fd_t fds[UP_BATCH_MAX];
-  while (!dlist_empty(&w->up_pending)) {
-    size_t n = 0;
-    while (n < UP_BATCH_MAX && !dlist_empty(&w->up_pending)) {
-      upconn_t *uc = container_of(w->up_pending.next, upconn_t, pend);
-      dlist_remove(&uc->pend);
-      if (uc->closing) continue;
-      if (!w->up_aio || uc->wq.tls || uc->wq.queued || uv_fileno((uv_handle_t *)&uc->tcp, &fds[n]))
-        flush_now(uc);
-      else if (uc->wq.out.len)
-        ucs[n++] = uc;
-    }
-    if (n) batch_submit(w, ucs, fds, n);
-  }
-  uv_prepare_stop(h);
-}
-
-void upstream_batch_init(worker_t *w) {
-  dlist_init(&w->up_pending);
-  uv_prepare_init(&w->loop, &w->up_prepare);
-  w->up_prepare.data = w;
-  w->up_aio = 0;
-  const char *off = getenv("GATEWAY_UPSTREAM_AIO");
-  if (off && strcmp(off, "0") == 0) return; /* an operator's way out, and the tests' */
-  aio_context_t ctx = 0;
-  if (syscall(SYS_io_setup, UP_BATCH_MAX, &ctx) == 0)
-    w->up_aio = (unsigned long)ctx;
-  else
-    LOG_INFO("worker %d: no Linux AIO (%s): upstream writes not batched", w->id, strerror(errno));
-}
-
-void upstream_batch_close(worker_t *w) {
-  if (!uv_is_closing((uv_handle_t *)&w->up_prepare)) uv_close((uv_handle_t *)&w->up_prepare, NULL);
-}
-
-void upstream_batch_free(worker_t *w) {
-  if (w->up_aio) syscall(SYS_io_destroy, (aio_context_t)w->up_aio);
-  w->up_aio = 0;
-}
+int upstream_flush_now(upconn_t *uc) { return flush_now(uc); }
+void upstream_write_failed(upconn_t *uc) { write_failed(uc); }
 
 static void attach(request_t *r, upconn_t *uc) {
   worker_t *w = r->pool->w;
@@ -325,7 +195,7 @@ static void attach(request_t *r, upconn_t *uc) {
   if (!uc->reading) {
     if (uv_read_start((uv_stream_t *)&uc->tcp, up_on_alloc, up_on_read) == 0) uc->reading = 1;
   }
-  if (!write_soon(uc) && flush_now(uc) < 0) return;
+  if (!upbatch_write_soon(uc) && flush_now(uc) < 0) return;
   if (r->state == RS_WAIT) {
     conn_upstream_ready(r);
   } else if (r->msg_complete) {
@@ -341,7 +211,7 @@ static upconn_t *upconn_new(upool_t *p) {
   dlist_init(&uc->pend);
   uv_tcp_init(&p->w->loop, &uc->tcp);
   uc->tcp.data = uc;
-  p->gen->users++; /* the pool lives in the generation: keep it until closed */
+  wgen_hold(p->gen); /* the pool lives in the generation: keep it until closed */
   return uc;
 }
 
@@ -353,7 +223,7 @@ static void on_connect(uv_connect_t *req, int status) {
     char desc[128];
     snprintf(desc, sizeof desc, "cannot connect to upstream: %s", uv_strerror(status));
     up_metric(uc, 0);
-    up_fail(uc, 502, "bad_gateway", desc);
+    up_fail(uc, ANS_BAD_GATEWAY, desc);
     return;
   }
   uc->connected = 1;
@@ -364,7 +234,7 @@ static void on_connect(uv_connect_t *req, int status) {
     uc->wq.tls = tls_new_client(ctx, uc->pool->cfg->url.host);
     if (!uc->wq.tls || tls_connect(uc->wq.tls) ||
         wqueue_flush(&uc->wq, (uv_stream_t *)&uc->tcp, up_on_write) < 0) {
-      up_fail(uc, 502, "bad_gateway", "cannot start TLS with the upstream");
+      up_fail(uc, ANS_BAD_GATEWAY, "cannot start TLS with the upstream");
       return;
     }
     uc->handshaking = 1;
@@ -382,7 +252,7 @@ static void start_connect(upconn_t *uc) {
   if (rc < 0) {
     char desc[128];
     snprintf(desc, sizeof desc, "cannot connect to upstream: %s", uv_strerror(rc));
-    up_fail(uc, 502, "bad_gateway", desc);
+    up_fail(uc, ANS_BAD_GATEWAY, desc);
   }
 }
 
@@ -398,7 +268,7 @@ static void on_resolved(uv_getaddrinfo_t *gai, int status, struct addrinfo *res)
     char desc[160];
     snprintf(desc, sizeof desc, "cannot resolve upstream host: %s", uv_strerror(status));
     uv_freeaddrinfo(res);
-    up_fail(uc, 502, "bad_gateway", desc);
+    up_fail(uc, ANS_BAD_GATEWAY, desc);
     return;
   }
   upool_t *p = uc->pool;
@@ -417,7 +287,7 @@ static void up_connect_fresh(request_t *r) {
   upool_t *p = r->pool;
   upconn_t *uc = upconn_new(p);
   if (!uc) {
-    conn_upstream_failed(r, 502, "bad_gateway", "out of memory");
+    conn_upstream_failed(r, ANS_BAD_GATEWAY, "out of memory");
     return;
   }
   uc->req = r;
@@ -436,7 +306,7 @@ static void up_connect_fresh(request_t *r) {
   int rc = uv_getaddrinfo(&p->w->loop, &uc->gai, on_resolved, p->cfg->url.host, NULL, &hints);
   if (rc < 0) {
     uc->resolving = 0;
-    up_fail(uc, 502, "bad_gateway", "cannot resolve upstream host");
+    up_fail(uc, ANS_BAD_GATEWAY, "cannot resolve upstream host");
   }
 }
 
@@ -465,11 +335,11 @@ static void pool_take(upconn_t *uc) {
   pool_metric(uc, -1);
 }
 
-void upstream_close(upconn_t *uc) {
+static void upstream_close(upconn_t *uc) {
   if (uc->closing) return;
   pool_take(uc);
   uc->closing = 1;
-  dlist_remove(&uc->pend);
+  upbatch_forget(uc);
   if (uc->req) {
     uc->req->uc = NULL;
     uc->req = NULL;
@@ -481,10 +351,7 @@ void upstream_close(upconn_t *uc) {
 static void up_on_close(uv_handle_t *h) {
   upconn_t *uc = h->data;
   dlist_remove(&uc->link);
-  outbuf_free(&uc->wq.out);
-  outbuf_free(&uc->wq.enc);
-  tls_free(uc->wq.tls);
-  uc->wq.tls = NULL;
+  stream_free(&uc->wq);
   wgen_release(uc->pool->gen);
   if (uc->resolving) {
     /* The cancelled lookup still calls back into uc: it frees it then. */
@@ -518,12 +385,40 @@ void upstream_release(request_t *r, int reusable) {
     uc->reading = 1;
 }
 
-void upstream_abort(request_t *r) {
-  if (r->uc) upstream_close(r->uc);
+static void pool_close_idle(upool_t *p) {
+  while (!dlist_empty(&p->idle)) upstream_close(container_of(p->idle.next, upconn_t, link));
 }
 
-void upstream_pool_close_all(upool_t *p) {
-  while (!dlist_empty(&p->idle)) upstream_close(container_of(p->idle.next, upconn_t, link));
+void upstream_pools_close_idle(wgen_t *g) {
+  for (size_t i = 0; i < g->cfg->nupstreams; i++) pool_close_idle(&g->pools[i]);
+}
+
+upool_t *upstream_pool(wgen_t *g, size_t i) { return &g->pools[i]; }
+
+/* The tick: deadlines of connections in use, and idle ones kept too long. */
+void upstream_sweep(worker_t *w, uint64_t now) {
+  dlist_t *it, *next;
+  for (it = w->upconns.next; it != &w->upconns; it = next) {
+    next = it->next;
+    upconn_t *uc = container_of(it, upconn_t, link);
+    if (uc->tmo != TMO_NONE && !uc->closing && uc->deadline <= now) upstream_timeout(uc);
+  }
+  for (size_t i = 0; i < w->cur->cfg->nupstreams; i++) {
+    upool_t *p = &w->cur->pools[i];
+    for (it = p->idle.next; it != &p->idle; it = next) {
+      next = it->next;
+      upconn_t *uc = container_of(it, upconn_t, link);
+      if (uc->deadline <= now) upstream_close(uc);
+    }
+  }
+}
+
+void upstream_close_all(worker_t *w) {
+  dlist_t *it, *next;
+  for (it = w->upconns.next; it != &w->upconns; it = next) {
+    next = it->next;
+    upstream_close(container_of(it, upconn_t, link));
+  }
 }
 
 /* ---- failure and retry ---------------------------------------------------- */
@@ -537,11 +432,11 @@ static int idempotent(const request_t *r) {
   return 0;
 }
 
-static void up_fail(upconn_t *uc, int status, const char *code, const char *desc) {
+static void up_fail(upconn_t *uc, answer_kind_t kind, const char *desc) {
   request_t *r = uc->req;
   int can_retry = r && uc->reused && !r->retried && !uc->got_response_bytes &&
-                  !r->resp_started && r->body_in == 0 && !r->chunked_in &&
-                  r->content_length == 0 && (idempotent(r) || uc->write_failed);
+                  !r->resp_started && r->h.body_in == 0 && !r->h.chunked_in &&
+                  r->h.content_length == 0 && (idempotent(r) || uc->write_failed);
   upstream_close(uc);
   if (!r) return;
   if (can_retry) {
@@ -551,7 +446,7 @@ static void up_fail(upconn_t *uc, int status, const char *code, const char *desc
     up_connect_fresh(r);
     return;
   }
-  conn_upstream_failed(r, status, code, desc);
+  conn_upstream_failed(r, kind, desc);
 }
 
 /* Connect errors (0) and timeouts (1) for the upstream's metrics. */
@@ -566,21 +461,21 @@ static void up_metric(upconn_t *uc, int timeout) {
     metrics_upstream_connect_error(w->mc, ml, up);
 }
 
-void upstream_timeout(upconn_t *uc) {
+static void upstream_timeout(upconn_t *uc) {
   tmo_kind_t k = uc->tmo;
   uc->tmo = TMO_NONE;
   switch (k) {
   case TMO_CONNECT:
     up_metric(uc, 0);
-    up_fail(uc, 502, "bad_gateway", "upstream connect timed out");
+    up_fail(uc, ANS_BAD_GATEWAY, "upstream connect timed out");
     break;
   case TMO_RESPONSE:
     up_metric(uc, 1);
-    up_fail(uc, 504, "gateway_timeout", "upstream did not answer within response_timeout");
+    up_fail(uc, ANS_GATEWAY_TIMEOUT, "upstream did not answer within response_timeout");
     break;
   case TMO_STREAM:
     up_metric(uc, 1);
-    up_fail(uc, 504, "gateway_timeout", "no data from or to the upstream within idle_timeout");
+    up_fail(uc, ANS_GATEWAY_TIMEOUT, "no data from or to the upstream within idle_timeout");
     break;
   default:
     upstream_close(uc);
@@ -595,10 +490,14 @@ void upstream_touch(request_t *r) {
   if (uc && uc->tmo == TMO_STREAM) set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
 }
 
-void upstream_body(request_t *r, const char *p, size_t n) {
+answer_kind_t upstream_body_sink(void *ud, const char *p, size_t n) {
+  request_t *r = ud;
   upconn_t *uc = r->uc;
-  if (!uc || n == 0) return;
-  if (r->chunked_in) {
+  if (r->state != RS_BODY || !uc) return ANS_NONE; /* refused meanwhile: the bytes are dropped */
+  uint64_t max = r->pool->cfg->max_body;
+  if (max && r->h.body_in > max) return ANS_PAYLOAD_TOO_LARGE;
+  if (n == 0) return ANS_NONE;
+  if (r->h.chunked_in) {
     outbuf_printf(&uc->wq.out, "%zx\r\n", n);
     outbuf_append(&uc->wq.out, p, n);
     outbuf_append(&uc->wq.out, "\r\n", 2);
@@ -606,19 +505,20 @@ void upstream_body(request_t *r, const char *p, size_t n) {
     outbuf_append(&uc->wq.out, p, n);
   }
   if (uc->tmo == TMO_STREAM) set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
+  return ANS_NONE;
 }
 
 void upstream_body_end(request_t *r) {
   upconn_t *uc = r->uc;
   if (!uc) return;
-  if (r->chunked_in) outbuf_append(&uc->wq.out, "0\r\n\r\n", 5);
+  if (r->h.chunked_in) outbuf_append(&uc->wq.out, "0\r\n\r\n", 5);
   if (!uc->got_response_bytes) set_tmo(uc, TMO_RESPONSE, r->pool->cfg->response_timeout_ms);
 }
 
 void upstream_flush(request_t *r) {
   upconn_t *uc = r->uc;
   if (!uc || !uc->connected || uc->closing) return;
-  if (!dlist_empty(&uc->pend)) return; /* goes out with this turn's batch, in order */
+  if (upbatch_pending(uc)) return; /* goes out with this turn's batch, in order */
   flush_now(uc);
 }
 
@@ -681,7 +581,7 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       if (!uc->closing) {
         char desc[200];
         snprintf(desc, sizeof desc, "TLS with the upstream failed: %s", why);
-        up_fail(uc, 502, "bad_gateway", desc);
+        up_fail(uc, ANS_BAD_GATEWAY, desc);
       }
       return;
     }
@@ -695,7 +595,7 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       return;
     }
     if (uc->wq.enc.len || uc->wq.out.len)
-      if (wqueue_flush(&uc->wq, s, up_on_write) < 0) up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+      if (wqueue_flush(&uc->wq, s, up_on_write) < 0) up_fail(uc, ANS_BAD_GATEWAY, "cannot write to upstream");
     return;
   }
   if (nread > 0) {
@@ -715,7 +615,7 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         return;
       }
     }
-    up_fail(uc, 502, "bad_gateway",
+    up_fail(uc, ANS_BAD_GATEWAY,
             uc->got_response_bytes ? "upstream closed the connection mid-response"
                                    : "upstream closed the connection without answering");
     return;
@@ -743,7 +643,7 @@ static void up_process(upconn_t *uc, const char *data, size_t nread) {
     char desc[160];
     snprintf(desc, sizeof desc, "invalid response from upstream: %s",
              r->err_desc ? r->err_desc : llhttp_get_error_reason(&uc->parser));
-    up_fail(uc, 502, "bad_gateway", desc);
+    up_fail(uc, ANS_BAD_GATEWAY, desc);
     return;
   }
   conn_response_progress(r);
@@ -819,7 +719,6 @@ static int resp_conn_lists(const request_t *r, const char *name, size_t len) {
 static int r_on_headers_complete(llhttp_t *p) {
   upconn_t *uc = p->data;
   request_t *r = uc->req;
-  client_t *c = r->c;
   int status = llhttp_get_status_code(p);
   r->in_field = 0;
   if (status < 200) {
@@ -839,7 +738,7 @@ static int r_on_headers_complete(llhttp_t *p) {
   int no_body = r->is_head || status == 204 || status == 304;
   const hdr_t *cl = NULL;
   int chunked = 0;
-  outbuf_t *o = &c->wq.out;
+  outbuf_t *o = conn_response_buf(r);
   size_t before = o->len;
   char line[64];
   outbuf_append(o, line, http_status_line(line, status));
@@ -869,13 +768,14 @@ static int r_on_headers_complete(llhttp_t *p) {
     outbuf_append(o, a + h->val_off, h->val_len);
     outbuf_append(o, "\r\n", 2);
   }
-  gate_cors_headers(r, o);
+  answer_cors_t cors = request_cors(r);
+  answer_cors(o, &cors);
   if (cl && !chunked && status != 204) {
     outbuf_append(o, "Content-Length: ", 16);
     outbuf_append(o, a + cl->val_off, cl->val_len);
     outbuf_append(o, "\r\n", 2);
   } else if (!no_body) {
-    if (llhttp_get_http_minor(&r->parser) >= 1) {
+    if (llhttp_get_http_minor(&r->h.parser) >= 1) {
       r->chunked_out = 1;
       outbuf_append(o, "Transfer-Encoding: chunked\r\n", 28);
     } else {
@@ -883,7 +783,7 @@ static int r_on_headers_complete(llhttp_t *p) {
       r->keepalive = 0;
     }
   }
-  if (!r->keepalive || c->w->draining) {
+  if (!r->keepalive || uc->pool->w->draining) {
     r->keepalive = 0;
     outbuf_append(o, "Connection: close\r\n", 19);
   }

@@ -1,0 +1,81 @@
+/* answer: every answer the gateway gives itself, as one table from a kind
+ * to its status, error code, description and whether it ends the
+ * connection, and the builders of its bytes: status line, CORS, framing,
+ * the JSON error body and the RFC 6750 challenge. The loop decides when to
+ * answer; what the answer says is decided here, in one place. */
+#ifndef GW_ANSWER_H
+#define GW_ANSWER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+typedef enum {
+  ANS_NONE = 0,           /* no answer: carry on */
+  ANS_BAD_REQUEST,        /* 400, the description says why */
+  ANS_BAD_FRAMING,        /* 400 and close: the connection's byte stream is not trusted */
+  ANS_URI_TOO_LONG,       /* 414 */
+  ANS_HEAD_TOO_LARGE,     /* 431 */
+  ANS_TOO_MANY_HEADERS,   /* 431 */
+  ANS_HEAD_TIMEOUT,       /* 408 */
+  ANS_EXPECTATION_FAILED, /* 417 */
+  ANS_PAYLOAD_TOO_LARGE,  /* 413 */
+  ANS_NOT_FOUND,          /* 404 */
+  ANS_METHOD_NOT_ALLOWED, /* 405, GET and HEAD only */
+  ANS_NO_MEMORY,          /* 503 and close */
+  ANS_NO_MEMORY_KEEP,     /* 503, the connection stays */
+  ANS_NOT_READY,          /* 503 from /readyz */
+  ANS_TOKEN_JOB_FAILED,   /* 503: the M2M job could not run */
+  ANS_BAD_GATEWAY,        /* 502 */
+  ANS_GATEWAY_TIMEOUT,    /* 504 */
+  /* The token and policy refusals: they carry a challenge. */
+  ANS_UNAUTHORIZED,       /* 401 without a token */
+  ANS_INVALID_TOKEN,      /* 401 */
+  ANS_INSUFFICIENT_SCOPE, /* 403 */
+  ANS_AUTH_BAD_REQUEST,   /* 400 invalid_request about the Authorization header */
+  ANS_KEYS_UNAVAILABLE,   /* 503 + Retry-After: the issuer's keys are not loaded yet */
+  ANS_KIND_COUNT
+} answer_kind_t;
+
+typedef struct {
+  uint16_t status;
+  uint8_t closes;      /* the answer always ends the connection */
+  uint8_t challenge;   /* carries WWW-Authenticate */
+  const char *code;    /* the body's "error" */
+  const char *desc;    /* default "error_description" (NULL: the caller's) */
+  const char *headers; /* extra header lines of this kind */
+} answer_def_t;
+
+const answer_def_t *answer_def(answer_kind_t k);
+
+/* CORS as judged for one request: 0 none, 1 the origin echoed, 2 any. */
+typedef struct {
+  uint8_t mode;
+  const char *origin;
+  size_t origin_len;
+} answer_cors_t;
+
+/* Access-Control-* lines for a judged origin (nothing for mode 0). */
+void answer_cors(outbuf_t *o, const answer_cors_t *c);
+
+/* Status line, headers, CORS, Content-Length (except 204/304) and, when
+ * close, Connection: close, then the blank line. */
+void answer_head(outbuf_t *o, int status, const char *headers, const answer_cors_t *cors,
+                 size_t body_len, int close);
+
+/* {"error":CODE,"error_description":DESC<extra_json>} into buf (cut to
+ * cap - 1); the description is JSON-escaped and cut at 300 bytes. */
+size_t answer_json(char *buf, size_t cap, const char *code, const char *desc,
+                   const char *extra_json);
+
+/* The header lines of a refusal of kind k: the challenge (pointing at
+ * metadata_url; scope= when scope is non-empty) or Retry-After, into buf.
+ * extra gets the body's extra members (",\"scope\":..." on 403). */
+void answer_refusal_headers(answer_kind_t k, const char *desc, const char *scope,
+                            const char *metadata_url, char *buf, size_t cap, char *extra,
+                            size_t extra_cap);
+
+#define ANSWER_JSON_HEADERS "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+
+#endif

@@ -1,0 +1,261 @@
+/* reqhead: llhttp callbacks that only record, and the checks llhttp 8.1
+ * does not make. */
+#include "reqhead.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const llhttp_settings_t *parser_settings(void);
+
+void reqhead_init(reqhead_t *h, uint32_t max_bytes, uint32_t max_headers) {
+  char *arena = h->arena;
+  uint32_t arena_cap = h->arena_cap;
+  hdr_t *hdrs = h->hdrs;
+  uint32_t cap_hdrs = h->cap_hdrs;
+  memset(h, 0, sizeof *h);
+  h->arena = arena;
+  h->arena_cap = arena_cap;
+  h->hdrs = hdrs;
+  h->cap_hdrs = cap_hdrs;
+  h->arena_max = max_bytes;
+  h->max_hdrs = max_headers;
+  h->in_head = 1;
+  /* A parser per request, not per connection: an idle keep-alive
+   * connection does not carry one, and every request starts clean. */
+  llhttp_init(&h->parser, HTTP_REQUEST, parser_settings());
+  h->parser.data = h;
+  headscan_init(&h->hs, max_bytes);
+}
+
+void reqhead_free(reqhead_t *h) {
+  free(h->arena);
+  free(h->hdrs);
+  h->arena = NULL;
+  h->hdrs = NULL;
+  h->arena_cap = h->cap_hdrs = 0;
+}
+
+static int fail(reqhead_t *h, answer_kind_t k, const char *desc) {
+  h->err = k;
+  h->err_desc = desc;
+  return HPE_USER;
+}
+
+static int arena_add(reqhead_t *h, const char *p, size_t n) {
+  if (h->arena_len + n > h->arena_max) return fail(h, ANS_HEAD_TOO_LARGE, NULL);
+  if (h->arena_len + n > h->arena_cap) {
+    /* Offsets, not pointers, point into the arena: it may move. */
+    uint32_t cap = h->arena_cap ? h->arena_cap : 2048;
+    while (cap < h->arena_len + n) cap *= 2;
+    if (cap > h->arena_max) cap = h->arena_max;
+    char *a = realloc(h->arena, cap);
+    if (!a) return fail(h, ANS_NO_MEMORY, NULL);
+    h->arena = a;
+    h->arena_cap = cap;
+  }
+  memcpy(h->arena + h->arena_len, p, n);
+  h->arena_len += (uint32_t)n;
+  return 0;
+}
+
+static int on_method(llhttp_t *p, const char *at, size_t n) {
+  reqhead_t *h = p->data;
+  if (h->method_len == 0) h->method_off = h->arena_len;
+  h->method_len += (uint32_t)n;
+  return arena_add(h, at, n);
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n) {
+  reqhead_t *h = p->data;
+  if (h->url_len == 0) h->url_off = h->arena_len;
+  h->url_len += (uint32_t)n;
+  return arena_add(h, at, n);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n) {
+  reqhead_t *h = p->data;
+  if (!h->in_field) {
+    if (h->nhdrs >= h->max_hdrs) return fail(h, ANS_TOO_MANY_HEADERS, NULL);
+    if (h->nhdrs == h->cap_hdrs) {
+      uint32_t cap = h->cap_hdrs ? h->cap_hdrs * 2 : 16;
+      if (cap > h->max_hdrs) cap = h->max_hdrs;
+      hdr_t *nh = realloc(h->hdrs, cap * sizeof *nh);
+      if (!nh) return fail(h, ANS_NO_MEMORY, NULL);
+      h->hdrs = nh;
+      h->cap_hdrs = cap;
+    }
+    hdr_t *f = &h->hdrs[h->nhdrs++];
+    f->name_off = h->arena_len;
+    f->name_len = 0;
+    f->val_off = 0;
+    f->val_len = 0;
+    h->in_field = 1;
+  }
+  h->hdrs[h->nhdrs - 1].name_len += (uint32_t)n;
+  return arena_add(h, at, n);
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n) {
+  reqhead_t *h = p->data;
+  hdr_t *f = &h->hdrs[h->nhdrs - 1];
+  if (h->in_field) {
+    h->in_field = 0;
+    f->val_off = h->arena_len;
+  }
+  f->val_len += (uint32_t)n;
+  return arena_add(h, at, n);
+}
+
+static int on_header_value_complete(llhttp_t *p) {
+  reqhead_t *h = p->data;
+  h->in_field = 0;
+  return 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+  reqhead_t *h = p->data;
+  h->in_field = 0;
+  h->in_head = 0;
+  h->event = RH_HEAD;
+  return HPE_PAUSED;
+}
+
+static int on_chunk_header(llhttp_t *p) {
+  reqhead_t *h = p->data;
+  h->chunk_left = p->content_length;
+  return 0;
+}
+
+/* llhttp 8.1 does not check the two bytes after a chunk's data: they must
+ * be CRLF, or the rest could be read as a smuggled request. */
+static int check_chunk_end(reqhead_t *h, const char *at) {
+  while (h->crlf_due && at < h->exec_end) {
+    char want = h->crlf_due == 2 ? '\r' : '\n';
+    if (*at != want) return -1;
+    h->crlf_due--;
+    at++;
+  }
+  return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n) {
+  reqhead_t *h = p->data;
+  h->body_in += n;
+  if (h->chunked_in) {
+    h->chunk_left -= n;
+    if (h->chunk_left == 0) {
+      h->crlf_due = 2;
+      if (check_chunk_end(h, at + n)) return fail(h, ANS_BAD_FRAMING, "chunk data not followed by CRLF");
+    }
+  }
+  if (h->sink) {
+    answer_kind_t k = h->sink(h->sink_ud, at, n);
+    if (k != ANS_NONE) return fail(h, k, NULL);
+  }
+  return 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+  reqhead_t *h = p->data;
+  h->event = RH_MSG;
+  return HPE_PAUSED;
+}
+
+/* Constant: workers on several threads share it, nothing initializes it lazily. */
+static const llhttp_settings_t *parser_settings(void) {
+  static const llhttp_settings_t s = {
+    .on_method = on_method,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
+    .on_message_complete = on_message_complete,
+  };
+  return &s;
+}
+
+reqhead_event_t reqhead_execute(reqhead_t *h, const char *data, size_t len, size_t *used) {
+  *used = 0;
+  if (h->in_head) {
+    if (len == 0) return RH_MORE;
+    size_t u = len;
+    switch (headscan_feed(&h->hs, data, len, &u)) {
+    case HS_MORE:
+    case HS_DONE:
+      break;
+    case HS_BAD:
+      fail(h, ANS_BAD_FRAMING, h->hs.why);
+      return RH_ERROR;
+    case HS_TOO_LONG_LINE:
+      fail(h, ANS_URI_TOO_LONG, NULL);
+      return RH_ERROR;
+    case HS_TOO_LARGE:
+      fail(h, ANS_HEAD_TOO_LARGE, NULL);
+      return RH_ERROR;
+    }
+  }
+  h->event = RH_MORE;
+  h->exec_end = data + len;
+  if (h->crlf_due && check_chunk_end(h, data)) {
+    /* the CRLF after a chunk whose data ended with the previous read */
+    fail(h, ANS_BAD_FRAMING, "chunk data not followed by CRLF");
+    return RH_ERROR;
+  }
+  llhttp_errno_t e = llhttp_execute(&h->parser, data, len);
+  if (e == HPE_PAUSED) {
+    *used = (size_t)(llhttp_get_error_pos(&h->parser) - data);
+    llhttp_resume(&h->parser);
+  } else if (e != HPE_OK) {
+    if (e != HPE_USER || h->err == ANS_NONE) fail(h, ANS_BAD_FRAMING, llhttp_get_error_reason(&h->parser));
+    return RH_ERROR;
+  } else {
+    *used = len;
+  }
+  return (reqhead_event_t)h->event;
+}
+
+const hdr_t *reqhead_header(const reqhead_t *h, const char *lower_name, int *count) {
+  const hdr_t *found = NULL;
+  int n = 0;
+  size_t want = strlen(lower_name);
+  for (uint32_t i = 0; i < h->nhdrs; i++) {
+    const hdr_t *f = &h->hdrs[i];
+    if (f->name_len == want && http_name_eq(h->arena + f->name_off, f->name_len, lower_name)) {
+      if (!found) found = f;
+      n++;
+    }
+  }
+  if (count) *count = n;
+  return found;
+}
+
+const char *reqhead_framing(reqhead_t *h) {
+  int ncl = 0, nte = 0;
+  const hdr_t *cl = reqhead_header(h, "content-length", &ncl);
+  const hdr_t *te = reqhead_header(h, "transfer-encoding", &nte);
+  if (cl && te) return "Content-Length together with Transfer-Encoding";
+  if (ncl > 1) return "several Content-Length headers";
+  if (cl) {
+    uint64_t v;
+    if (http_parse_content_length(h->arena + cl->val_off, cl->val_len, &v))
+      return "invalid Content-Length";
+    h->content_length = v;
+  }
+  if (nte > 1) return "several Transfer-Encoding headers";
+  if (te) {
+    size_t tl = te->val_len;
+    while (tl > 0 && (h->arena[te->val_off + tl - 1] == ' ' || h->arena[te->val_off + tl - 1] == '\t'))
+      tl--;
+    if (!http_name_eq(h->arena + te->val_off, tl, "chunked"))
+      return "Transfer-Encoding other than chunked";
+    h->chunked_in = 1;
+  }
+  int nhost = 0;
+  reqhead_header(h, "host", &nhost);
+  if (nhost > 1) return "several Host headers";
+  if (nhost == 0 && llhttp_get_http_minor(&h->parser) >= 1) return "missing Host header";
+  return NULL;
+}

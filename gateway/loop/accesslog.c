@@ -1,0 +1,114 @@
+/* accesslog: the access log and the per-request metrics. */
+#include "accesslog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "policy.h"
+#include "snapshot.h"
+
+#define ACCESS_FLUSH_BYTES (16 * 1024)
+
+static int access_fd = -1;
+
+int access_log_open(const gw_config_t *cfg) {
+  if (!cfg->access_log || strcmp(cfg->access_log, "off") == 0) {
+    access_fd = -1;
+    return 0;
+  }
+  if (strcmp(cfg->access_log, "-") == 0) {
+    access_fd = STDOUT_FILENO;
+    return 0;
+  }
+  access_fd = open(cfg->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (access_fd < 0) {
+    LOG_ERROR("cannot open access log %s: %s", cfg->access_log, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+/* On SIGHUP, for log rotation: the new file takes the old descriptor's
+ * number (dup2 is atomic), so workers writing concurrently never see a
+ * closed descriptor. Only a file can replace a file. */
+int access_log_reopen(const gw_config_t *cfg) {
+  const char *p = cfg->access_log;
+  int is_file = p && strcmp(p, "-") != 0;
+  if (!is_file || access_fd <= STDERR_FILENO) return (is_file || access_fd > STDERR_FILENO) ? -1 : 0;
+  int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    LOG_ERROR("cannot open access log %s: %s", p, strerror(errno));
+    return -1;
+  }
+  int rc = dup3(fd, access_fd, O_CLOEXEC) < 0 ? -1 : 0;
+  close(fd);
+  return rc;
+}
+
+void access_log_flush(worker_t *w) {
+  if (w->access.len == 0 || access_fd < 0) {
+    w->access.len = 0;
+    return;
+  }
+  size_t off = 0;
+  while (off < w->access.len) {
+    ssize_t n = write(access_fd, w->access.data + off, w->access.len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    off += (size_t)n;
+  }
+  w->access.len = 0;
+}
+
+int access_log_enabled(void) { return access_fd >= 0; }
+
+void access_log_request(const request_t *r, int is_admin) {
+  worker_t *w = r->gen->w;
+  if (is_admin) return;
+  if (w->mc && r->gen->snap->ml) {
+    uint32_t up = r->pool ? (uint32_t)r->up_index : GW_MUP_NONE;
+    uint32_t route = r->route ? r->route->index : r->pool ? GW_MROUTE_UNMATCHED : GW_MROUTE_NONE;
+    metrics_request(w->mc, r->gen->snap->ml, up, route, (unsigned)r->status);
+  }
+  if (access_fd < 0) return;
+  char ts[40], method[64], path[600];
+  gw_time_rfc3339(ts, sizeof ts);
+  gw_json_escape(method, sizeof method, r->h.arena + r->h.method_off, r->h.method_len, 20);
+  /* The query is never logged: it may carry an access_token. */
+  size_t plen = r->h.url_len;
+  const char *url = r->h.arena + r->h.url_off;
+  const char *q = memchr(url, '?', plen);
+  if (q) plen = (size_t)(q - url);
+  gw_json_escape(path, sizeof path, url, plen, 256);
+  uint64_t now = worker_now(w);
+  outbuf_printf(&w->access,
+                "{\"time\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
+                "\"upstream\":%s%s%s,\"bytes\":%llu,\"duration_ms\":%llu",
+                ts, method, path, r->status, r->pool ? "\"" : "",
+                r->pool ? request_upstream(r)->name : "null", r->pool ? "\"" : "",
+                (unsigned long long)r->bytes_out, (unsigned long long)(now - r->start_ms));
+  if (r->route) {
+    char pat[400];
+    gw_json_escape(pat, sizeof pat, r->route->pattern, strlen(r->route->pattern), 256);
+    outbuf_printf(&w->access, ",\"route\":\"%s %s\"", r->route->methods, pat);
+  }
+  if (r->pool && r->up_start_ms)
+    outbuf_printf(&w->access, ",\"upstream_ms\":%llu", (unsigned long long)r->up_ms);
+  if (r->request_id[0]) outbuf_printf(&w->access, ",\"request_id\":\"%s\"", r->request_id);
+  if (r->decision) outbuf_printf(&w->access, ",\"decision\":\"%s\"", r->decision);
+  if (r->reason) outbuf_printf(&w->access, ",\"reason\":\"%s\"", r->reason);
+  if (r->kind) outbuf_printf(&w->access, ",\"kind\":\"%s\"", r->kind);
+  outbuf_append(&w->access, r->logx.data, r->logx.len);
+  OUTBUF_LIT(&w->access, "}\n");
+  if (w->access.len > ACCESS_FLUSH_BYTES) access_log_flush(w);
+}
+
+void access_log_close(void) {
+  if (access_fd > STDERR_FILENO) close(access_fd);
+  access_fd = -1;
+}

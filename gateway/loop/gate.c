@@ -1,0 +1,438 @@
+/* gate: the decision on a complete request head, before any byte goes
+ * upstream: target form and path normalization, the request id, CORS, the
+ * gateway's own endpoints, routing, the scope policy and the bearer token.
+ * A refusal is answered here, in one place (refuse). */
+#include "gate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "accesslog.h"
+#include "answer.h"
+#include "auth.h"
+#include "conn.h"
+#include "keys.h"
+#include "local.h"
+#include "log.h"
+#include "pathnorm.h"
+#include "snapshot.h"
+#include "upstream.h"
+#include "verify.h"
+
+static void gate_auth(client_t *c, request_t *r);
+
+static const gw_authctx_t *auth_of(const request_t *r) { return &r->gen->snap->auth; }
+
+/* One atomic load per issuer; a reference is taken only on change. */
+static void refresh_keys(verifier_t *v, gw_keystore_t *ks) {
+  for (size_t i = 0; i < verifier_issuers(v); i++) {
+    uint64_t gen = keystore_generation(ks, i);
+    if (gen == verifier_generation(v, i)) continue;
+    uint64_t got = 0;
+    gw_keyset_t *set = keystore_acquire(ks, i, &got);
+    verifier_set_keys(v, i, set, got);
+  }
+}
+
+/* ---- answers ------------------------------------------------------------- */
+
+static const gw_meta_t *meta_for(const gw_authctx_t *a, const request_t *r) {
+  if (r->pool) {
+    size_t u = r->up_index;
+    if (a->up[u].url) return &a->up[u];
+  }
+  return &a->root;
+}
+
+static void count_auth(request_t *r, gw_mout_t outcome, gw_mreason_t reason) {
+  worker_t *w = conn_worker(r->c);
+  if (w->mc) metrics_auth(w->mc, outcome, reason);
+}
+
+static void refuse(client_t *c, request_t *r, answer_kind_t kind, const char *desc, const char *scope) {
+  static const gw_mout_t outcome[ANS_KIND_COUNT] = {
+      [ANS_UNAUTHORIZED] = GW_MOUT_UNAUTHORIZED, [ANS_INVALID_TOKEN] = GW_MOUT_INVALID_TOKEN,
+      [ANS_INSUFFICIENT_SCOPE] = GW_MOUT_INSUFFICIENT_SCOPE, [ANS_AUTH_BAD_REQUEST] = GW_MOUT_INVALID_REQUEST,
+      [ANS_KEYS_UNAVAILABLE] = GW_MOUT_UNAVAILABLE};
+  count_auth(r, outcome[kind], kind == ANS_UNAUTHORIZED ? GW_MREASON_MISSING_TOKEN : r->mreason);
+  char hdr[1024], extra[512];
+  answer_refusal_headers(kind, desc, scope ? scope : "", meta_for(auth_of(r), r)->url, hdr, sizeof hdr,
+                         extra, sizeof extra);
+  r->decision = answer_def(kind)->code;
+  conn_answer_ex(c, kind, desc, hdr, extra);
+}
+
+/* ---- CORS ------------------------------------------------------------------ */
+
+static void cors_check(client_t *c, request_t *r) {
+  const gw_config_t *cfg = r->gen->cfg;
+  if (!cfg->cors_origins) return;
+  const hdr_t *o = req_header(r, "origin", NULL);
+  if (!o) return;
+  const char *v = r->h.arena + o->val_off;
+  for (size_t i = 0; i < cfg->ncors_origins; i++) {
+    const char *allowed = cfg->cors_origins[i];
+    if (strcmp(allowed, "*") == 0) {
+      r->cors = 2;
+      return;
+    }
+    if (strlen(allowed) == o->val_len && strncasecmp(allowed, v, o->val_len) == 0) {
+      r->cors = 1;
+      r->origin_off = o->val_off;
+      r->origin_len = o->val_len;
+      return;
+    }
+  }
+}
+
+
+
+/* ---- routing ------------------------------------------------------------- */
+
+/* The upstream whose prefix is the longest that covers the path, on
+ * segment boundaries; sets r->pool and r->up_index. */
+static int route(request_t *r) {
+  const gw_config_t *cfg = r->gen->cfg;
+  size_t best_len = 0, len = r->npath_len;
+  const char *path = r->npath;
+  for (size_t i = 0; i < cfg->nupstreams; i++) {
+    const gw_upstream_cfg_t *u = &cfg->upstreams[i];
+    if (len < u->prefix_len || memcmp(path, u->prefix, u->prefix_len) != 0) continue;
+    if (len > u->prefix_len && path[u->prefix_len] != '/') continue;
+    if (u->prefix_len > best_len) {
+      r->pool = upstream_pool(r->gen, i);
+      r->up_index = (uint32_t)i;
+      best_len = u->prefix_len;
+    }
+  }
+  return r->pool != NULL;
+}
+
+static int same_ci(const char *a, size_t alen, const char *b) {
+  return b && strlen(b) == alen && strncasecmp(a, b, alen) == 0;
+}
+
+/* The authority of an absolute URL ("https://h:1/p" -> "h:1"), into buf. */
+static const char *url_authority(const char *url, char *buf, size_t cap) {
+  const char *p = url ? strstr(url, "://") : NULL;
+  if (!p) return NULL;
+  p += 3;
+  size_t n = strcspn(p, "/?#");
+  if (n >= cap) return NULL;
+  memcpy(buf, p, n);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* Absolute-form targets must name this gateway: its public URL, its
+ * resource identifier, or an address it listens on. A proxy request for
+ * any other host is refused, whatever Host says. */
+static int authority_ok(void *user, const char *auth, size_t len) {
+  request_t *r = user;
+  const gw_config_t *cfg = r->gen->cfg;
+  char buf[300];
+  if (same_ci(auth, len, url_authority(cfg->public_url, buf, sizeof buf))) return 1;
+  if (same_ci(auth, len, url_authority(cfg->resource_identifier, buf, sizeof buf))) return 1;
+  for (size_t i = 0; i < cfg->nlisten; i++)
+    if (same_ci(auth, len, cfg->listen[i].text)) return 1;
+  for (size_t i = 0; i < cfg->ntls_listen; i++)
+    if (same_ci(auth, len, cfg->tls_listen[i].text)) return 1;
+  return 0;
+}
+
+/* ---- tokens ---------------------------------------------------------------- */
+
+static int query_has_token(const request_t *r) {
+  const char *q = r->query;
+  size_t n = r->query_len, i = 0;
+  while (q && i < n) {
+    size_t start = i;
+    while (i < n && q[i] != '&') i++;
+    size_t end = start;
+    while (end < i && q[end] != '=') end++;
+    if (end - start == 12 && memcmp(q + start, "access_token", 12) == 0) return 1;
+    i++;
+  }
+  return 0;
+}
+
+typedef enum { TOK_ABSENT, TOK_PRESENT, TOK_MALFORMED, TOK_CONFLICT } tokstate_t;
+
+static tokstate_t extract_token(request_t *r, const char **tok, size_t *len, const char **why) {
+  int n = 0;
+  const hdr_t *h = req_header(r, "authorization", &n);
+  if (n > 1) {
+    *why = "more than one Authorization header";
+    return TOK_CONFLICT;
+  }
+  if (!h) return TOK_ABSENT;
+  const char *v = r->h.arena + h->val_off;
+  size_t vl = h->val_len;
+  while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+  size_t sp = 0;
+  while (sp < vl && v[sp] != ' ') sp++;
+  if (!(sp == 6 && strncasecmp(v, "bearer", 6) == 0)) return TOK_ABSENT; /* another scheme */
+  if (query_has_token(r)) {
+    *why = "bearer token both in the Authorization header and the query";
+    return TOK_CONFLICT;
+  }
+  while (sp < vl && v[sp] == ' ') sp++;
+  *tok = v + sp;
+  *len = vl - sp;
+  if (*len == 0) {
+    *why = "empty bearer token";
+    return TOK_MALFORMED;
+  }
+  /* Whether it is token68 is checked by verify() on a cache miss: a cached
+   * token passed jwt_verify, whose alphabet (base64url and dots) is a subset
+   * of token68, so a hit needs no second look at its hundreds of bytes. */
+  return TOK_PRESENT;
+}
+
+/* Identity headers for the upstream and fields for the access log, from a
+ * verified (possibly cached) token. */
+static void apply_identity(client_t *c, request_t *r, const gw_tokcache_val_t *v) {
+  const gw_config_t *cfg = r->gen->cfg;
+  for (size_t k = 0; k < cfg->nforward && VERIFY_STR_FWD + k < v->nstrs; k++) {
+    const char *s = v->strs[VERIFY_STR_FWD + k];
+    if (!s) continue; /* absent or not a clean string/number: omitted */
+    outbuf_append(&r->ident, cfg->forward[k].header, strlen(cfg->forward[k].header));
+    OUTBUF_LIT(&r->ident, ": ");
+    outbuf_append(&r->ident, s, v->lens[VERIFY_STR_FWD + k]);
+    outbuf_append(&r->ident, "\r\n", 2);
+  }
+  r->kind = v->kind == GW_TOKEN_M2M ? "m2m" : "user";
+  /* The cached value may be replaced before this request ends: what the
+   * access log needs is copied now, and only when there is an access log. */
+  if (!access_log_enabled()) return;
+  char esc[300];
+  if (v->strs[VERIFY_STR_SUB]) {
+    gw_json_escape(esc, sizeof esc, v->strs[VERIFY_STR_SUB], v->lens[VERIFY_STR_SUB], 128);
+    OUTBUF_LIT(&r->logx, ",\"sub\":\"");
+    outbuf_append(&r->logx, esc, strlen(esc));
+    OUTBUF_LIT(&r->logx, "\"");
+  }
+  if (v->strs[VERIFY_STR_CLIENT]) {
+    gw_json_escape(esc, sizeof esc, v->strs[VERIFY_STR_CLIENT], v->lens[VERIFY_STR_CLIENT], 128);
+    OUTBUF_LIT(&r->logx, ",\"client_id\":\"");
+    outbuf_append(&r->logx, esc, strlen(esc));
+    OUTBUF_LIT(&r->logx, "\"");
+  }
+}
+
+void gate_forward(client_t *c, request_t *r) {
+  uint64_t max = request_upstream(r)->max_body;
+  if (max && !r->h.chunked_in && r->h.content_length > max) {
+    conn_answer(c, ANS_PAYLOAD_TOO_LARGE, NULL);
+    return;
+  }
+  r->state = RS_WAIT;
+  r->up_start_ms = worker_now(conn_worker(c));
+  /* Body bytes go upstream from now on (the sink checks max_body as they come). */
+  r->h.sink = upstream_body_sink;
+  r->h.sink_ud = r;
+  upstream_start(r);
+}
+
+static void gate_auth(client_t *c, request_t *r) {
+  verifier_t *g = r->gen->verifier;
+  const gw_authctx_t *a = auth_of(r);
+  worker_t *w = conn_worker(c);
+  size_t ni = verifier_issuers(g);
+  size_t ml;
+  const char *m = req_method(r, &ml);
+  const gw_route_t *rt = a->policy ? policy_match(a->policy, m, ml, r->npath, r->npath_len) : NULL;
+  r->route = rt;
+  if (a->policy && rt && rt->auth == GW_AUTH_NONE) {
+    r->decision = "public";
+    count_auth(r, GW_MOUT_PUBLIC, GW_MREASON_NONE);
+    gate_forward(c, r);
+    return;
+  }
+  const char *tok = NULL, *why = NULL;
+  size_t tlen = 0;
+  switch (extract_token(r, &tok, &tlen, &why)) {
+  case TOK_CONFLICT: refuse(c, r, ANS_AUTH_BAD_REQUEST, why, NULL); return;
+  case TOK_ABSENT: refuse(c, r, ANS_UNAUTHORIZED, NULL, NULL); return;
+  case TOK_MALFORMED:
+    r->mreason = GW_MREASON_MALFORMED;
+    refuse(c, r, ANS_INVALID_TOKEN, why, NULL);
+    return;
+  case TOK_PRESENT: break;
+  }
+  refresh_keys(g, a->keys);
+  size_t u = r->up_index;
+  gw_tokcache_val_t fresh;
+  gw_jwt_claims_t cl;
+  const gw_tokcache_val_t *val = NULL;
+  size_t issuer = ni;
+  int not68 = 0;
+  int64_t now = (int64_t)time(NULL);
+  gw_jwt_result_t res = verifier_check(g, r->gen->cfg, w->mc, u, tok, tlen, now, &cl, &fresh, &val,
+                                       &issuer, &not68);
+  if (not68) {
+    r->mreason = GW_MREASON_MALFORMED;
+    refuse(c, r, ANS_INVALID_TOKEN, "bearer token is not token68", NULL);
+    return;
+  }
+  if (res == GW_JWT_UNKNOWN_KID && !r->parked_once && issuer < ni) {
+    if (keystore_generation(a->keys, issuer) != verifier_generation(g, issuer)) {
+      /* The keys changed since this worker looked: try them before anything. */
+      jwt_claims_free(&cl);
+      refresh_keys(g, a->keys);
+      res = verifier_check(g, r->gen->cfg, w->mc, u, tok, tlen, now, &cl, &fresh, &val, &issuer,
+                           &not68);
+    }
+  }
+  if (res == GW_JWT_UNKNOWN_KID && !r->parked_once && issuer < ni) {
+    unsigned seq = atomic_load(&a->keys->iss[issuer].fetch_seq);
+    if (keystore_want_refetch(a->keys, issuer)) {
+      r->state = RS_PARKED;
+      r->park_seq = seq;
+      r->park_issuer = (uint32_t)issuer;
+      r->parked_once = 1;
+      dlist_insert_tail(&r->gen->parked, &r->park_link);
+      return;
+    }
+  }
+  /* The metric reasons follow gw_jwt_result_t one to one. */
+  r->mreason = (gw_mreason_t)res;
+  if (res == GW_JWT_NO_KEYSET) {
+    refuse(c, r, ANS_KEYS_UNAVAILABLE, answer_def(ANS_KEYS_UNAVAILABLE)->desc, NULL);
+    return;
+  }
+  if (res != GW_JWT_OK) {
+    r->reason = jwt_result_name(res);
+    refuse(c, r, ANS_INVALID_TOKEN, jwt_result_text(res), NULL);
+    return;
+  }
+  if (!val) val = &fresh;
+  gw_scopeset_t missing = 0;
+  gw_policy_verdict_t verdict =
+      a->policy ? policy_decide(a->policy, rt, 1, val->scopes, &missing) : GW_POLICY_ALLOW;
+  apply_identity(c, r, val);
+  jwt_claims_free(&cl);
+  if (verdict == GW_POLICY_ALLOW) {
+    r->decision = "allow";
+    count_auth(r, GW_MOUT_ALLOW, GW_MREASON_NONE);
+    gate_forward(c, r);
+    return;
+  }
+  r->ident.len = 0;
+  if (verdict == GW_POLICY_INSUFFICIENT_SCOPE) {
+    char scope[1024];
+    if (scopes_format(a->scopes, missing, scope, sizeof scope) < 0) scope[0] = '\0';
+    refuse(c, r, ANS_INSUFFICIENT_SCOPE, "the token lacks a scope this route requires", scope);
+    return;
+  }
+  refuse(c, r, ANS_INSUFFICIENT_SCOPE, "no policy route allows this request", "");
+}
+
+/* ---- the entry point --------------------------------------------------------- */
+
+/* X-Request-Id: the client's is kept when it is 1..64 characters of
+ * [A-Za-z0-9._:-] (so it can go into logs and headers as is); otherwise a
+ * fresh 128-bit id. Either way it is forwarded and logged. */
+static void request_id(client_t *c, request_t *r) {
+  const hdr_t *h = req_header(r, "x-request-id", NULL);
+  if (h && h->val_len > 0 && h->val_len <= 64) {
+    const char *v = r->h.arena + h->val_off;
+    size_t i = 0;
+    for (; i < h->val_len; i++) {
+      unsigned char ch = (unsigned char)v[i];
+      if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '.' || ch == '_' || ch == ':' || ch == '-'))
+        break;
+    }
+    if (i == h->val_len) {
+      memcpy(r->request_id, v, h->val_len);
+      r->request_id[h->val_len] = '\0';
+      return;
+    }
+  }
+  uint64_t *s = conn_worker(c)->rid_state, out[2];
+  for (int k = 0; k < 2; k++) {
+    uint64_t x = s[0], y = s[1];
+    s[0] = y;
+    x ^= x << 23;
+    s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+    out[k] = s[1] + y;
+  }
+  /* Every request pays for this: hex by hand, not through printf. */
+  static const char hex[] = "0123456789abcdef";
+  char *p = r->request_id;
+  for (int k = 0; k < 2; k++)
+    for (int sh = 60; sh >= 0; sh -= 4) *p++ = hex[(out[k] >> sh) & 15];
+  *p = '\0';
+}
+
+void gate_request(client_t *c, request_t *r) {
+  request_id(c, r);
+  size_t ml;
+  const char *m = req_method(r, &ml);
+  gw_target_t t;
+  const char *why = NULL;
+  int rc = target_split(r->h.arena + r->h.url_off, r->h.url_len, m, ml, authority_ok, r, &t, &why);
+  if (rc != PATHNORM_OK) {
+    conn_answer(c, ANS_BAD_REQUEST, why ? why : pathnorm_strerror(rc));
+    return;
+  }
+  if (t.form == GW_TARGET_ASTERISK) {
+    conn_answer_raw(c, 204, "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n", NULL, 0);
+    return;
+  }
+  size_t cap = t.path_len * 3 + 2;
+  r->npath = malloc(cap);
+  if (!r->npath) {
+    conn_answer(c, ANS_NO_MEMORY, NULL);
+    return;
+  }
+  rc = pathnorm(t.path, t.path_len, r->npath, cap, &r->npath_len, &why);
+  if (rc != PATHNORM_OK) {
+    conn_answer(c, ANS_BAD_REQUEST, why ? why : pathnorm_strerror(rc));
+    return;
+  }
+  r->query = t.query;
+  r->query_len = t.query_len;
+  cors_check(c, r);
+  if (local_wellknown(c, r)) return;
+  if (local_m2m(c, r)) return;
+  if (!route(r)) {
+    conn_answer(c, ANS_NOT_FOUND, "no upstream serves this path");
+    return;
+  }
+  if (local_is_preflight(r)) {
+    local_preflight(c, r);
+    return;
+  }
+  gate_auth(c, r);
+}
+
+static void wake(wgen_t *g, int all) {
+  dlist_t *it, *next;
+  gw_keystore_t *ks = &g->snap->keys;
+  for (it = g->parked.next; it != &g->parked; it = next) {
+    next = it->next;
+    request_t *r = container_of(it, request_t, park_link);
+    if (!all && atomic_load(&ks->iss[r->park_issuer].fetch_seq) == r->park_seq) continue;
+    dlist_remove(&r->park_link);
+    r->state = RS_LOCAL;
+    client_t *c = r->c;
+    gate_auth(c, r);
+    conn_resume(c);
+  }
+}
+
+void gate_wake(worker_t *w) {
+  if (w->cur) wake(w->cur, 0);
+}
+
+void gate_wake_all(wgen_t *g) { wake(g, 1); }
+
+void gate_detach(request_t *r) {
+  if (r->state == RS_PARKED) dlist_remove(&r->park_link);
+  local_m2m_detach(r);
+}

@@ -1,0 +1,285 @@
+/* local: what the gateway answers itself, without an upstream. */
+#include "local.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "accesslog.h"
+#include "auth.h"
+#include "conn.h"
+#include "http.h"
+#include "keys.h"
+#include "m2m.h"
+#include "snapshot.h"
+
+#define WK_LEN (sizeof GW_WK_PATH - 1)
+
+static int is_get_or_head(const request_t *r) {
+  size_t ml;
+  const char *m = req_method(r, &ml);
+  return (ml == 3 && memcmp(m, "GET", 3) == 0) || (ml == 4 && memcmp(m, "HEAD", 4) == 0);
+}
+
+static int path_is(const request_t *r, const char *p) {
+  return r->npath_len == strlen(p) && memcmp(r->npath, p, r->npath_len) == 0;
+}
+
+/* ---- the admin listener ---------------------------------------------------- */
+
+void local_admin(client_t *c, request_t *r) {
+  worker_t *w = conn_worker(c);
+  const char *url = r->h.arena + r->h.url_off;
+  size_t ulen = r->h.url_len;
+  for (size_t i = 0; i < ulen; i++)
+    if (url[i] == '?') ulen = i;
+  if (ulen == 8 && memcmp(url, "/healthz", 8) == 0) {
+    static const char ok[] = "{\"status\":\"ok\"}";
+    conn_answer_raw(c, 200, ANSWER_JSON_HEADERS, ok, sizeof ok - 1);
+  } else if (ulen == 8 && memcmp(url, "/metrics", 8) == 0 && w->metrics) {
+    size_t len = 0;
+    char *body = metrics_render(w->metrics, &len);
+    if (!body) {
+      conn_answer(c, ANS_NO_MEMORY_KEEP, NULL);
+      return;
+    }
+    conn_answer_raw(c, 200, "Content-Type: " GW_METRICS_CONTENT_TYPE "\r\nCache-Control: no-store\r\n",
+                    body, len);
+    free(body);
+  } else if (ulen == 7 && memcmp(url, "/readyz", 7) == 0) {
+    if (atomic_load(&gw_ready) && keystore_all_loaded(&w->cur->snap->keys) && !w->draining) {
+      static const char ready[] = "{\"status\":\"ready\"}";
+      conn_answer_raw(c, 200, ANSWER_JSON_HEADERS, ready, sizeof ready - 1);
+    } else {
+      conn_answer(c, ANS_NOT_READY, w->draining ? "draining" : "not ready");
+    }
+  } else {
+    conn_answer(c, ANS_NOT_FOUND, "no such admin endpoint");
+  }
+}
+
+/* ---- CORS preflight ------------------------------------------------------------ */
+
+int local_is_preflight(const request_t *r) {
+  size_t ml;
+  const char *m = req_method(r, &ml);
+  return r->cors && ml == 7 && memcmp(m, "OPTIONS", 7) == 0 &&
+         req_header(r, "access-control-request-method", NULL) != NULL;
+}
+
+static int token_list_ok(const char *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!http_is_tchar((unsigned char)v[i]) && v[i] != ',' && v[i] != ' ') return 0;
+  return n > 0;
+}
+
+void local_preflight(client_t *c, request_t *r) {
+  char hdr[1024];
+  const hdr_t *h = req_header(r, "access-control-request-headers", NULL);
+  const char *ah = "Authorization, Content-Type";
+  size_t ahl = strlen(ah);
+  if (h && h->val_len < 400 && token_list_ok(r->h.arena + h->val_off, h->val_len)) {
+    ah = r->h.arena + h->val_off;
+    ahl = h->val_len;
+  }
+  snprintf(hdr, sizeof hdr,
+           "Access-Control-Allow-Methods: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n"
+           "Access-Control-Allow-Headers: %.*s\r\nAccess-Control-Max-Age: 600\r\n",
+           (int)ahl, ah);
+  r->decision = "preflight";
+  conn_answer_raw(c, 204, hdr, NULL, 0);
+}
+
+/* ---- RFC 9728 documents ----------------------------------------------------- */
+
+int local_wellknown(client_t *c, request_t *r) {
+  if (r->npath_len < WK_LEN || memcmp(r->npath, GW_WK_PATH, WK_LEN) != 0) return 0;
+  if (r->npath_len > WK_LEN && r->npath[WK_LEN] != '/') return 0;
+  if (local_is_preflight(r)) {
+    local_preflight(c, r);
+    return 1;
+  }
+  const gw_authctx_t *a = &r->gen->snap->auth;
+  const gw_meta_t *m = NULL;
+  if (r->npath_len == WK_LEN) {
+    m = &a->root;
+  } else {
+    for (size_t u = 0; u < a->cfg->nupstreams; u++)
+      if (a->up[u].url && a->up[u].path_len == r->npath_len &&
+          memcmp(a->up[u].path, r->npath, r->npath_len) == 0)
+        m = &a->up[u];
+  }
+  if (!m) {
+    conn_answer(c, ANS_NOT_FOUND, "no protected-resource metadata at this path");
+    return 1;
+  }
+  if (!is_get_or_head(r)) {
+    conn_answer_ex(c, ANS_METHOD_NOT_ALLOWED, NULL, NULL, "");
+    return 1;
+  }
+  conn_answer_raw(c, 200, ANSWER_JSON_HEADERS, m->doc, m->doc_len);
+  return 1;
+}
+
+/* ---- the built-in M2M token endpoint ---------------------------------- */
+
+/* One token request on the libuv thread pool: PBKDF2 takes tens of
+ * milliseconds and must not stall a worker loop. The work owns copies of
+ * what it reads and a reference to its snapshot (so the issuer outlives a
+ * reload); the request may go away meanwhile (then r is NULL). */
+struct m2m_work {
+  uv_work_t req;
+  request_t *r;
+  gw_snapshot_t *snap;
+  char method[16];
+  char *content_type, *authorization;
+  char addr[64];
+  char *body;
+  size_t body_len;
+  int too_large;
+  gw_m2m_response_t resp;
+};
+
+void local_m2m_detach(request_t *r) {
+  if (r->m2m_work) {
+    r->m2m_work->r = NULL;
+    r->m2m_work = NULL;
+  }
+}
+
+/* The body sink of a token request: kept whole, up to GW_M2M_MAX_BODY. */
+static answer_kind_t m2m_body(void *ud, const char *p, size_t n) {
+  request_t *r = ud;
+  if (r->m2m_too_large) return ANS_NONE;
+  if (r->m2mbody.len + n > GW_M2M_MAX_BODY) {
+    r->m2m_too_large = 1;
+    outbuf_free(&r->m2mbody);
+    return ANS_NONE;
+  }
+  outbuf_append(&r->m2mbody, p, n);
+  return ANS_NONE;
+}
+
+static char *hdr_dup(const request_t *r, const char *name) {
+  const hdr_t *h = req_header(r, name, NULL);
+  if (!h) return NULL;
+  return strndup(r->h.arena + h->val_off, h->val_len);
+}
+
+static void work_free(struct m2m_work *wk) {
+  m2m_response_free(&wk->resp);
+  free(wk->content_type);
+  free(wk->authorization);
+  free(wk->body);
+  snapshot_unref(wk->snap);
+  free(wk);
+}
+
+static void m2m_run(uv_work_t *req) {
+  struct m2m_work *wk = container_of(req, struct m2m_work, req);
+  gw_m2m_request_t q = {
+      .method = wk->method,
+      .content_type = wk->content_type,
+      .body = wk->body,
+      .body_len = wk->body_len,
+      .body_too_large = wk->too_large,
+      .authorization = wk->authorization,
+      .client_addr = wk->addr,
+  };
+  m2m_token(wk->snap->m2m, &q, (int64_t)time(NULL), &wk->resp);
+}
+
+static void m2m_done(uv_work_t *req, int status) {
+  struct m2m_work *wk = container_of(req, struct m2m_work, req);
+  request_t *r = wk->r;
+  if (r && status == 0) {
+    client_t *c = r->c;
+    r->m2m_work = NULL;
+    char hdrs[512];
+    int n = snprintf(hdrs, sizeof hdrs, ANSWER_JSON_HEADERS "Pragma: no-cache\r\n");
+    if (wk->resp.www_authenticate)
+      n += snprintf(hdrs + n, sizeof hdrs - (size_t)n, "WWW-Authenticate: %s\r\n",
+                    wk->resp.www_authenticate);
+    if (wk->resp.allow) n += snprintf(hdrs + n, sizeof hdrs - (size_t)n, "Allow: %s\r\n", wk->resp.allow);
+    if (wk->resp.retry_after_s)
+      snprintf(hdrs + n, sizeof hdrs - (size_t)n, "Retry-After: %u\r\n", wk->resp.retry_after_s);
+    r->decision = "m2m";
+    r->reason = m2m_outcome_name(wk->resp.outcome);
+    if (wk->resp.client_id[0] && access_log_enabled()) {
+      OUTBUF_LIT(&r->logx, ",\"client_id\":\"");
+      outbuf_append(&r->logx, wk->resp.client_id, strlen(wk->resp.client_id));
+      OUTBUF_LIT(&r->logx, "\"");
+    }
+    conn_answer_raw(c, wk->resp.status, hdrs, wk->resp.body, wk->resp.body_len);
+    conn_resume(c);
+  } else if (r) {
+    r->m2m_work = NULL;
+    conn_answer(r->c, ANS_TOKEN_JOB_FAILED, NULL);
+  }
+  work_free(wk);
+}
+
+void local_m2m_start(request_t *r) {
+  client_t *c = r->c;
+  r->decision = "m2m";
+  int nauth = 0;
+  req_header(r, "authorization", &nauth);
+  if (nauth > 1) {
+    conn_answer(c, ANS_BAD_REQUEST, "more than one Authorization header");
+    return;
+  }
+  struct m2m_work *wk = calloc(1, sizeof *wk);
+  if (!wk) {
+    conn_answer(c, ANS_NO_MEMORY, NULL);
+    return;
+  }
+  size_t ml;
+  const char *m = req_method(r, &ml);
+  snprintf(wk->method, sizeof wk->method, "%.*s", (int)(ml < 15 ? ml : 15), m);
+  wk->content_type = hdr_dup(r, "content-type");
+  wk->authorization = hdr_dup(r, "authorization");
+  conn_peer_ip(c, wk->addr, sizeof wk->addr);
+  wk->too_large = r->m2m_too_large;
+  if (r->m2mbody.len) {
+    wk->body = malloc(r->m2mbody.len);
+    if (wk->body) memcpy(wk->body, r->m2mbody.data, r->m2mbody.len);
+    wk->body_len = wk->body ? r->m2mbody.len : 0;
+  }
+  wk->snap = snapshot_ref(r->gen->snap);
+  wk->r = r;
+  r->m2m_work = wk;
+  r->state = RS_WAIT;
+  if (uv_queue_work(&conn_worker(c)->loop, &wk->req, m2m_run, m2m_done) != 0) {
+    r->m2m_work = NULL;
+    r->state = RS_LOCAL;
+    work_free(wk);
+    conn_answer(c, ANS_TOKEN_JOB_FAILED, NULL);
+  }
+}
+
+/* The M2M endpoints, before the policy: no bearer token is involved. */
+int local_m2m(client_t *c, request_t *r) {
+  gw_m2m_t *m2m = r->gen->snap->m2m;
+  if (!m2m) return 0;
+  const gw_m2m_cfg_t *mc = &r->gen->cfg->m2m;
+  if (path_is(r, mc->jwks_path)) {
+    if (!is_get_or_head(r)) {
+      conn_answer_ex(c, ANS_METHOD_NOT_ALLOWED, NULL, NULL, "");
+      return 1;
+    }
+    size_t len;
+    const char *doc = m2m_jwks(m2m, &len);
+    r->decision = "m2m_jwks";
+    conn_answer_raw(c, 200, "Content-Type: application/json\r\nCache-Control: max-age=300\r\n", doc,
+                    len);
+    return 1;
+  }
+  if (path_is(r, mc->token_path)) {
+    r->state = RS_M2M; /* the body is read (bounded), then the issuer decides */
+    r->h.sink = m2m_body;
+    r->h.sink_ud = r;
+    return 1;
+  }
+  return 0;
+}

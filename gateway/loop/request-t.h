@@ -1,0 +1,97 @@
+/* request-t: one client request as both sides of the proxy see it, from
+ * its first byte to the last byte of its answer. The client side (conn)
+ * owns it; the upstream side reads the head and appends the response. */
+#ifndef GW_REQUEST_T_H
+#define GW_REQUEST_T_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "metrics.h"
+#include "reqhead.h"
+#include "worker-t.h"
+
+struct gw_route;
+struct m2m_work;
+
+enum { RS_HEAD = 0, RS_WAIT, RS_BODY, RS_LOCAL, RS_DONE, RS_PARKED, RS_M2M };
+
+struct request {
+  reqhead_t h;            /* the client's request head, as parsed */
+  client_t *c;            /* opaque outside conn.c */
+  wgen_t *gen;            /* configuration this request is judged and forwarded with */
+  upconn_t *uc;
+  upool_t *pool;
+  uint32_t up_index;      /* pool's index in gen->cfg->upstreams, when pool is set */
+  uint8_t state;
+  uint8_t msg_complete;   /* whole request read from the client */
+  uint8_t resp_started;   /* first response byte went to the client */
+  uint8_t resp_complete;
+  uint8_t keepalive;      /* client side may be kept */
+  uint8_t chunked_out;    /* response body re-encoded as chunked to the client */
+  uint8_t close_delimited_out;
+  uint8_t expect_continue;
+  uint8_t is_head;
+  uint8_t retried;
+  uint8_t upstream_reusable;
+  uint8_t in_field;       /* the response parser is inside a header name */
+  uint8_t logged;         /* the access log has its line */
+  const char *err_desc;   /* set by a response callback that refused */
+  int status;             /* status sent to the client (0: nothing sent) */
+  uint64_t bytes_out;     /* response bytes sent to the client (body + head) */
+  uint64_t start_ms;
+  uint64_t up_start_ms;
+  uint64_t up_ms;         /* upstream time: request handed over to response complete */
+  /* the head sent upstream, kept for one retry on a fresh connection */
+  outbuf_t uphead;
+  /* response head fields collected from the upstream */
+  outbuf_t resp;
+  hdr_t *rhdrs;
+  uint32_t nrhdrs, cap_rhdrs;
+  int up_status;
+  /* what the gate decided */
+  char *npath;            /* normalized path: judged and forwarded */
+  size_t npath_len;
+  const char *query;      /* after '?', into the arena; NULL when none */
+  size_t query_len;
+  outbuf_t ident;         /* identity header lines for the upstream */
+  outbuf_t logx;          /* sub and client_id for the access log, only when it is on */
+  const char *decision;   /* static: allow, public, unauthorized, invalid_token, ... */
+  const char *reason;     /* static: the failed token check */
+  const char *kind;       /* static: m2m or user, NULL without a token */
+  const struct gw_route *route; /* the policy route that judged it */
+  gw_mreason_t mreason;   /* the failed check, for the metrics */
+  char request_id[72];    /* the client's X-Request-Id when well-formed, else generated */
+  uint8_t cors;           /* 1: allowed origin echoed, 2: any origin */
+  uint8_t parked_once;
+  uint8_t must_close;     /* the answer ends the connection (framing errors...) */
+  uint32_t origin_off, origin_len;
+  dlist_t park_link;      /* in the generation's parked list while RS_PARKED */
+  unsigned park_seq;
+  uint32_t park_issuer;
+  request_t *next_free;   /* in the worker's recycled list */
+  outbuf_t m2mbody;       /* a token request's body (bounded) */
+  uint8_t m2m_too_large;
+  struct m2m_work *m2m_work; /* token request on the thread pool */
+};
+
+/* How CORS was judged for r, for its answer or proxied response. */
+static inline answer_cors_t request_cors(const request_t *r) {
+  answer_cors_t c = {r->cors, r->h.arena + r->origin_off, r->origin_len};
+  return c;
+}
+
+/* The upstream the request was routed to (pool set). */
+static inline const gw_upstream_cfg_t *request_upstream(const request_t *r) {
+  return &r->gen->cfg->upstreams[r->up_index];
+}
+
+static inline const char *req_method(const request_t *r, size_t *len) {
+  return reqhead_method(&r->h, len);
+}
+static inline const hdr_t *req_header(const request_t *r, const char *lower_name, int *count) {
+  return reqhead_header(&r->h, lower_name, count);
+}
+
+#endif

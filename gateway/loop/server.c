@@ -1,0 +1,157 @@
+/* server: worker threads, each with its own libuv loop and its own listening
+ * sockets (SO_REUSEPORT, so the kernel spreads connections), socket
+ * activation, and drain/stop on the main thread's word. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "conn.h"
+#include "log.h"
+#include "sdnotify.h"
+#include "worker.h"
+
+unsigned server_cpu_count(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return (unsigned)n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+/* ---- sockets -------------------------------------------------------------- */
+
+int server_bind(const gw_listen_t *l, int reuseport) {
+  int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  if (l->addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0 || listen(fd, 1024) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+static int add_listener(worker_t *w, int fd, int kind) {
+  uv_tcp_t *t = &w->listeners[w->nlisteners];
+  uv_tcp_init(&w->loop, t);
+  t->data = w;
+  int rc = uv_tcp_open(t, fd);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)t, 1024, conn_on_connection);
+  if (rc) {
+    LOG_ERROR("listen: %s", uv_strerror(rc));
+    return -1;
+  }
+  w->listener_kind[w->nlisteners++] = (uint8_t)kind;
+  return 0;
+}
+
+/* Start-up failed: undo what worker_init and add_listener did. */
+void server_abort(server_t *s) {
+  for (unsigned i = 0; i < s->nworkers && s->workers; i++) worker_abort(&s->workers[i]);
+  free(s->workers);
+  s->workers = NULL;
+}
+
+/* Sockets passed by systemd (socket activation), matched to the configured
+ * addresses; worker 0 takes the passed descriptor, the others a dup() of it
+ * (a passed socket has no SO_REUSEPORT twin to bind). */
+#define MAX_PASSED 64
+static int passed_fds[MAX_PASSED], npassed;
+static uint8_t passed_used[MAX_PASSED];
+
+static int listen_fd(const gw_listen_t *l, unsigned worker, int reuseport) {
+  int k = sd_listen_fd_find(passed_fds, npassed, (const struct sockaddr *)&l->addr, l->addrlen);
+  if (k < 0) return server_bind(l, reuseport);
+  passed_used[k] = 1;
+  if (worker == 0) return passed_fds[k];
+  int fd = fcntl(passed_fds[k], F_DUPFD_CLOEXEC, 0);
+  return fd < 0 ? -errno : fd;
+}
+
+static int open_listener(worker_t *w, unsigned i, const gw_listen_t *l, int kind) {
+  int fd = listen_fd(l, i, kind != LISTENER_ADMIN);
+  if (fd < 0) {
+    LOG_ERROR("cannot listen on %s%s: %s", l->text,
+              kind == LISTENER_TLS ? " (TLS)" : kind == LISTENER_ADMIN ? " (admin)" : "",
+              strerror(-fd));
+    return 2;
+  }
+  return add_listener(w, fd, kind) ? 2 : 0;
+}
+
+int server_start(server_t *s) {
+  const gw_config_t *cfg = s->cfg;
+  s->nworkers = cfg->workers ? cfg->workers : server_cpu_count();
+  s->workers = calloc(s->nworkers, sizeof *s->workers);
+  if (!s->workers) return 2;
+  npassed = sd_listen_fds_get(passed_fds, MAX_PASSED);
+  if (npassed < 0) npassed = 0;
+  if (npassed) LOG_INFO("socket activation: %d socket(s) passed", npassed);
+  for (unsigned i = 0; i < s->nworkers; i++) {
+    worker_t *w = &s->workers[i];
+    if (worker_init(s, w, (int)i)) return 2;
+    for (size_t l = 0; l < cfg->nlisten; l++)
+      if (open_listener(w, i, &cfg->listen[l], LISTENER_PLAIN)) return 2;
+    for (size_t l = 0; l < cfg->ntls_listen; l++)
+      if (open_listener(w, i, &cfg->tls_listen[l], LISTENER_TLS)) return 2;
+    if (i == 0 && cfg->admin_enabled && open_listener(w, i, &cfg->admin_listen, LISTENER_ADMIN))
+      return 2;
+  }
+  for (int k = 0; k < npassed; k++) {
+    if (passed_used[k]) continue;
+    LOG_WARN("socket activation: a passed socket matches no configured address; closed");
+    close(passed_fds[k]);
+  }
+  for (unsigned i = 0; i < s->nworkers; i++) {
+    if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i])) {
+      LOG_ERROR("cannot start worker thread %u", i);
+      return 2;
+    }
+    s->started++;
+  }
+  return 0;
+}
+
+/* Wakes every worker (e.g. a key set fetch ended) without a command. */
+void server_notify(void *ud) {
+  server_t *s = ud;
+  for (unsigned i = 0; i < s->started; i++) uv_async_send(&s->workers[i].async);
+}
+
+void server_command(server_t *s, int cmd) {
+  atomic_store(&s->command, cmd);
+  for (unsigned i = 0; i < s->started; i++) uv_async_send(&s->workers[i].async);
+}
+
+void server_join(server_t *s) {
+  for (unsigned i = 0; i < s->started; i++) uv_thread_join(&s->workers[i].thread);
+  for (unsigned i = 0; i < s->nworkers; i++) {
+    worker_t *w = &s->workers[i];
+    if (i < s->started) {
+      uv_loop_close(&w->loop);
+    }
+    outbuf_free(&w->access);
+  }
+  free(s->workers);
+  s->workers = NULL;
+  access_log_close();
+}
