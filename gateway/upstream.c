@@ -27,6 +27,7 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void up_on_write(uv_write_t *wr, int status);
 static void up_connect_fresh(request_t *r);
 static void up_fail(upconn_t *uc, int status, const char *code, const char *desc);
+static void up_lost(upconn_t *uc, const char *desc);
 static void up_metric(upconn_t *uc, int timeout);
 
 static void pool_metric(upconn_t *uc, int delta) {
@@ -173,7 +174,7 @@ static void set_tmo(upconn_t *uc, tmo_kind_t k, uint64_t ms) {
 
 static void write_failed(upconn_t *uc) {
   uc->write_failed = 1;
-  up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+  up_lost(uc, "cannot write to upstream");
 }
 
 static int flush_now(upconn_t *uc) {
@@ -537,21 +538,35 @@ static int idempotent(const request_t *r) {
   return 0;
 }
 
+/* The request fails with status; the connection is closed. Never retried. */
 static void up_fail(upconn_t *uc, int status, const char *code, const char *desc) {
   request_t *r = uc->req;
-  int can_retry = r && uc->reused && !r->retried && !uc->got_response_bytes &&
-                  !r->resp_started && r->body_in == 0 && !r->chunked_in &&
-                  r->content_length == 0 && (idempotent(r) || uc->write_failed);
   upstream_close(uc);
-  if (!r) return;
-  if (can_retry) {
-    LOG_DEBUG("upstream %s: pooled connection was closed, retrying on a fresh one",
-              r->pool->cfg->name);
-    r->retried = 1;
-    up_connect_fresh(r);
+  if (r) conn_upstream_failed(r, status, code, desc);
+}
+
+/* The upstream closed or reset the connection (or it could not be written).
+ * On a pooled connection before any response byte that is the keep-alive
+ * race: the upstream ended an idle connection just as the request went out,
+ * so it cannot have answered, and a request that is safe to repeat goes out
+ * once more on a fresh connection. Only this case: after a timeout the
+ * upstream may still be working on the request, and sending it again would
+ * run it twice and double the client's wait. */
+static void up_lost(upconn_t *uc, const char *desc) {
+  request_t *r = uc->req;
+  if (!r || !uc->reused || r->retried || uc->got_response_bytes || r->resp_started ||
+      r->body_in != 0 || r->chunked_in || r->content_length != 0 ||
+      !(idempotent(r) || uc->write_failed)) {
+    up_fail(uc, 502, "bad_gateway", desc);
     return;
   }
-  conn_upstream_failed(r, status, code, desc);
+  worker_t *w = uc->pool->w;
+  if (w->mc)
+    metrics_upstream_retry(w->mc, uc->pool->gen->snap->ml, (uint32_t)(uc->pool - uc->pool->gen->pools));
+  upstream_close(uc);
+  LOG_DEBUG("upstream %s: pooled connection was closed, retrying on a fresh one", r->pool->cfg->name);
+  r->retried = 1;
+  up_connect_fresh(r);
 }
 
 /* Connect errors (0) and timeouts (1) for the upstream's metrics. */
@@ -681,7 +696,7 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       if (!uc->closing) {
         char desc[200];
         snprintf(desc, sizeof desc, "TLS with the upstream failed: %s", why);
-        up_fail(uc, 502, "bad_gateway", desc);
+        up_lost(uc, desc);
       }
       return;
     }
@@ -695,7 +710,7 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       return;
     }
     if (uc->wq.enc.len || uc->wq.out.len)
-      if (wqueue_flush(&uc->wq, s, up_on_write) < 0) up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+      if (wqueue_flush(&uc->wq, s, up_on_write) < 0) up_lost(uc, "cannot write to upstream");
     return;
   }
   if (nread > 0) {
@@ -715,9 +730,8 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         return;
       }
     }
-    up_fail(uc, 502, "bad_gateway",
-            uc->got_response_bytes ? "upstream closed the connection mid-response"
-                                   : "upstream closed the connection without answering");
+    up_lost(uc, uc->got_response_bytes ? "upstream closed the connection mid-response"
+                : "upstream closed the connection without answering");
     return;
   }
 }
