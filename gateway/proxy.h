@@ -275,6 +275,7 @@ struct upconn {
   uint8_t got_response_bytes;
   uint8_t write_failed;
   uint8_t event;          /* EV_MSG when the response completed */
+  uint8_t framing_lied;   /* a bodiless response announced a body: never reuse */
 };
 
 enum { EV_NONE = 0, EV_HEAD, EV_MSG };

@@ -318,6 +318,7 @@ static void attach(request_t *r, upconn_t *uc) {
   uc->parser.data = uc;
   uc->got_response_bytes = 0;
   uc->write_failed = 0;
+  uc->framing_lied = 0;
   uc->event = EV_NONE;
   r->nrhdrs = 0;
   r->resp.len = 0;
@@ -747,8 +748,11 @@ static void up_process(upconn_t *uc, const char *data, size_t nread) {
   uc->event = EV_NONE;
   llhttp_errno_t e = llhttp_execute(&uc->parser, data, nread);
   if (e == HPE_PAUSED && uc->event == EV_MSG) {
+    /* Bytes after the response, or a body announced where none may follow,
+     * could be taken for the next request's answer: such a connection ends. */
     size_t used = (size_t)(llhttp_get_error_pos(&uc->parser) - data);
-    int reusable = used == (size_t)nread && llhttp_should_keep_alive(&uc->parser);
+    int reusable = used == (size_t)nread && !uc->framing_lied &&
+                   llhttp_should_keep_alive(&uc->parser);
     conn_response_progress(r);
     response_done(uc, reusable);
     return;
@@ -836,6 +840,14 @@ static int r_on_headers_complete(llhttp_t *p) {
   client_t *c = r->c;
   int status = llhttp_get_status_code(p);
   r->in_field = 0;
+  /* 1xx and 204 have no body whatever their head says (RFC 9110 §8.6, 9112
+   * §6.3), and sending a length or coding there breaks the rules: the
+   * upstream's idea of where its message ends is not ours, so whatever it
+   * sends next cannot be trusted as the next answer. 304 may legally carry
+   * the length the full response would have. */
+  if ((status < 200 || status == 204) &&
+      (p->content_length > 0 || (p->flags & (F_CHUNKED | F_TRANSFER_ENCODING))))
+    uc->framing_lied = 1;
   if (status < 200) {
     if (status == 101) {
       r->err_desc = "upstream switched protocols, which is not supported";
@@ -845,7 +857,7 @@ static int r_on_headers_complete(llhttp_t *p) {
       request_append_response(r, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     r->nrhdrs = 0;
     r->resp.len = 0;
-    return 0;
+    return 1; /* head only: the final response follows on the same connection */
   }
   r->up_status = status;
   r->status = status;
@@ -903,7 +915,7 @@ static int r_on_headers_complete(llhttp_t *p) {
   }
   outbuf_append(o, "\r\n", 2);
   r->bytes_out += o->len - before;
-  return r->is_head ? 1 : 0;
+  return no_body; /* 1: llhttp reads no body */
 }
 
 static int r_on_body(llhttp_t *p, const char *at, size_t n) {
