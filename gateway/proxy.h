@@ -278,7 +278,7 @@ struct upconn {
   uint8_t framing_lied;   /* a bodiless response announced a body: never reuse */
 };
 
-enum { EV_NONE = 0, EV_HEAD, EV_MSG };
+enum { EV_NONE = 0, EV_HEAD, EV_MSG, EV_STATUS };
 enum { LISTENER_PLAIN = 0, LISTENER_ADMIN, LISTENER_TLS };
 
 /* server.c */

@@ -745,13 +745,27 @@ static void up_process(upconn_t *uc, const char *data, size_t nread) {
   }
   uc->got_response_bytes = 1;
   set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
-  uc->event = EV_NONE;
-  llhttp_errno_t e = llhttp_execute(&uc->parser, data, nread);
+  const char *p = data, *end = data + nread;
+  llhttp_errno_t e;
+  for (;;) {
+    uc->event = EV_NONE;
+    e = llhttp_execute(&uc->parser, p, (size_t)(end - p));
+    if (e != HPE_PAUSED || uc->event != EV_STATUS) break;
+    /* Each status line pauses once, just past the byte that ended it (read
+     * in this call, so p[-1] is in data). llhttp 8.1 ends the line at a CR
+     * followed by any byte and drops that byte: only CR LF or LF will do. */
+    p = llhttp_get_error_pos(&uc->parser);
+    if (p[-1] != '\n') {
+      r->err_desc = "bare CR in the status line";
+      e = HPE_USER;
+      break;
+    }
+    llhttp_resume(&uc->parser);
+  }
   if (e == HPE_PAUSED && uc->event == EV_MSG) {
     /* Bytes after the response, or a body announced where none may follow,
      * could be taken for the next request's answer: such a connection ends. */
-    size_t used = (size_t)(llhttp_get_error_pos(&uc->parser) - data);
-    int reusable = used == (size_t)nread && !uc->framing_lied &&
+    int reusable = llhttp_get_error_pos(&uc->parser) == end && !uc->framing_lied &&
                    llhttp_should_keep_alive(&uc->parser);
     conn_response_progress(r);
     response_done(uc, reusable);
@@ -834,6 +848,41 @@ static int resp_conn_lists(const request_t *r, const char *name, size_t len) {
   return 0;
 }
 
+static int r_on_status_complete(llhttp_t *p) {
+  upconn_t *uc = p->data;
+  if (llhttp_get_status_code(p) < 100) {
+    uc->req->err_desc = "status code below 100";
+    return HPE_USER;
+  }
+  uc->event = EV_STATUS;
+  return HPE_PAUSED;
+}
+
+/* Every transfer coding the upstream lists must be chunked, and only once:
+ * the gateway removes chunked and nothing else, so any other coding would
+ * reach the client undeclared. */
+struct te_codings {
+  unsigned chunked, other;
+};
+
+static void te_count(void *ud, const char *tok, size_t n) {
+  struct te_codings *k = ud;
+  if (HTTP_NAME_IS(tok, n, "chunked"))
+    k->chunked++;
+  else
+    k->other++;
+}
+
+static int te_only_chunked(const request_t *r) {
+  struct te_codings k = {0, 0};
+  for (uint32_t i = 0; i < r->nrhdrs; i++) {
+    const hdr_t *h = &r->rhdrs[i];
+    if (HTTP_NAME_IS(r->resp.data + h->name_off, h->name_len, "transfer-encoding"))
+      http_list_each(r->resp.data + h->val_off, h->val_len, te_count, &k);
+  }
+  return k.chunked == 1 && k.other == 0;
+}
+
 static int r_on_headers_complete(llhttp_t *p) {
   upconn_t *uc = p->data;
   request_t *r = uc->req;
@@ -859,10 +908,14 @@ static int r_on_headers_complete(llhttp_t *p) {
     r->resp.len = 0;
     return 1; /* head only: the final response follows on the same connection */
   }
+  int no_body = r->is_head || status == 204 || status == 304;
+  if (!no_body && (p->flags & F_TRANSFER_ENCODING) && !te_only_chunked(r)) {
+    r->err_desc = "transfer coding other than chunked";
+    return HPE_USER;
+  }
   r->up_status = status;
   r->status = status;
   r->resp_started = 1;
-  int no_body = r->is_head || status == 204 || status == 304;
   const hdr_t *cl = NULL;
   int chunked = 0;
   outbuf_t *o = &c->wq.out;
@@ -945,6 +998,7 @@ static int r_on_message_complete(llhttp_t *p) {
 /* Constant: workers on several threads share it, nothing initializes it lazily. */
 static const llhttp_settings_t *resp_settings(void) {
   static const llhttp_settings_t s = {
+    .on_status_complete = r_on_status_complete,
     .on_header_field = r_on_header_field,
     .on_header_value = r_on_header_value,
     .on_header_value_complete = r_on_header_value_complete,
