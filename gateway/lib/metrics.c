@@ -664,6 +664,9 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
       {"upstream_connect_errors_total", "counter", "Failed connects to the upstream.",
        GW_MUP_CONNECT_ERRORS},
       {"upstream_timeouts_total", "counter", "Upstream requests that timed out.", GW_MUP_TIMEOUTS},
+      {"upstream_retries_total", "counter",
+       "Requests resent on a fresh connection because the upstream closed the pooled one first.",
+       GW_MUP_RETRIES},
       {"upstream_pool_idle", "gauge", "Idle keep-alive connections pooled, all workers.",
        GW_MUP_POOL_IDLE},
   };

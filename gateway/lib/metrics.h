@@ -124,6 +124,7 @@ enum {
   GW_MUP_SUM_NS = GW_MHIST_BOUNDS + 1,     /* sum of the observations, nanoseconds */
   GW_MUP_CONNECT_ERRORS,
   GW_MUP_TIMEOUTS,
+  GW_MUP_RETRIES,                          /* requests resent after a pooled connection was lost */
   GW_MUP_POOL_IDLE,                        /* gauge, signed */
   GW_MUP_CELLS
 };
@@ -260,6 +261,12 @@ static inline void metrics_upstream_timeout(gw_mcounters_t *wc, const gw_mlabels
                                             uint32_t up) {
   assert(up < lm->nup);
   metrics_add_(metrics_cell_(wc, lm->up[up]) + GW_MUP_TIMEOUTS, 1);
+}
+/* A request resent on a fresh connection: the pooled one it went out on was
+ * closed or reset by the upstream before any response byte. */
+static inline void metrics_upstream_retry(gw_mcounters_t *wc, const gw_mlabels_t *lm, uint32_t up) {
+  assert(up < lm->nup);
+  metrics_add_(metrics_cell_(wc, lm->up[up]) + GW_MUP_RETRIES, 1);
 }
 /* Idle pooled connections put in (+1) or taken out / closed (-1). */
 static inline void metrics_upstream_pool_idle_add(gw_mcounters_t *wc, const gw_mlabels_t *lm,

@@ -45,9 +45,10 @@ struct upconn {
   uint8_t got_response_bytes;
   uint8_t write_failed;
   uint8_t event;          /* EV_MSG when the response completed */
+  uint8_t framing_lied;   /* a bodiless response announced a body: never reuse */
 };
 
-enum { EV_NONE = 0, EV_HEAD, EV_MSG };
+enum { EV_NONE = 0, EV_HEAD, EV_MSG, EV_STATUS };
 
 /* upstream.c, for the batch: write now (0 or a negative libuv error), or
  * fail the exchange because a write failed. */

@@ -34,6 +34,7 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void up_on_write(uv_write_t *wr, int status);
 static void up_connect_fresh(request_t *r);
 static void up_fail(upconn_t *uc, answer_kind_t kind, const char *desc);
+static void up_lost(upconn_t *uc, const char *desc);
 static void up_metric(upconn_t *uc, int timeout);
 
 static void pool_metric(upconn_t *uc, int delta) {
@@ -165,7 +166,7 @@ static void set_tmo(upconn_t *uc, tmo_kind_t k, uint64_t ms) {
 
 static void write_failed(upconn_t *uc) {
   uc->write_failed = 1;
-  up_fail(uc, ANS_BAD_GATEWAY, "cannot write to upstream");
+  up_lost(uc, "cannot write to upstream");
 }
 
 static int flush_now(upconn_t *uc) {
@@ -187,6 +188,7 @@ static void attach(request_t *r, upconn_t *uc) {
   uc->parser.data = uc;
   uc->got_response_bytes = 0;
   uc->write_failed = 0;
+  uc->framing_lied = 0;
   uc->event = EV_NONE;
   r->nrhdrs = 0;
   r->resp.len = 0;
@@ -432,21 +434,35 @@ static int idempotent(const request_t *r) {
   return 0;
 }
 
+/* The request fails with status; the connection is closed. Never retried. */
 static void up_fail(upconn_t *uc, answer_kind_t kind, const char *desc) {
   request_t *r = uc->req;
-  int can_retry = r && uc->reused && !r->retried && !uc->got_response_bytes &&
-                  !r->resp_started && r->h.body_in == 0 && !r->h.chunked_in &&
-                  r->h.content_length == 0 && (idempotent(r) || uc->write_failed);
   upstream_close(uc);
-  if (!r) return;
-  if (can_retry) {
-    LOG_DEBUG("upstream %s: pooled connection was closed, retrying on a fresh one",
-              r->pool->cfg->name);
-    r->retried = 1;
-    up_connect_fresh(r);
+  if (r) conn_upstream_failed(r, kind, desc);
+}
+
+/* The upstream closed or reset the connection (or it could not be written).
+ * On a pooled connection before any response byte that is the keep-alive
+ * race: the upstream ended an idle connection just as the request went out,
+ * so it cannot have answered, and a request that is safe to repeat goes out
+ * once more on a fresh connection. Only this case: after a timeout the
+ * upstream may still be working on the request, and sending it again would
+ * run it twice and double the client's wait. */
+static void up_lost(upconn_t *uc, const char *desc) {
+  request_t *r = uc->req;
+  if (!r || !uc->reused || r->retried || uc->got_response_bytes || r->resp_started ||
+      r->h.body_in != 0 || r->h.chunked_in || r->h.content_length != 0 ||
+      !(idempotent(r) || uc->write_failed)) {
+    up_fail(uc, ANS_BAD_GATEWAY, desc);
     return;
   }
-  conn_upstream_failed(r, kind, desc);
+  worker_t *w = uc->pool->w;
+  if (w->mc)
+    metrics_upstream_retry(w->mc, uc->pool->gen->snap->ml, (uint32_t)(uc->pool - uc->pool->gen->pools));
+  upstream_close(uc);
+  LOG_DEBUG("upstream %s: pooled connection was closed, retrying on a fresh one", r->pool->cfg->name);
+  r->retried = 1;
+  up_connect_fresh(r);
 }
 
 /* Connect errors (0) and timeouts (1) for the upstream's metrics. */
@@ -581,7 +597,7 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       if (!uc->closing) {
         char desc[200];
         snprintf(desc, sizeof desc, "TLS with the upstream failed: %s", why);
-        up_fail(uc, ANS_BAD_GATEWAY, desc);
+        up_lost(uc, desc);
       }
       return;
     }
@@ -595,7 +611,7 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       return;
     }
     if (uc->wq.enc.len || uc->wq.out.len)
-      if (wqueue_flush(&uc->wq, s, up_on_write) < 0) up_fail(uc, ANS_BAD_GATEWAY, "cannot write to upstream");
+      if (wqueue_flush(&uc->wq, s, up_on_write) < 0) up_lost(uc, "cannot write to upstream");
     return;
   }
   if (nread > 0) {
@@ -615,9 +631,8 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         return;
       }
     }
-    up_fail(uc, ANS_BAD_GATEWAY,
-            uc->got_response_bytes ? "upstream closed the connection mid-response"
-                                   : "upstream closed the connection without answering");
+    up_lost(uc, uc->got_response_bytes ? "upstream closed the connection mid-response"
+                : "upstream closed the connection without answering");
     return;
   }
 }
@@ -630,11 +645,28 @@ static void up_process(upconn_t *uc, const char *data, size_t nread) {
   }
   uc->got_response_bytes = 1;
   set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
-  uc->event = EV_NONE;
-  llhttp_errno_t e = llhttp_execute(&uc->parser, data, nread);
+  const char *p = data, *end = data + nread;
+  llhttp_errno_t e;
+  for (;;) {
+    uc->event = EV_NONE;
+    e = llhttp_execute(&uc->parser, p, (size_t)(end - p));
+    if (e != HPE_PAUSED || uc->event != EV_STATUS) break;
+    /* Each status line pauses once, just past the byte that ended it (read
+     * in this call, so p[-1] is in data). llhttp 8.1 ends the line at a CR
+     * followed by any byte and drops that byte: only CR LF or LF will do. */
+    p = llhttp_get_error_pos(&uc->parser);
+    if (p[-1] != '\n') {
+      r->err_desc = "bare CR in the status line";
+      e = HPE_USER;
+      break;
+    }
+    llhttp_resume(&uc->parser);
+  }
   if (e == HPE_PAUSED && uc->event == EV_MSG) {
-    size_t used = (size_t)(llhttp_get_error_pos(&uc->parser) - data);
-    int reusable = used == (size_t)nread && llhttp_should_keep_alive(&uc->parser);
+    /* Bytes after the response, or a body announced where none may follow,
+     * could be taken for the next request's answer: such a connection ends. */
+    int reusable = llhttp_get_error_pos(&uc->parser) == end && !uc->framing_lied &&
+                   llhttp_should_keep_alive(&uc->parser);
     conn_response_progress(r);
     response_done(uc, reusable);
     return;
@@ -716,11 +748,54 @@ static int resp_conn_lists(const request_t *r, const char *name, size_t len) {
   return 0;
 }
 
+static int r_on_status_complete(llhttp_t *p) {
+  upconn_t *uc = p->data;
+  if (llhttp_get_status_code(p) < 100) {
+    uc->req->err_desc = "status code below 100";
+    return HPE_USER;
+  }
+  uc->event = EV_STATUS;
+  return HPE_PAUSED;
+}
+
+/* Every transfer coding the upstream lists must be chunked, and only once:
+ * the gateway removes chunked and nothing else, so any other coding would
+ * reach the client undeclared. */
+struct te_codings {
+  unsigned chunked, other;
+};
+
+static void te_count(void *ud, const char *tok, size_t n) {
+  struct te_codings *k = ud;
+  if (HTTP_NAME_IS(tok, n, "chunked"))
+    k->chunked++;
+  else
+    k->other++;
+}
+
+static int te_only_chunked(const request_t *r) {
+  struct te_codings k = {0, 0};
+  for (uint32_t i = 0; i < r->nrhdrs; i++) {
+    const hdr_t *h = &r->rhdrs[i];
+    if (HTTP_NAME_IS(r->resp.data + h->name_off, h->name_len, "transfer-encoding"))
+      http_list_each(r->resp.data + h->val_off, h->val_len, te_count, &k);
+  }
+  return k.chunked == 1 && k.other == 0;
+}
+
 static int r_on_headers_complete(llhttp_t *p) {
   upconn_t *uc = p->data;
   request_t *r = uc->req;
   int status = llhttp_get_status_code(p);
   r->in_field = 0;
+  /* 1xx and 204 have no body whatever their head says (RFC 9110 §8.6, 9112
+   * §6.3), and sending a length or coding there breaks the rules: the
+   * upstream's idea of where its message ends is not ours, so whatever it
+   * sends next cannot be trusted as the next answer. 304 may legally carry
+   * the length the full response would have. */
+  if ((status < 200 || status == 204) &&
+      (p->content_length > 0 || (p->flags & (F_CHUNKED | F_TRANSFER_ENCODING))))
+    uc->framing_lied = 1;
   if (status < 200) {
     if (status == 101) {
       r->err_desc = "upstream switched protocols, which is not supported";
@@ -730,12 +805,16 @@ static int r_on_headers_complete(llhttp_t *p) {
       request_append_response(r, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     r->nrhdrs = 0;
     r->resp.len = 0;
-    return 0;
+    return 1; /* head only: the final response follows on the same connection */
+  }
+  int no_body = r->is_head || status == 204 || status == 304;
+  if (!no_body && (p->flags & F_TRANSFER_ENCODING) && !te_only_chunked(r)) {
+    r->err_desc = "transfer coding other than chunked";
+    return HPE_USER;
   }
   r->up_status = status;
   r->status = status;
   r->resp_started = 1;
-  int no_body = r->is_head || status == 204 || status == 304;
   const hdr_t *cl = NULL;
   int chunked = 0;
   outbuf_t *o = conn_response_buf(r);
@@ -789,7 +868,7 @@ static int r_on_headers_complete(llhttp_t *p) {
   }
   outbuf_append(o, "\r\n", 2);
   r->bytes_out += o->len - before;
-  return r->is_head ? 1 : 0;
+  return no_body; /* 1: llhttp reads no body */
 }
 
 static int r_on_body(llhttp_t *p, const char *at, size_t n) {
@@ -819,6 +898,7 @@ static int r_on_message_complete(llhttp_t *p) {
 /* Constant: workers on several threads share it, nothing initializes it lazily. */
 static const llhttp_settings_t *resp_settings(void) {
   static const llhttp_settings_t s = {
+    .on_status_complete = r_on_status_complete,
     .on_header_field = r_on_header_field,
     .on_header_value = r_on_header_value,
     .on_header_value_complete = r_on_header_value_complete,

@@ -158,7 +158,8 @@ static void test_empty(void) {
       "token_cache_misses_total counter", "token_cache_entries gauge",
       "jwks_fetches_total counter", "jwks_keys gauge", "jwks_last_success_age_seconds gauge",
       "upstream_request_duration_seconds histogram", "upstream_connect_errors_total counter",
-      "upstream_timeouts_total counter", "upstream_pool_idle gauge", "open_connections gauge",
+      "upstream_timeouts_total counter", "upstream_retries_total counter",
+      "upstream_pool_idle gauge", "open_connections gauge",
       "upstream_write_batches_total counter", "upstream_batched_writes_total counter",
       "reloads_total counter", "build_info gauge"};
   for (size_t i = 0; i < sizeof families / sizeof *families; i++) {
@@ -229,6 +230,7 @@ static void test_counts(void) {
   metrics_upstream_connect_error(w0, lm, 1);
   metrics_upstream_connect_error(w1, lm, 1);
   metrics_upstream_timeout(w1, lm, 0);
+  metrics_upstream_retry(w0, lm, 0);
   metrics_upstream_pool_idle_add(w0, lm, 0, 2);
   metrics_upstream_pool_idle_add(w1, lm, 0, 1);
   metrics_upstream_pool_idle_add(w0, lm, 0, -1);
@@ -298,6 +300,8 @@ static void test_counts(void) {
   CHECK_INT(V("gateway_upstream_connect_errors_total{upstream=\"mcp\"}"), 2, "connect errors");
   CHECK_INT(V("gateway_upstream_connect_errors_total{upstream=\"api\"}"), 0, "zero connect errors listed");
   CHECK_INT(V("gateway_upstream_timeouts_total{upstream=\"api\"}"), 1, "timeouts");
+  CHECK_INT(V("gateway_upstream_retries_total{upstream=\"api\"}"), 1, "retries");
+  CHECK_INT(V("gateway_upstream_retries_total{upstream=\"mcp\"}"), 0, "zero retries listed");
   CHECK_INT(V("gateway_upstream_pool_idle{upstream=\"api\"}"), 2, "pool idle gauge");
 
   CHECK_INT(V("gateway_jwks_fetches_total{issuer=\"login\",result=\"ok\"}"), 2, "jwks ok fetches");
@@ -430,7 +434,7 @@ static void test_many_routes(void) {
   char *t = render_at(m, 0);
   int n;
   CHECK_STR(format_error(t, &n), NULL, "well-formed with 3000 routes");
-  CHECK_INT(n, NR + 45, "one series per request plus the fixed ones");
+  CHECK_INT(n, NR + 47, "one series per request plus the fixed ones");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"mcp\",route=\"/r/2999\",status_class=\"4xx\"}"), 1,
             "last route counted");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"api\",route=\"/r/0\",status_class=\"2xx\"}"), 1,

@@ -9,6 +9,10 @@
 //                  request of that connection, close it without answering
 //   'drop'         close every connection without answering, once a request came
 //   'garbage'      answer every request with bytes that are not HTTP, then close
+//   'script'       answer(conn, request, sock) decides: it returns the bytes to
+//                  write (string or Buffer, one write), null to stay silent, or
+//                  'close' to close the connection without answering; conn.id
+//                  and conn.requests (this one included) tell where it is
 const net = require('node:net');
 const { HOST } = require('./wire');
 
@@ -45,7 +49,7 @@ function requestEnd(buf) {
   return p;
 }
 
-async function startRawUpstream({ mode = 'ok' } = {}) {
+async function startRawUpstream({ mode = 'ok', answer = null } = {}) {
   const conns = []; // [{id, data: Buffer, requests: [Buffer]}]
   const sockets = new Set();
   const server = net.createServer((sock) => {
@@ -64,6 +68,12 @@ async function startRawUpstream({ mode = 'ok' } = {}) {
         if (mode === 'drop-second' && c.requests.length >= 2) { sock.destroy(); return; }
         if (mode === 'drop') { sock.destroy(); return; }
         if (mode === 'garbage') { sock.end('HELLO THIS IS NOT HTTP\r\n\r\n'); return; }
+        if (mode === 'script') {
+          const out = answer(c, c.requests[c.requests.length - 1], sock);
+          if (out === 'close') { sock.destroy(); return; }
+          if (out !== null && out !== undefined) sock.write(out);
+          continue;
+        }
         const body = Buffer.from(JSON.stringify({ raw: true, conn: c.id, n: c.requests.length }));
         sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
         sock.write(body);
