@@ -60,7 +60,11 @@ typedef void (*tls_plain_fn)(void *ud, const char *p, size_t n);
  * times, possibly none while handshaking). Returns 0, or -1 on a fatal error
  * (bad record, failed handshake or verification) with *why set to a static
  * or per-connection text. After -1 the connection must be closed (after
- * writing what tls_take() still has: an alert). */
+ * writing what tls_take() still has: an alert).
+ * A feed may leave records to send even when it yields no plaintext and the
+ * handshake is not done: a TLS 1.2 client's second flight (key exchange,
+ * ChangeCipherSpec, Finished) goes out while it still waits for the server's
+ * Finished. So after every feed the caller sends what tls_take() has. */
 int tls_feed(gw_tls_t *t, const char *data, size_t n, tls_plain_fn out, void *ud,
              const char **why);
 /* Encrypts plaintext (handshake must be done, or it is kept until it is).

@@ -694,8 +694,9 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       attach(r, uc);
       return;
     }
-    if (uc->wq.enc.len || uc->wq.out.len)
-      if (wqueue_flush(&uc->wq, s, up_on_write) < 0) up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
+    /* Not only when plaintext is queued: the feed may have left handshake
+     * records (a TLS 1.2 client's second flight) that nothing else sends. */
+    if (wqueue_flush(&uc->wq, s, up_on_write) < 0) up_fail(uc, 502, "bad_gateway", "cannot write to upstream");
     return;
   }
   if (nread > 0) {
