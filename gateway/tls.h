@@ -76,6 +76,10 @@ int tls_connect(gw_tls_t *t);
  * Returns the number of bytes moved, or -1 when out of memory. */
 long tls_take(gw_tls_t *t, char **buf, size_t *len, size_t *cap);
 int tls_handshake_done(const gw_tls_t *t);
+/* 1 when the peer ended the session with close_notify (tls_feed returned -1
+ * for it): the authenticated end of the stream, which ends a response
+ * delimited by the connection's close, unlike a failure. */
+int tls_peer_closed(const gw_tls_t *t);
 /* Queues a close_notify alert (to be sent with tls_take). */
 void tls_shutdown(gw_tls_t *t);
 /* 1 when data starts like a plaintext HTTP request line. */
