@@ -26,6 +26,7 @@ struct gw_tls {
   BIO *rbio; /* ciphertext from the socket */
   BIO *wbio; /* ciphertext to the socket */
   int done;
+  int closed; /* the peer's close_notify arrived */
   char why[160];
 };
 
@@ -369,6 +370,13 @@ static const char *fail(gw_tls_t *t, int rc) {
   return t->why;
 }
 
+static int peer_closed(gw_tls_t *t, const char **why) {
+  t->closed = 1;
+  ERR_clear_error();
+  *why = "peer closed the TLS session";
+  return -1;
+}
+
 int tls_feed(gw_tls_t *t, const char *data, size_t n, tls_plain_fn out, void *ud,
              const char **why) {
   if (n && BIO_write(t->rbio, data, (int)n) != (int)n) {
@@ -380,6 +388,7 @@ int tls_feed(gw_tls_t *t, const char *data, size_t n, tls_plain_fn out, void *ud
     if (rc != 1) {
       int e = SSL_get_error(t->ssl, rc);
       if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+      if (e == SSL_ERROR_ZERO_RETURN) return peer_closed(t, why);
       *why = fail(t, rc);
       return -1;
     }
@@ -394,10 +403,7 @@ int tls_feed(gw_tls_t *t, const char *data, size_t n, tls_plain_fn out, void *ud
     }
     int e = SSL_get_error(t->ssl, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
-    if (e == SSL_ERROR_ZERO_RETURN) {
-      *why = "peer closed the TLS session";
-      return -1;
-    }
+    if (e == SSL_ERROR_ZERO_RETURN) return peer_closed(t, why);
     *why = fail(t, rc);
     return -1;
   }
@@ -447,6 +453,8 @@ long tls_take(gw_tls_t *t, char **buf, size_t *len, size_t *cap) {
 }
 
 int tls_handshake_done(const gw_tls_t *t) { return t->done; }
+
+int tls_peer_closed(const gw_tls_t *t) { return t->closed; }
 
 void tls_shutdown(gw_tls_t *t) {
   if (t->done) SSL_shutdown(t->ssl);

@@ -60,7 +60,11 @@ typedef void (*tls_plain_fn)(void *ud, const char *p, size_t n);
  * times, possibly none while handshaking). Returns 0, or -1 on a fatal error
  * (bad record, failed handshake or verification) with *why set to a static
  * or per-connection text. After -1 the connection must be closed (after
- * writing what tls_take() still has: an alert). */
+ * writing what tls_take() still has: an alert).
+ * A feed may leave records to send even when it yields no plaintext and the
+ * handshake is not done: a TLS 1.2 client's second flight (key exchange,
+ * ChangeCipherSpec, Finished) goes out while it still waits for the server's
+ * Finished. So after every feed the caller sends what tls_take() has. */
 int tls_feed(gw_tls_t *t, const char *data, size_t n, tls_plain_fn out, void *ud,
              const char **why);
 /* Encrypts plaintext (handshake must be done, or it is kept until it is).
@@ -72,6 +76,10 @@ int tls_connect(gw_tls_t *t);
  * Returns the number of bytes moved, or -1 when out of memory. */
 long tls_take(gw_tls_t *t, char **buf, size_t *len, size_t *cap);
 int tls_handshake_done(const gw_tls_t *t);
+/* 1 when the peer ended the session with close_notify (tls_feed returned -1
+ * for it): the authenticated end of the stream, which ends a response
+ * delimited by the connection's close, unlike a failure. */
+int tls_peer_closed(const gw_tls_t *t);
 /* Queues a close_notify alert (to be sent with tls_take). */
 void tls_shutdown(gw_tls_t *t);
 /* 1 when data starts like a plaintext HTTP request line. */

@@ -594,7 +594,11 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (uc->wq.tls && nread > 0) {
     const char *why = NULL;
     if (tls_feed(uc->wq.tls, buf->base, (size_t)nread, up_plain, uc, &why) < 0) {
-      if (!uc->closing) {
+      /* close_notify ends the stream as a FIN does (and may end a response
+       * delimited by the close); only a failure is a TLS error. */
+      if (!uc->closing && tls_peer_closed(uc->wq.tls)) {
+        up_on_read(s, UV_EOF, buf);
+      } else if (!uc->closing) {
         char desc[200];
         snprintf(desc, sizeof desc, "TLS with the upstream failed: %s", why);
         up_lost(uc, desc);
@@ -610,8 +614,9 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       attach(r, uc);
       return;
     }
-    if (uc->wq.enc.len || uc->wq.out.len)
-      if (wqueue_flush(&uc->wq, s, up_on_write) < 0) up_lost(uc, "cannot write to upstream");
+    /* Not only when plaintext is queued: the feed may have left handshake
+     * records (a TLS 1.2 client's second flight) that nothing else sends. */
+    if (wqueue_flush(&uc->wq, s, up_on_write) < 0) up_lost(uc, "cannot write to upstream");
     return;
   }
   if (nread > 0) {
