@@ -39,7 +39,7 @@ sources() {
   jwt) echo gateway/jwt.c gateway/jwks.c gateway/jsonobj.c gateway/b64url.c gateway/scopes.c ;;
   jsonobj) echo gateway/jsonobj.c ;;
   jwks) echo gateway/jwks.c gateway/b64url.c ;;
-  policy) echo gateway/policy.c gateway/pathnorm.c gateway/scopes.c gateway/config.c gateway/log.c ;;
+  policy) echo gateway/policy.c gateway/pathnorm.c gateway/scopes.c gateway/cfgini.c gateway/cfgval.c gateway/errs.c gateway/log.c ;;
   *) return 1 ;;
   esac
 }
