@@ -229,8 +229,8 @@ static int on_section(load_ctx *c, const char *section, int line) {
   name++;
   if (!valid_section_name(name)) {
     cfg_err(c, line,
-         "invalid %s name " GW_VFMT " (1-64 characters from A-Z a-z 0-9 '-' '_' '.')", kind,
-         GW_VARG(name));
+            "invalid %s name " GW_VFMT " (1-64 characters from A-Z a-z 0-9 '-' '_' '.')", kind,
+            GW_VARG(name));
     return 0;
   }
 
@@ -304,7 +304,7 @@ static int on_key(load_ctx *c, const char *section, const char *name, const char
   bool multi = c->cur == SEC_SERVER && (k == K_SRV_LISTEN || k == K_SRV_TLS_LISTEN);
   if (m->key_line[k] && !multi) {
     cfg_err(c, line, "duplicate key '%s' in [%s] (first at line %d)", name, section,
-         m->key_line[k]);
+            m->key_line[k]);
     return 0;
   }
   if (!m->key_line[k]) m->key_line[k] = line;

@@ -18,10 +18,10 @@ static int want_url(load_ctx *c, int line, const char *key, const char *v) {
   gw_url_t u;
   if (config_parse_url(v, &u) != 0) {
     cfg_err(c, line,
-         "%s: invalid URL " GW_VFMT
-         " (expected http:// or https://, a host, optional port and path; no user info, "
-         "query or fragment)",
-         key, GW_VARG(v));
+            "%s: invalid URL " GW_VFMT
+            " (expected http:// or https://, a host, optional port and path; no user info, "
+            "query or fragment)",
+            key, GW_VARG(v));
     return 0;
   }
   config_url_free(&u);
@@ -33,7 +33,7 @@ static int want_duration(load_ctx *c, int line, const char *key, const char *v,
   uint64_t ms;
   if (config_parse_duration_ms(v, &ms) != 0) {
     cfg_err(c, line, "%s: invalid duration " GW_VFMT " (expected e.g. 500ms, 30s, 5m, 1h)", key,
-         GW_VARG(v));
+            GW_VARG(v));
     return 0;
   }
   if (ms < min_ms) {
@@ -48,7 +48,7 @@ static int want_uint(load_ctx *c, int line, const char *key, const char *v, uint
                      uint64_t max, uint64_t *out) {
   if (config_parse_uint(v, min, max, out) != 0) {
     cfg_err(c, line, "%s: expected a whole number from %" PRIu64 " to %" PRIu64 ", got " GW_VFMT,
-         key, min, max, GW_VARG(v));
+            key, min, max, GW_VARG(v));
     return 0;
   }
   return 1;
@@ -66,9 +66,9 @@ static int want_bool(load_ctx *c, int line, const char *key, const char *v, int 
 static int want_listen(load_ctx *c, int line, const char *key, const char *v, gw_listen_t *out) {
   if (config_parse_listen(v, out) != 0) {
     cfg_err(c, line,
-         "%s: invalid address " GW_VFMT
-         " (expected IPV4:PORT or [IPV6]:PORT with a numeric address and port 1-65535)",
-         key, GW_VARG(v));
+            "%s: invalid address " GW_VFMT
+            " (expected IPV4:PORT or [IPV6]:PORT with a numeric address and port 1-65535)",
+            key, GW_VARG(v));
     return 0;
   }
   return 1;
@@ -133,7 +133,7 @@ static void set_server(load_ctx *c, int k, const char *v, int line) {
     if (want_duration(c, line, "tls_ticket_rotate", v, 1000, &u)) {
       if (u > 24ull * 3600 * 1000 || u % 1000)
         cfg_err(c, line, "tls_ticket_rotate: expected whole seconds from 1s to 24h, got " GW_VFMT,
-             GW_VARG(v));
+                GW_VARG(v));
       else
         cfg->tls_ticket_rotate_ms = u;
     }
@@ -213,7 +213,7 @@ static void set_resource(load_ctx *c, int k, const char *v, int line) {
     for (size_t i = 0; i < n; i++) {
       if (!valid_scope_token(w[i])) {
         cfg_err(c, line, "scopes_supported: invalid scope " GW_VFMT " (RFC 6749 scope-token)",
-             GW_VARG(w[i]));
+                GW_VARG(w[i]));
         ok = false;
       }
     }
@@ -288,14 +288,14 @@ static void set_issuer(load_ctx *c, int k, const char *v, int line) {
       else if (strcasecmp(w[i], "HS256") == 0 || strcasecmp(w[i], "HS384") == 0 ||
                strcasecmp(w[i], "HS512") == 0)
         cfg_err(c, line,
-             "algorithms: " GW_VFMT " is never accepted with JWKS keys (a public key would "
-             "serve as an HMAC secret)",
-             GW_VARG(w[i]));
+                "algorithms: " GW_VFMT " is never accepted with JWKS keys (a public key would "
+                "serve as an HMAC secret)",
+                GW_VARG(w[i]));
       else
         cfg_err(c, line,
-             "algorithms: unknown algorithm " GW_VFMT
-             " (allowed: RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512)",
-             GW_VARG(w[i]));
+                "algorithms: unknown algorithm " GW_VFMT
+                " (allowed: RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512)",
+                GW_VARG(w[i]));
     }
     size_t d;
     if (ok && count_words_dup(w, n, &d, false)) {
@@ -382,7 +382,7 @@ static void set_upstream(load_ctx *c, int k, const char *v, int line) {
   case K_UP_MAX_BODY:
     if (config_parse_size(v, &u->max_body) != 0)
       cfg_err(c, line, "max_body: invalid size " GW_VFMT " (expected e.g. 0, 65536, 16k, 1m, 1g)",
-           GW_VARG(v));
+              GW_VARG(v));
     return;
   case K_UP_CA_FILE:
     u->ca_file = cfg_resolve_path(c, line, v);
@@ -421,14 +421,14 @@ int cfg_forward_key(load_ctx *c, const char *name, const char *v, int line) {
   gw_config_t *cfg = c->cfg;
   if (strncmp(name, "header.", 7) != 0) {
     cfg_err(c, line, "unknown key " GW_VFMT " in [forward] (expected header.NAME = claim)",
-         GW_VARG(name));
+            GW_VARG(name));
     return 0;
   }
   const char *h = name + 7;
   for (size_t i = 0; i < cfg->nforward; i++) {
     if (strcasecmp(cfg->forward[i].header, h) == 0) {
       cfg_err(c, line, "duplicate key " GW_VFMT " in [forward] (first at line %d)", GW_VARG(name),
-           c->forward_line[i]);
+              c->forward_line[i]);
       return 0;
     }
   }
@@ -446,9 +446,9 @@ int cfg_forward_key(load_ctx *c, const char *name, const char *v, int line) {
     }
     if (ok && forbidden_forward_header(h)) {
       cfg_err(c, line,
-           "[forward]: header " GW_VFMT
-           " cannot carry a claim (framing, routing, auth, hop-by-hop or X-Forwarded-*)",
-           GW_VARG(h));
+              "[forward]: header " GW_VFMT
+              " cannot carry a claim (framing, routing, auth, hop-by-hop or X-Forwarded-*)",
+              GW_VARG(h));
       ok = false;
     }
   }
@@ -457,7 +457,7 @@ int cfg_forward_key(load_ctx *c, const char *name, const char *v, int line) {
     ok = false;
   } else if (gw_has_ctl(v) || strpbrk(v, " \t")) {
     cfg_err(c, line, "[forward]: invalid claim name " GW_VFMT " (no blanks or control characters)",
-         GW_VARG(v));
+            GW_VARG(v));
     ok = false;
   }
   if (!ok) return 0;
@@ -496,8 +496,8 @@ static void set_cors(load_ctx *c, const char *v, int line) {
     char *o = config_parse_origin(w[i]);
     if (!o) {
       cfg_err(c, line,
-           "allow_origins: invalid origin " GW_VFMT " (expected scheme://host[:port], no path)",
-           GW_VARG(w[i]));
+              "allow_origins: invalid origin " GW_VFMT " (expected scheme://host[:port], no path)",
+              GW_VARG(w[i]));
       ok = false;
       continue;
     }
@@ -587,7 +587,7 @@ static void set_tls(load_ctx *c, int k, const char *v, int line) {
       char *name = t->server_names[i];
       if (!valid_server_name(name)) {
         cfg_err(c, line, "server_names: invalid host name " GW_VFMT " (DNS labels, optionally \"*.\" first)",
-             GW_VARG(name));
+                GW_VARG(name));
         continue;
       }
       for (size_t j = 0; j <= c->cur_idx; j++) {
@@ -637,7 +637,7 @@ static void set_m2m(load_ctx *c, int k, const char *v, int line) {
       unsigned char ch = (unsigned char)*p;
       if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
         cfg_err(c, line, "kid " GW_VFMT " must be printable ASCII without blanks, '\"' or '\\'",
-             GW_VARG(v));
+                GW_VARG(v));
         return;
       }
     }

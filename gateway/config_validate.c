@@ -65,10 +65,10 @@ static void validate_listeners(load_ctx *c) {
       int line = all[i].line ? all[i].line : all[j].line;
       if (all[j].line)
         cfg_err(c, line, "address %s conflicts with %s (line %d)", all[i].l->text, all[j].l->text,
-             all[j].line);
+                all[j].line);
       else
         cfg_err(c, line, "address %s conflicts with the default listen address %s",
-             all[i].l->text, all[j].l->text);
+                all[i].l->text, all[j].l->text);
       break;
     }
   }
@@ -146,7 +146,7 @@ static void validate_issuers(load_ctx *c) {
       cfg_err(c, is->line, "[issuer:%s] needs jwks_uri or jwks_file", is->name);
     else if (uri && file)
       cfg_err(c, uri > file ? uri : file,
-           "[issuer:%s]: jwks_uri and jwks_file are mutually exclusive", is->name);
+              "[issuer:%s]: jwks_uri and jwks_file are mutually exclusive", is->name);
 
     int ca = m->key_line[K_ISS_CA_FILE];
     if (ca && file && !uri)
@@ -158,7 +158,7 @@ static void validate_issuers(load_ctx *c) {
       for (size_t j = 0; j < i; j++) {
         if (cfg->issuers[j].iss && strcmp(cfg->issuers[j].iss, is->iss) == 0) {
           cfg_err(c, m->key_line[K_ISS_ISS], "[issuer:%s]: iss " GW_VFMT " is already used by [issuer:%s]",
-               is->name, GW_VARG(is->iss), cfg->issuers[j].name);
+                  is->name, GW_VARG(is->iss), cfg->issuers[j].name);
           break;
         }
       }
@@ -188,8 +188,8 @@ static void validate_issuers(load_ctx *c) {
         is->audience = cfg_strdup(c, is->line, cfg->resource_identifier);
       else if (!c->resource.key_line[K_RES_IDENTIFIER])
         cfg_err(c, is->line,
-             "[issuer:%s] has no audience: set audience here or identifier in [resource]",
-             is->name);
+                "[issuer:%s] has no audience: set audience here or identifier in [resource]",
+                is->name);
     }
   }
 }
@@ -206,8 +206,8 @@ static void validate_upstreams(load_ctx *c) {
       for (size_t j = 0; j < i; j++) {
         if (cfg->upstreams[j].prefix && strcmp(cfg->upstreams[j].prefix, u->prefix) == 0) {
           cfg_err(c, m->key_line[K_UP_PREFIX],
-               "[upstream:%s]: prefix '%s' is already used by [upstream:%s] (line %d)", u->name,
-               u->prefix, cfg->upstreams[j].name, c->upstream_meta[j].key_line[K_UP_PREFIX]);
+                  "[upstream:%s]: prefix '%s' is already used by [upstream:%s] (line %d)", u->name,
+                  u->prefix, cfg->upstreams[j].name, c->upstream_meta[j].key_line[K_UP_PREFIX]);
           break;
         }
       }
@@ -219,7 +219,7 @@ static void validate_upstreams(load_ctx *c) {
         int l = m->key_line[tls_keys[j]];
         if (l)
           cfg_err(c, l, "[upstream:%s]: %s only applies to an https:// url", u->name,
-               cfg_upstream_keys[tls_keys[j]]);
+                  cfg_upstream_keys[tls_keys[j]]);
       }
     }
     int cc = m->key_line[K_UP_CLIENT_CERT], ck = m->key_line[K_UP_CLIENT_KEY];
@@ -236,16 +236,16 @@ static void validate_upstreams(load_ctx *c) {
       if (config_parse_url(u->resource, &r) == 0) {
         if (r.path[0] == '\0')
           cfg_err(c, rl,
-               "[upstream:%s]: resource " GW_VFMT
-               " needs a path (its metadata is served at "
-               "/.well-known/oauth-protected-resource<path>)",
-               u->name, GW_VARG(u->resource));
+                  "[upstream:%s]: resource " GW_VFMT
+                  " needs a path (its metadata is served at "
+                  "/.well-known/oauth-protected-resource<path>)",
+                  u->name, GW_VARG(u->resource));
         config_url_free(&r);
       }
       for (size_t j = 0; j < i; j++) {
         if (cfg->upstreams[j].resource && strcmp(cfg->upstreams[j].resource, u->resource) == 0) {
           cfg_err(c, rl, "[upstream:%s]: resource " GW_VFMT " is already used by [upstream:%s]",
-               u->name, GW_VARG(u->resource), cfg->upstreams[j].name);
+                  u->name, GW_VARG(u->resource), cfg->upstreams[j].name);
           break;
         }
       }
@@ -271,11 +271,11 @@ static void validate_m2m(load_ctx *c) {
 
   if (m->jwks_path && m->token_path && strcmp(m->jwks_path, m->token_path) == 0)
     cfg_err(c, mm->key_line[K_M2M_TOKEN_PATH] ? mm->key_line[K_M2M_TOKEN_PATH] : mm->line,
-         "[m2m]: token_path and jwks_path are the same path '%s'", m->token_path);
+            "[m2m]: token_path and jwks_path are the same path '%s'", m->token_path);
   if (m->jwks_path && strncmp(m->jwks_path, "/.well-known/oauth-protected-resource", 37) == 0 &&
       (m->jwks_path[37] == '\0' || m->jwks_path[37] == '/'))
     cfg_err(c, mm->key_line[K_M2M_JWKS_PATH],
-         "[m2m]: jwks_path '%s' is taken by the protected-resource metadata", m->jwks_path);
+            "[m2m]: jwks_path '%s' is taken by the protected-resource metadata", m->jwks_path);
 
   if (!m->enabled) return;
   static const struct {
