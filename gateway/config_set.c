@@ -83,14 +83,29 @@ static bool valid_scope_token(const char *s) {
   return true;
 }
 
-static size_t count_words_dup(char **w, size_t n, size_t *dup_at, bool nocase) {
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < i; j++)
-      if (nocase ? strcasecmp(w[i], w[j]) == 0 : strcmp(w[i], w[j]) == 0) {
-        *dup_at = i;
-        return 1;
+/* The end of every list value: w (n words, each already checked, ok when
+ * all were fine) is kept only when no word is listed twice; otherwise it is
+ * freed and NULL returned. */
+static char **unique_words(load_ctx *c, int line, const char *key, char **w, size_t n, bool ok) {
+  for (size_t i = 0; ok && i < n; i++)
+    for (size_t j = 0; ok && j < i; j++)
+      if (strcmp(w[i], w[j]) == 0) {
+        cfg_err(c, line, "%s: " GW_VFMT " listed twice", key, GW_VARG(w[i]));
+        ok = false;
       }
-  return 0;
+  if (ok) return w;
+  config_free_words(w);
+  return NULL;
+}
+
+static int want_one_value(load_ctx *c, int line, const char *key, const char *v) {
+  for (const char *p = v; *p; p++) {
+    if (gw_is_ws((unsigned char)*p)) {
+      cfg_err(c, line, "%s: one value expected, got " GW_VFMT, key, GW_VARG(v));
+      return 0;
+    }
+  }
+  return 1;
 }
 
 static char **split_or_oom(load_ctx *c, int line, const char *v, size_t *n) {
@@ -192,15 +207,7 @@ static void set_resource(load_ctx *c, int k, const char *v, int line) {
     if (!w) return;
     bool ok = true;
     for (size_t i = 0; i < n; i++) ok = want_url(c, line, "authorization_servers", w[i]) && ok;
-    size_t d;
-    if (ok && count_words_dup(w, n, &d, false)) {
-      cfg_err(c, line, "authorization_servers: " GW_VFMT " listed twice", GW_VARG(w[d]));
-      ok = false;
-    }
-    if (!ok) {
-      config_free_words(w);
-      return;
-    }
+    if (!unique_words(c, line, "authorization_servers", w, n, ok)) return;
     cfg->authorization_servers = w;
     cfg->nauthorization_servers = n;
     return;
@@ -217,15 +224,7 @@ static void set_resource(load_ctx *c, int k, const char *v, int line) {
         ok = false;
       }
     }
-    size_t d;
-    if (ok && count_words_dup(w, n, &d, false)) {
-      cfg_err(c, line, "scopes_supported: " GW_VFMT " listed twice", GW_VARG(w[d]));
-      ok = false;
-    }
-    if (!ok) {
-      config_free_words(w);
-      return;
-    }
+    if (!unique_words(c, line, "scopes_supported", w, n, ok)) return;
     cfg->scopes_supported = w;
     cfg->nscopes_supported = n;
     return;
@@ -252,12 +251,7 @@ static void set_issuer(load_ctx *c, int k, const char *v, int line) {
     is->ca_file = cfg_resolve_path(c, line, v);
     return;
   case K_ISS_AUDIENCE:
-    for (const char *p = v; *p; p++) {
-      if (gw_is_ws((unsigned char)*p)) {
-        cfg_err(c, line, "audience: one value expected, got " GW_VFMT, GW_VARG(v));
-        return;
-      }
-    }
+    if (!want_one_value(c, line, "audience", v)) return;
     is->audience = cfg_strdup(c, line, v);
     return;
   case K_ISS_LEEWAY:
@@ -297,15 +291,7 @@ static void set_issuer(load_ctx *c, int k, const char *v, int line) {
                 " (allowed: RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512)",
                 GW_VARG(w[i]));
     }
-    size_t d;
-    if (ok && count_words_dup(w, n, &d, false)) {
-      cfg_err(c, line, "algorithms: " GW_VFMT " listed twice", GW_VARG(w[d]));
-      ok = false;
-    }
-    if (!ok) {
-      config_free_words(w);
-      return;
-    }
+    if (!unique_words(c, line, "algorithms", w, n, ok)) return;
     is->algorithms = w;
     is->nalgorithms = n;
     return;
@@ -504,15 +490,7 @@ static void set_cors(load_ctx *c, const char *v, int line) {
     free(w[i]);
     w[i] = o;
   }
-  size_t d;
-  if (ok && count_words_dup(w, n, &d, false)) {
-    cfg_err(c, line, "allow_origins: " GW_VFMT " listed twice", GW_VARG(w[d]));
-    ok = false;
-  }
-  if (!ok) {
-    config_free_words(w);
-    return;
-  }
+  if (!unique_words(c, line, "allow_origins", w, n, ok)) return;
   c->cfg->cors_origins = w;
   c->cfg->ncors_origins = n;
 }
@@ -655,12 +633,7 @@ static void set_m2m(load_ctx *c, int k, const char *v, int line) {
       cfg_err(c, line, "audience: longer than %d bytes", GW_M2M_MAX_URL);
       return;
     }
-    for (const char *p = v; *p; p++) {
-      if (gw_is_ws((unsigned char)*p)) {
-        cfg_err(c, line, "audience: one value expected, got " GW_VFMT, GW_VARG(v));
-        return;
-      }
-    }
+    if (!want_one_value(c, line, "audience", v)) return;
     m->audience = cfg_strdup(c, line, v);
     return;
   case K_M2M_CLIENTS:
