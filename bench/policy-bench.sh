@@ -35,7 +35,7 @@ MICRO_MS=${MICRO_MS:-60}; WHATIF=${WHATIF:-1}; E2E=${E2E:-1}
 status=0
 
 CFLAGS_MICRO=(-O2 -std=c11 -D_GNU_SOURCE)
-SRCS=(policy.c pathnorm.c scopes.c config.c)
+SRCS=(policy.c pathnorm.c scopes.c cfgini.c cfgval.c errs.c)
 
 echo "== 1. policy_match / pathnorm micro-benchmark (shipped gateway/ sources) =="
 gcc "${CFLAGS_MICRO[@]}" -I gateway/lib bench/policy_micro.c "${SRCS[@]/#/gateway/lib/}" -linih -o /tmp/policy_micro

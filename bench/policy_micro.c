@@ -29,7 +29,8 @@
  *
  * Build and run from the repo root (bench/policy-bench.sh does this):
  *   gcc -O2 -std=c11 -D_GNU_SOURCE -I gateway/lib bench/policy_micro.c gateway/lib/policy.c \
- *       gateway/lib/pathnorm.c gateway/lib/scopes.c gateway/lib/config.c -linih -o /tmp/policy_micro
+ *       gateway/lib/pathnorm.c gateway/lib/scopes.c gateway/lib/cfgini.c gateway/lib/cfgval.c gateway/lib/errs.c \
+ *       -linih -o /tmp/policy_micro
  *   /tmp/policy_micro [milliseconds-per-measurement, default 60]
  * Exit status: 0, or 1 when a table size could not be loaded or a lookup
  * gave a wrong answer (the table is printed either way). */

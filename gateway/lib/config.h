@@ -8,28 +8,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
+
+/* The INI reader, the error sink and the value parsers that config_load()
+ * is built from; other INI readers (policy, m2m clients) use them too. */
+#include "cfgini.h"
+#include "cfgval.h"
+#include "errs.h"
 
 #define GW_MAX_LISTEN 16
 
-typedef struct {
-  struct sockaddr_storage addr;
-  socklen_t addrlen;
-  char text[80]; /* as written, e.g. "127.0.0.1:8080" or "[::1]:8080" */
-} gw_listen_t;
-
-typedef enum { GW_SCHEME_HTTP = 0, GW_SCHEME_HTTPS = 1 } gw_scheme_t;
 typedef enum { GW_HOST_PRESERVE = 0, GW_HOST_UPSTREAM = 1 } gw_host_mode_t;
-
-/* A parsed http(s) URL: host without brackets, port numeric, path without
- * trailing '/' ("" when the URL has no path or only "/"). */
-typedef struct {
-  gw_scheme_t scheme;
-  char *host;
-  uint16_t port;
-  char *path;
-  char *authority; /* host[:port] as to be sent in Host (port omitted when default) */
-} gw_url_t;
 
 typedef struct {
   char *name;          /* NAME of [upstream:NAME] */
@@ -158,57 +146,9 @@ typedef struct gw_config {
   gw_m2m_cfg_t m2m;
 } gw_config_t;
 
-/* Error sink: every problem found while loading, "FILE:LINE: message". */
-typedef struct {
-  char **msgs;
-  size_t n, cap;
-} gw_errors_t;
-
-void gw_errors_add(gw_errors_t *e, const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void gw_errors_free(gw_errors_t *e);
-
 /* Load and validate. Returns a new config, or NULL with errors in *errs
  * (errs->n > 0). Never prints. */
 gw_config_t *config_load(const char *path, gw_errors_t *errs);
 void config_free(gw_config_t *cfg);
-
-/* Helpers shared with other INI readers (policy). All return 0 on success,
- * -1 on a malformed value. */
-int config_parse_duration_ms(const char *s, uint64_t *out);  /* "500ms" "30s" "5m" "1h"; bare number = seconds */
-int config_parse_size(const char *s, uint64_t *out);         /* "16k" "1m" "1g"; bare number = bytes */
-int config_parse_bool(const char *s, int *out);               /* yes/no true/false on/off 1/0 */
-int config_parse_listen(const char *s, gw_listen_t *out);     /* host:port, [v6]:port; numeric hosts only */
-int config_parse_url(const char *s, gw_url_t *out);           /* http(s)://host[:port][/path] */
-void config_url_free(gw_url_t *u);
-/* Split on ASCII whitespace into a NULL-terminated array; returns count. */
-size_t config_split_words(const char *s, char ***out);
-void config_free_words(char **w);
-
-/* Read an INI file line by line with line numbers and no line-length limit
- * that could truncate silently: lines longer than max_line (bytes) are an
- * error. The handler gets the 1-based line number. Section names are given
- * without brackets. Returns 0 or -1 (errors already added to errs). */
-typedef int (*gw_ini_handler)(void *user, const char *section, const char *name,
-                              const char *value, int lineno);
-/* Longest line config_ini_parse accepts, in bytes without the '\n'. Longer
- * lines are an error "FILE:LINE: line too long (N bytes, max M)", never cut.
- * Details of the reader:
- * - The handler returns nonzero when the line was fine, 0 when it reported a
- *   problem itself (through its user pointer); config_ini_parse then
- *   returns -1 as well.
- * - section is the full name between the brackets, as written (not
- *   trimmed); "" for keys before the first header. name and value are
- *   trimmed, inline " ; comment" removed; value may be "".
- * - Comment lines start with ';' or '#' (after blanks). Only '=' separates
- *   name from value. Lines without one, headers without ']', text after
- *   ']', empty "[]", NUL bytes: errors with FILE:LINE. Keys after a
- *   malformed header are skipped (not given to the handler).
- * - Sets libinih's process-wide options on every call: call from one thread
- *   at a time. */
-#define GW_INI_MAX_LINE 16384
-int config_ini_parse(const char *path, gw_ini_handler h, void *user, gw_errors_t *errs);
-/* Called for each new section header too (name == value == NULL), so that
- * empty sections and duplicate sections can be detected. */
 
 #endif

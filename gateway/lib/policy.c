@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfgini.h"
+#include "cfgval.h"
 #include "pathnorm.h"
 
 typedef struct {
@@ -99,14 +101,6 @@ static int slice_eq(slice_t a, const char *b, size_t blen) {
 static int slice_cmp(const char *a, size_t alen, const char *b, size_t blen) {
   if (alen != blen) return alen < blen ? -1 : 1;
   return memcmp(a, b, alen);
-}
-
-static char *dup_range(const char *s, size_t n) {
-  char *d = malloc(n + 1);
-  if (!d) return NULL;
-  memcpy(d, s, n);
-  d[n] = '\0';
-  return d;
 }
 
 /* arr grown so that element n fits (*cap updated), or NULL when out of
@@ -401,7 +395,7 @@ static const char *parse_route_header(const char *s, route_t *r, slice_t *pat, c
   pat->p = s + i;
   pat->len = e - i;
   canon[clen] = '\0';
-  r->methods = dup_range(canon, clen);
+  r->methods = gw_dup_range(canon, clen);
   if (!r->methods) return "out of memory";
   /* Re-point the method slices at the owned copy: s dies with the call. */
   size_t off = 0, k = 0;
@@ -471,12 +465,12 @@ static void begin_route(load_t *ld, const char *sec, int line) {
   slice_t pat = {NULL, 0};
   const char *err = parse_route_header(sec, r, &pat, msg, sizeof msg);
   if (!err) {
-    r->pattern = dup_range(pat.p, pat.len);
+    r->pattern = gw_dup_range(pat.p, pat.len);
     if (!r->pattern) err = "out of memory";
   }
   if (err) {
     ERR(ld, line, "bad route [%s]: %s", printable(sec, shown, sizeof shown), err);
-    if (!r->pattern) r->pattern = dup_range(sec, strlen(sec));
+    if (!r->pattern) r->pattern = gw_dup_range(sec, strlen(sec));
     r->pub.pattern = r->pattern ? r->pattern : "";
     r->pub.methods = r->methods;
     r->bad = 1; /* never reaches the trie */
@@ -555,7 +549,7 @@ static void begin_tool(load_t *ld, const char *name, int line) {
     ld->tool_limit_reported = 1;
     return;
   }
-  char *copy = dup_range(name, len);
+  char *copy = gw_dup_range(name, len);
   tool_t *tools = copy ? grow(p->tools, &p->captools, p->ntools, sizeof *p->tools) : NULL;
   if (!tools) {
     free(copy);
@@ -572,7 +566,7 @@ static void begin_tool(load_t *ld, const char *name, int line) {
 static void begin_section(load_t *ld, const char *sec, int line) {
   finish_section(ld);
   free(ld->sec_text);
-  ld->sec_text = dup_range(sec, strlen(sec));
+  ld->sec_text = gw_dup_range(sec, strlen(sec));
   if (!ld->sec_text) {
     oom(ld, line);
     ld->kind = SEC_SKIP;
@@ -584,7 +578,7 @@ static void begin_section(load_t *ld, const char *sec, int line) {
   while (is_ws((unsigned char)*s)) s++;
   size_t n = strlen(s);
   while (n > 0 && is_ws((unsigned char)s[n - 1])) n--;
-  char *t = dup_range(s, n);
+  char *t = gw_dup_range(s, n);
   if (!t) {
     oom(ld, line);
     ld->kind = SEC_SKIP;
@@ -632,7 +626,7 @@ static int parse_scopes(load_t *ld, const char *key, const char *v, int line,
     if (ld->have_supported) {
       idx = scopes_find(reg, w, wl);
       if (idx < 0) {
-        char *c = dup_range(w, wl);
+        char *c = gw_dup_range(w, wl);
         ERR(ld, line, "scope '%s' is not in [resource] scopes_supported",
             c ? printable(c, shown, sizeof shown) : "?");
         free(c);
@@ -643,7 +637,7 @@ static int parse_scopes(load_t *ld, const char *key, const char *v, int line,
       size_t before = reg->n;
       idx = scopes_intern(reg, w, wl);
       if (idx < 0) {
-        char *c = dup_range(w, wl);
+        char *c = gw_dup_range(w, wl);
         if (before >= GW_MAX_SCOPES)
           ERR(ld, line, "too many distinct scopes (at most %d)", GW_MAX_SCOPES);
         else

@@ -39,7 +39,7 @@ sources() {
   jwt) echo gateway/lib/jwt.c gateway/lib/jwks.c gateway/lib/jsonobj.c gateway/lib/b64url.c gateway/lib/scopes.c ;;
   jsonobj) echo gateway/lib/jsonobj.c ;;
   jwks) echo gateway/lib/jwks.c gateway/lib/b64url.c ;;
-  policy) echo gateway/lib/policy.c gateway/lib/pathnorm.c gateway/lib/scopes.c gateway/lib/config.c gateway/lib/log.c ;;
+  policy) echo gateway/lib/policy.c gateway/lib/pathnorm.c gateway/lib/scopes.c gateway/lib/cfgini.c gateway/lib/cfgval.c gateway/lib/errs.c gateway/lib/log.c ;;
   *) return 1 ;;
   esac
 }
