@@ -2,10 +2,13 @@
  * requests answered strictly in order (a pipelined request waits in
  * `pending` until the previous response is done), limits enforced as bytes
  * arrive, and every local answer built in one place (conn_answer). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "proxy.h"
@@ -158,30 +161,69 @@ wqueue_t *wqueue_complete(uv_write_t *req) {
 
 /* ---- accepting ---------------------------------------------------------- */
 
-void conn_on_connection(uv_stream_t *server, int status) {
-  worker_t *w = server->loop->data;
-  if (status < 0 || w->draining) return;
+/* At most this many accept() calls per readiness: the listener stays
+ * readable, so the rest come on the next turn, after this loop's clients. */
+#define ACCEPT_BATCH 64
+
+static void conn_accepted(worker_t *w, const gw_listener_t *l, int fd);
+
+void conn_on_listener(uv_poll_t *p, int status, int events) {
+  gw_listener_t *l = container_of(p, gw_listener_t, poll);
+  worker_t *w = p->loop->data;
+  if (status < 0) {
+    server_accept_failed(w, -status);
+    return;
+  }
+  for (int i = 0; i < ACCEPT_BATCH && !w->draining && !w->accept_paused; i++) {
+    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      conn_accepted(w, l, fd);
+      continue;
+    }
+    switch (errno) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+      return;
+    /* One connection's trouble (see accept(2) on Linux: pending network
+     * errors come back from accept() and mean "try again"). */
+    case EINTR: case ECONNABORTED: case EPERM: case EPROTO: case ENOPROTOOPT:
+    case ENETDOWN: case ENETUNREACH: case EHOSTDOWN: case EHOSTUNREACH: case ENONET:
+    case EOPNOTSUPP:
+      continue;
+    default:
+      /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse: the listener stays
+       * readable, so accepting again at once would only spin. */
+      server_accept_failed(w, errno);
+      return;
+    }
+  }
+}
+
+static void conn_accepted(worker_t *w, const gw_listener_t *l, int fd) {
   client_t *c = calloc(1, sizeof *c);
-  if (!c) return;
+  if (!c) {
+    close(fd);
+    return;
+  }
   uv_tcp_init(&w->loop, &c->tcp);
   c->tcp.data = c;
   c->w = w;
   dlist_init(&c->link);
-  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+  if (uv_tcp_open(&c->tcp, fd) != 0) {
+    close(fd);
     uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
     return;
   }
-  for (size_t i = 0; i < w->nlisteners; i++) {
-    if ((uv_stream_t *)&w->listeners[i] != server) continue;
-    c->is_admin = w->listener_kind[i] == LISTENER_ADMIN;
-    c->is_tls = w->listener_kind[i] == LISTENER_TLS;
-  }
+  c->is_admin = l->kind == LISTENER_ADMIN;
+  c->is_tls = l->kind == LISTENER_TLS;
   unsigned open = atomic_fetch_add(&gw_open_connections, 1) + 1;
   if (w->mc) metrics_open_connections_add(w->mc, 1);
   dlist_insert_tail(&w->clients, &c->link);
   w->nclients++;
   if (open > w->cfg->max_connections && !c->is_admin) {
-    LOG_WARN("connection limit (%u) reached: closing new connection", w->cfg->max_connections);
+    server_refused_max_connections(w);
     conn_close(c);
     return;
   }

@@ -118,14 +118,26 @@ struct wgen {
 wgen_t *wgen_new(worker_t *w, struct gw_snapshot *snap);
 void wgen_release(wgen_t *g);
 
+/* A listening socket watched with a poll handle rather than uv_listen():
+ * libuv's accept loop has no way to stop while accept() fails with EMFILE,
+ * a poll handle can be stopped and started again. */
+typedef struct {
+  uv_poll_t poll;
+  int fd;
+  uint8_t kind; /* LISTENER_* */
+} gw_listener_t;
+
 struct worker {
   int id;
   struct server *server;
   uv_loop_t loop;
   uv_thread_t thread;
-  uv_tcp_t listeners[2 * GW_MAX_LISTEN + 1];
-  uint8_t listener_kind[2 * GW_MAX_LISTEN + 1]; /* LISTENER_* */
+  gw_listener_t listeners[2 * GW_MAX_LISTEN + 1];
   size_t nlisteners;
+  uv_timer_t accept_timer; /* ends a pause in accepting (server_accept_failed) */
+  int accept_paused;
+  uint64_t refused_log_ms[GW_MREFUSED_COUNT]; /* when the next refusal message may be logged */
+  unsigned refused_unlogged[GW_MREFUSED_COUNT];
   uv_timer_t tick;
   uv_async_t async;
   const gw_config_t *cfg; /* the current generation's: connection-level limits */
@@ -284,9 +296,13 @@ enum { LISTENER_PLAIN = 0, LISTENER_ADMIN, LISTENER_TLS };
 extern atomic_uint gw_open_connections;
 extern atomic_int gw_ready;
 uint64_t worker_now(worker_t *w);
+/* accept() failed with err (an errno): stop accepting for a while. */
+void server_accept_failed(worker_t *w, int err);
+/* A connection refused at max_connections: counted, logged rate-limited. */
+void server_refused_max_connections(worker_t *w);
 
 /* conn.c: client side */
-void conn_on_connection(uv_stream_t *server, int status);
+void conn_on_listener(uv_poll_t *p, int status, int events);
 void conn_close(client_t *c);
 void conn_timeout(client_t *c);
 void conn_drain(client_t *c);

@@ -22,6 +22,10 @@
 #include "sdnotify.h"
 
 #define TICK_MS 100
+/* Like nginx: after accept() ran out of descriptors, wait this long. */
+#define ACCEPT_PAUSE_MS 500
+/* Refusals are logged at most this often per worker and reason. */
+#define REFUSED_LOG_MS 5000
 #define ACCESS_FLUSH_BYTES (16 * 1024)
 
 atomic_uint gw_open_connections;
@@ -154,6 +158,69 @@ int server_bind(const gw_listen_t *l, int reuseport) {
   return fd;
 }
 
+/* ---- accepting: pauses, refusals, the descriptor budget ------------------ */
+
+/* Closed at once, not in the close callback: SIGTERM refuses new
+ * connections from the moment it is seen. */
+static void close_listeners(worker_t *w) {
+  for (size_t i = 0; i < w->nlisteners; i++) {
+    gw_listener_t *l = &w->listeners[i];
+    if (l->fd < 0) continue;
+    uv_close((uv_handle_t *)&l->poll, NULL);
+    close(l->fd);
+    l->fd = -1;
+  }
+}
+
+/* The count since the previous message goes with each message, so a flood
+ * costs a line per REFUSED_LOG_MS, not one per connection. Returns that
+ * count when a message is due, else 0. */
+static unsigned refused(worker_t *w, gw_mrefused_t why) {
+  if (w->mc) metrics_connection_refused(w->mc, why);
+  w->refused_unlogged[why]++;
+  uint64_t now = worker_now(w);
+  if (now < w->refused_log_ms[why]) return 0;
+  w->refused_log_ms[why] = now + REFUSED_LOG_MS;
+  unsigned n = w->refused_unlogged[why];
+  w->refused_unlogged[why] = 0;
+  return n;
+}
+
+void server_refused_max_connections(worker_t *w) {
+  unsigned n = refused(w, GW_MREFUSED_MAX_CONNECTIONS);
+  if (n)
+    LOG_WARN("worker %d: connection limit (%u) reached: %u new connection(s) closed since the last message",
+             w->id, w->cfg->max_connections, n);
+}
+
+static void on_accept_resume(uv_timer_t *t) {
+  worker_t *w = t->data;
+  w->accept_paused = 0;
+  if (w->draining) return;
+  for (size_t i = 0; i < w->nlisteners; i++)
+    uv_poll_start(&w->listeners[i].poll, UV_READABLE, conn_on_listener);
+}
+
+/* Every listener of the worker pauses: descriptors are the process's, so
+ * the others would fail the same way. Connections wait in the backlog;
+ * those already accepted are served meanwhile and free descriptors. */
+void server_accept_failed(worker_t *w, int err) {
+  if (w->accept_paused || w->draining) return;
+  w->accept_paused = 1;
+  for (size_t i = 0; i < w->nlisteners; i++) uv_poll_stop(&w->listeners[i].poll);
+  uv_timer_start(&w->accept_timer, on_accept_resume, ACCEPT_PAUSE_MS, 0);
+  if (err != EMFILE && err != ENFILE) {
+    LOG_ERROR("worker %d: accept: %s: not accepting new connections for %d ms", w->id, strerror(err),
+              ACCEPT_PAUSE_MS);
+    return;
+  }
+  unsigned n = refused(w, GW_MREFUSED_DESCRIPTORS);
+  if (n)
+    LOG_WARN("worker %d: accept: %s: not accepting new connections for %d ms "
+             "(%u pause(s) since the last message)",
+             w->id, strerror(err), ACCEPT_PAUSE_MS, n);
+}
+
 /* ---- the worker loop ---------------------------------------------------- */
 
 static void worker_close_handles(worker_t *w);
@@ -198,8 +265,8 @@ static void worker_close_handles(worker_t *w) {
     next = it->next;
     upstream_close(container_of(it, upconn_t, link));
   }
-  for (size_t i = 0; i < w->nlisteners; i++)
-    if (!uv_is_closing((uv_handle_t *)&w->listeners[i])) uv_close((uv_handle_t *)&w->listeners[i], NULL);
+  close_listeners(w);
+  uv_close((uv_handle_t *)&w->accept_timer, NULL);
   uv_close((uv_handle_t *)&w->tick, NULL);
   uv_close((uv_handle_t *)&w->async, NULL);
   upstream_batch_close(w);
@@ -211,7 +278,7 @@ static void on_async(uv_async_t *a) {
   int cmd = atomic_load(&s->command);
   if (cmd >= SERVER_DRAIN && !w->draining) {
     w->draining = 1;
-    for (size_t i = 0; i < w->nlisteners; i++) uv_close((uv_handle_t *)&w->listeners[i], NULL);
+    close_listeners(w);
     dlist_t *it, *next;
     for (it = w->clients.next; it != &w->clients; it = next) {
       next = it->next;
@@ -324,6 +391,8 @@ static int worker_init(server_t *s, worker_t *w, int id) {
   w->loop.data = w;
   uv_timer_init(&w->loop, &w->tick);
   w->tick.data = w;
+  uv_timer_init(&w->loop, &w->accept_timer);
+  w->accept_timer.data = w;
   uv_async_init(&w->loop, &w->async, on_async);
   w->async.data = w;
   upstream_batch_init(w);
@@ -340,16 +409,22 @@ static int worker_init(server_t *s, worker_t *w, int id) {
 }
 
 static int add_listener(worker_t *w, int fd, int kind) {
-  uv_tcp_t *t = &w->listeners[w->nlisteners];
-  uv_tcp_init(&w->loop, t);
-  t->data = w;
-  int rc = uv_tcp_open(t, fd);
-  if (rc == 0) rc = uv_listen((uv_stream_t *)t, 1024, conn_on_connection);
+  gw_listener_t *l = &w->listeners[w->nlisteners];
+  int rc = uv_poll_init_socket(&w->loop, &l->poll, fd);
+  if (rc) {
+    LOG_ERROR("listen: %s", uv_strerror(rc));
+    close(fd);
+    return -1;
+  }
+  l->poll.data = w;
+  l->fd = fd;
+  l->kind = (uint8_t)kind;
+  w->nlisteners++; /* closed by close_listeners from here on */
+  rc = uv_poll_start(&l->poll, UV_READABLE, conn_on_listener);
   if (rc) {
     LOG_ERROR("listen: %s", uv_strerror(rc));
     return -1;
   }
-  w->listener_kind[w->nlisteners++] = (uint8_t)kind;
   return 0;
 }
 
@@ -358,7 +433,8 @@ void server_abort(server_t *s) {
   for (unsigned i = 0; i < s->nworkers && s->workers; i++) {
     worker_t *w = &s->workers[i];
     if (!w->loop.data) continue; /* never initialized */
-    for (size_t l = 0; l < w->nlisteners; l++) uv_close((uv_handle_t *)&w->listeners[l], NULL);
+    close_listeners(w);
+    uv_close((uv_handle_t *)&w->accept_timer, NULL);
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->async, NULL);
     upstream_batch_close(w);
