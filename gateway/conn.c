@@ -222,7 +222,7 @@ static void conn_accepted(worker_t *w, const gw_listener_t *l, int fd) {
   if (w->mc) metrics_open_connections_add(w->mc, 1);
   dlist_insert_tail(&w->clients, &c->link);
   w->nclients++;
-  if (open > w->cfg->max_connections && !c->is_admin) {
+  if (open > server_max_connections(w->cfg) && !c->is_admin) {
     server_refused_max_connections(w);
     conn_close(c);
     return;

@@ -300,6 +300,8 @@ uint64_t worker_now(worker_t *w);
 void server_accept_failed(worker_t *w, int err);
 /* A connection refused at max_connections: counted, logged rate-limited. */
 void server_refused_max_connections(worker_t *w);
+/* max_connections as the descriptor limit allows. */
+unsigned server_max_connections(const gw_config_t *cfg);
 
 /* conn.c: client side */
 void conn_on_listener(uv_poll_t *p, int status, int events);
