@@ -160,6 +160,7 @@ static void on_hup(uv_signal_t *sig, int signum) {
     LOG_WARN("SIGHUP: listen, workers and [admin] changes take effect at the next restart");
   if (access_log_reopen(c))
     LOG_WARN("SIGHUP: the access log keeps its previous destination");
+  server_fit_max_connections(c, a->server.nworkers);
   gw_snapshot_t *old = a->current;
   keystore_stop(&old->keys);
   keystore_start(&next->keys, a->loop, on_keys, a);

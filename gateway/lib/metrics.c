@@ -213,6 +213,7 @@ gw_metrics_t *metrics_new(unsigned nblocks, const char *version) {
     atomic_init(&b->token_cache_misses, 0);
     atomic_init(&b->token_cache_entries, 0);
     atomic_init(&b->open_connections, 0);
+    for (unsigned r = 0; r < GW_MREFUSED_COUNT; r++) atomic_init(&b->connections_refused[r], 0);
     atomic_init(&b->upstream_write_batches, 0);
     atomic_init(&b->upstream_batched_writes, 0);
     for (unsigned c = 0; c < GW_MMAX_CHUNKS; c++) atomic_init(&b->chunk[c], NULL);
@@ -687,6 +688,14 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
   family(&b, "open_connections", "gauge", "Open client connections (admin included).");
   series(&b, "open_connections", NULL, NULL, NULL, NULL, NULL, NULL);
   value_i64(&b, sum_field(m, offsetof(gw_mcounters_t, open_connections)));
+  static const char *const refused_names[GW_MREFUSED_COUNT] = {"max_connections", "descriptors"};
+  family(&b, "connections_refused_total", "counter",
+         "Client connections refused, by reason: max_connections (closed at once), descriptors "
+         "(accept() ran out of them; accepting pauses 500 ms, connections wait in the backlog).");
+  for (unsigned r = 0; r < GW_MREFUSED_COUNT; r++) {
+    series(&b, "connections_refused_total", "reason", refused_names[r], NULL, NULL, NULL, NULL);
+    value_u64(&b, sum_field(m, offsetof(gw_mcounters_t, connections_refused) + r * sizeof(gw_mcell_t)));
+  }
 
   family(&b, "reloads_total", "counter", "Configuration reloads, by result.");
   series(&b, "reloads_total", "result", "ok", NULL, NULL, NULL, NULL);

@@ -102,6 +102,13 @@ typedef enum {
   GW_MJWKS_COUNT
 } gw_mjwks_result_t;
 
+/* gateway_connections_refused_total{reason} */
+typedef enum {
+  GW_MREFUSED_MAX_CONNECTIONS = 0, /* accepted and closed at once */
+  GW_MREFUSED_DESCRIPTORS,         /* accept() failed with EMFILE/ENFILE: accepting paused */
+  GW_MREFUSED_COUNT
+} gw_mrefused_t;
+
 /* Route and upstream arguments of metrics_request(): a policy route index
  * (policy_route(p, i)) or one of these; a config upstream index or
  * GW_MUP_NONE. The labels are the route's pattern text (routes sharing a
@@ -144,6 +151,7 @@ typedef struct gw_mcounters {
   gw_mcell_t token_cache_hits, token_cache_misses;
   gw_mcell_t token_cache_entries; /* gauge, signed */
   gw_mcell_t open_connections;    /* gauge, signed */
+  gw_mcell_t connections_refused[GW_MREFUSED_COUNT];
   gw_mcell_t upstream_write_batches, upstream_batched_writes;
   _Atomic(gw_mcell_t *) chunk[GW_MMAX_CHUNKS];
 } gw_mcounters_t;
@@ -238,6 +246,10 @@ static inline void metrics_upstream_batch(gw_mcounters_t *wc, unsigned n) {
 }
 static inline void metrics_open_connections_add(gw_mcounters_t *wc, int64_t delta) {
   metrics_add_(&wc->open_connections, (uint64_t)delta);
+}
+static inline void metrics_connection_refused(gw_mcounters_t *wc, gw_mrefused_t why) {
+  assert((unsigned)why < GW_MREFUSED_COUNT);
+  metrics_add_(&wc->connections_refused[why], 1);
 }
 
 /* One upstream exchange's duration in nanoseconds (uv_hrtime() differences;

@@ -5,9 +5,12 @@
  * place (request_finalize). */
 #include "conn.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "accesslog.h"
 #include "gate.h"
@@ -87,31 +90,131 @@ void conn_peer_ip(const client_t *c, char *buf, size_t cap) {
 
 /* ---- accepting ---------------------------------------------------------- */
 
-void conn_on_connection(uv_stream_t *server, int status) {
-  worker_t *w = server->loop->data;
-  if (status < 0 || w->draining) return;
+/* Like nginx: after accept() ran out of descriptors, wait this long. */
+#define ACCEPT_PAUSE_MS 500
+/* Refusals are logged at most this often per worker and reason. */
+#define REFUSED_LOG_MS 5000
+/* At most this many accept() calls per readiness: the listener stays
+ * readable, so the rest come on the next turn, after this loop's clients. */
+#define ACCEPT_BATCH 64
+
+/* Closed at once, not in the close callback: SIGTERM refuses new
+ * connections from the moment it is seen. */
+void conn_listeners_close(worker_t *w) {
+  for (size_t i = 0; i < w->nlisteners; i++) {
+    gw_listener_t *l = &w->listeners[i];
+    if (l->fd < 0) continue;
+    uv_close((uv_handle_t *)&l->poll, NULL);
+    close(l->fd);
+    l->fd = -1;
+  }
+}
+
+/* The count since the previous message goes with each message, so a flood
+ * costs a line per REFUSED_LOG_MS, not one per connection. Returns that
+ * count when a message is due, else 0. */
+static unsigned refused(worker_t *w, gw_mrefused_t why) {
+  if (w->mc) metrics_connection_refused(w->mc, why);
+  w->refused_unlogged[why]++;
+  uint64_t now = worker_now(w);
+  if (now < w->refused_log_ms[why]) return 0;
+  w->refused_log_ms[why] = now + REFUSED_LOG_MS;
+  unsigned n = w->refused_unlogged[why];
+  w->refused_unlogged[why] = 0;
+  return n;
+}
+
+static void on_accept_resume(uv_timer_t *t) {
+  worker_t *w = t->data;
+  w->accept_paused = 0;
+  if (w->draining) return;
+  for (size_t i = 0; i < w->nlisteners; i++)
+    if (w->listeners[i].fd >= 0) uv_poll_start(&w->listeners[i].poll, UV_READABLE, conn_on_listener);
+}
+
+/* Every listener of the worker pauses: descriptors are the process's, so
+ * the others would fail the same way. Connections wait in the backlog;
+ * those already accepted are served meanwhile and free descriptors. */
+static void accept_failed(worker_t *w, int err) {
+  if (w->accept_paused || w->draining) return;
+  w->accept_paused = 1;
+  for (size_t i = 0; i < w->nlisteners; i++)
+    if (w->listeners[i].fd >= 0) uv_poll_stop(&w->listeners[i].poll);
+  uv_timer_start(&w->accept_timer, on_accept_resume, ACCEPT_PAUSE_MS, 0);
+  if (err != EMFILE && err != ENFILE) {
+    LOG_ERROR("worker %d: accept: %s: not accepting new connections for %d ms", w->id, strerror(err),
+              ACCEPT_PAUSE_MS);
+    return;
+  }
+  unsigned n = refused(w, GW_MREFUSED_DESCRIPTORS);
+  if (n)
+    LOG_WARN("worker %d: accept: %s: not accepting new connections for %d ms "
+             "(%u pause(s) since the last message)",
+             w->id, strerror(err), ACCEPT_PAUSE_MS, n);
+}
+
+static void conn_accepted(worker_t *w, const gw_listener_t *l, int fd);
+
+void conn_on_listener(uv_poll_t *p, int status, int events) {
+  gw_listener_t *l = container_of(p, gw_listener_t, poll);
+  worker_t *w = p->loop->data;
+  if (status < 0) {
+    accept_failed(w, -status);
+    return;
+  }
+  for (int i = 0; i < ACCEPT_BATCH && !w->draining && !w->accept_paused; i++) {
+    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      conn_accepted(w, l, fd);
+      continue;
+    }
+    switch (errno) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+      return;
+    /* One connection's trouble (see accept(2) on Linux: pending network
+     * errors come back from accept() and mean "try again"). */
+    case EINTR: case ECONNABORTED: case EPERM: case EPROTO: case ENOPROTOOPT:
+    case ENETDOWN: case ENETUNREACH: case EHOSTDOWN: case EHOSTUNREACH: case ENONET:
+    case EOPNOTSUPP:
+      continue;
+    default:
+      /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse: the listener stays
+       * readable, so accepting again at once would only spin. */
+      accept_failed(w, errno);
+      return;
+    }
+  }
+}
+
+static void conn_accepted(worker_t *w, const gw_listener_t *l, int fd) {
   client_t *c = calloc(1, sizeof *c);
-  if (!c) return;
+  if (!c) {
+    close(fd);
+    return;
+  }
   uv_tcp_init(&w->loop, &c->tcp);
   c->tcp.data = c;
   c->w = w;
   dlist_init(&c->link);
-  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+  if (uv_tcp_open(&c->tcp, fd) != 0) {
+    close(fd);
     uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
     return;
   }
-  int is_tls = 0;
-  for (size_t i = 0; i < w->nlisteners; i++) {
-    if ((uv_stream_t *)&w->listeners[i] != server) continue;
-    c->is_admin = w->listener_kind[i] == LISTENER_ADMIN;
-    is_tls = w->listener_kind[i] == LISTENER_TLS;
-  }
+  c->is_admin = l->kind == LISTENER_ADMIN;
+  int is_tls = l->kind == LISTENER_TLS;
   unsigned open = atomic_fetch_add(&gw_open_connections, 1) + 1;
   if (w->mc) metrics_open_connections_add(w->mc, 1);
   dlist_insert_tail(&w->clients, &c->link);
   w->nclients++;
-  if (open > w->cfg->max_connections && !c->is_admin) {
-    LOG_WARN("connection limit (%u) reached: closing new connection", w->cfg->max_connections);
+  if (open > worker_max_connections(w->cfg) && !c->is_admin) {
+    unsigned n = refused(w, GW_MREFUSED_MAX_CONNECTIONS);
+    if (n)
+      LOG_WARN("worker %d: connection limit (%u) reached: %u new connection(s) closed since the last message",
+               w->id, worker_max_connections(w->cfg), n);
     conn_close(c);
     return;
   }

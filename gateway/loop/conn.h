@@ -14,8 +14,13 @@
 #include "request-t.h"
 #include "worker-t.h"
 
-/* The listener callback. */
-void conn_on_connection(uv_stream_t *server, int status);
+/* The poll callback of a listening socket: accepts (a batch at a time),
+ * pausing every listener of the worker for a while when accept() fails for
+ * want of descriptors. */
+void conn_on_listener(uv_poll_t *p, int status, int events);
+/* SIGTERM or stop: listening sockets close at once (new connections are
+ * refused from then on). */
+void conn_listeners_close(worker_t *w);
 /* The tick: connections whose deadline passed. */
 void conn_sweep(worker_t *w, uint64_t now);
 /* SIGTERM: idle connections close, busy ones finish their request. */

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+#include <dirent.h>
+#include <limits.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,17 +53,78 @@ int server_bind(const gw_listen_t *l, int reuseport) {
 }
 
 static int add_listener(worker_t *w, int fd, int kind) {
-  uv_tcp_t *t = &w->listeners[w->nlisteners];
-  uv_tcp_init(&w->loop, t);
-  t->data = w;
-  int rc = uv_tcp_open(t, fd);
-  if (rc == 0) rc = uv_listen((uv_stream_t *)t, 1024, conn_on_connection);
+  gw_listener_t *l = &w->listeners[w->nlisteners];
+  int rc = uv_poll_init_socket(&w->loop, &l->poll, fd);
+  if (rc) {
+    LOG_ERROR("listen: %s", uv_strerror(rc));
+    close(fd);
+    return -1;
+  }
+  l->poll.data = w;
+  l->fd = fd;
+  l->kind = (uint8_t)kind;
+  w->nlisteners++; /* closed by conn_listeners_close from here on */
+  rc = uv_poll_start(&l->poll, UV_READABLE, conn_on_listener);
   if (rc) {
     LOG_ERROR("listen: %s", uv_strerror(rc));
     return -1;
   }
-  w->listener_kind[w->nlisteners++] = (uint8_t)kind;
   return 0;
+}
+
+/* ---- the descriptor budget ------------------------------------------------ */
+
+/* Descriptors outside client connections: those open once the listeners
+ * are up (measured), idle upstream pools, and a reserve for key set
+ * fetches, name lookups, reloads and admin connections. Each client
+ * connection needs two: itself and its upstream connection. */
+#define FD_RESERVE 32
+static rlim_t fd_limit = RLIM_INFINITY;
+static unsigned long fd_base;
+
+/* HAProxy and nginx size themselves from the hard limit too: the soft one
+ * is often left at a default far below what the host allows. */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+      LOG_INFO("descriptor limit raised from %llu to %llu", (unsigned long long)was,
+               (unsigned long long)rl.rlim_max);
+    else
+      LOG_WARN("cannot raise the descriptor limit from %llu to %llu: %s", (unsigned long long)was,
+               (unsigned long long)rl.rlim_max, strerror(errno));
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) fd_limit = rl.rlim_cur;
+}
+
+static unsigned long count_open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return 64; /* a guess on the safe side */
+  unsigned long n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n > 0 ? n - 1 : 0; /* not the directory's own descriptor */
+}
+
+void server_fit_max_connections(const gw_config_t *cfg, unsigned nworkers) {
+  if (fd_limit == RLIM_INFINITY) return;
+  unsigned long long pools = 0;
+  for (size_t i = 0; i < cfg->nupstreams; i++) pools += cfg->upstreams[i].pool_size;
+  pools *= nworkers;
+  unsigned long long used = fd_base + pools + FD_RESERVE;
+  unsigned long long fit = fd_limit > used ? (fd_limit - used) / 2 : 0;
+  if (fit < 1) fit = 1;
+  if (fit > UINT_MAX) fit = UINT_MAX;
+  atomic_store_explicit(&gw_fd_max_connections, (unsigned)fit, memory_order_relaxed);
+  if (fit < cfg->max_connections)
+    LOG_WARN("max_connections %u lowered to %llu: the descriptor limit is %llu (%lu in use at start, "
+             "%llu for idle upstream pools, %d in reserve, 2 per connection)",
+             cfg->max_connections, fit, (unsigned long long)fd_limit, fd_base, pools, FD_RESERVE);
 }
 
 /* Start-up failed: undo what worker_init and add_listener did. */
@@ -103,6 +166,7 @@ int server_start(server_t *s) {
   s->nworkers = cfg->workers ? cfg->workers : server_cpu_count();
   s->workers = calloc(s->nworkers, sizeof *s->workers);
   if (!s->workers) return 2;
+  raise_fd_limit();
   npassed = sd_listen_fds_get(passed_fds, MAX_PASSED);
   if (npassed < 0) npassed = 0;
   if (npassed) LOG_INFO("socket activation: %d socket(s) passed", npassed);
@@ -121,6 +185,8 @@ int server_start(server_t *s) {
     LOG_WARN("socket activation: a passed socket matches no configured address; closed");
     close(passed_fds[k]);
   }
+  fd_base = count_open_fds();
+  server_fit_max_connections(cfg, s->nworkers);
   for (unsigned i = 0; i < s->nworkers; i++) {
     if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i])) {
       LOG_ERROR("cannot start worker thread %u", i);

@@ -46,14 +46,26 @@ struct wgen {
   dlist_t link;          /* in worker->retired once replaced */
 };
 
+/* A listening socket watched with a poll handle rather than uv_listen():
+ * libuv's accept loop has no way to stop while accept() fails with EMFILE,
+ * a poll handle can be stopped and started again. */
+typedef struct {
+  uv_poll_t poll;
+  int fd;
+  uint8_t kind; /* LISTENER_* */
+} gw_listener_t;
+
 struct worker {
   int id;
   struct server *server;
   uv_loop_t loop;
   uv_thread_t thread;
-  uv_tcp_t listeners[GW_MAX_LISTENERS];
-  uint8_t listener_kind[GW_MAX_LISTENERS]; /* LISTENER_* */
+  gw_listener_t listeners[GW_MAX_LISTENERS];
   size_t nlisteners;
+  uv_timer_t accept_timer; /* ends a pause in accepting (conn.c) */
+  int accept_paused;
+  uint64_t refused_log_ms[GW_MREFUSED_COUNT]; /* when the next refusal message may be logged */
+  unsigned refused_unlogged[GW_MREFUSED_COUNT];
   uv_timer_t tick;
   uv_async_t async;
   const gw_config_t *cfg; /* the current generation's: connection-level limits */
@@ -82,5 +94,11 @@ static inline uint64_t worker_now(const worker_t *w) { return uv_now(&w->loop); 
  * gateway can serve (listeners up). */
 extern atomic_uint gw_open_connections;
 extern atomic_int gw_ready;
+/* max_connections as the descriptor limit allows (server.c sets it). */
+extern atomic_uint gw_fd_max_connections;
+static inline unsigned worker_max_connections(const gw_config_t *cfg) {
+  unsigned cap = atomic_load_explicit(&gw_fd_max_connections, memory_order_relaxed);
+  return cfg->max_connections < cap ? cfg->max_connections : cap;
+}
 
 #endif

@@ -1,6 +1,7 @@
 /* worker: one event loop thread. */
 #include "worker.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/random.h>
 
@@ -19,6 +20,7 @@
 
 atomic_uint gw_open_connections;
 atomic_int gw_ready;
+atomic_uint gw_fd_max_connections = UINT_MAX;
 
 static void worker_close_handles(worker_t *w);
 static void worker_swap(worker_t *w, gw_snapshot_t *snap);
@@ -38,8 +40,8 @@ static void worker_close_handles(worker_t *w) {
   upstream_pools_close_idle(w->cur);
   conn_close_all(w);
   upstream_close_all(w);
-  for (size_t i = 0; i < w->nlisteners; i++)
-    if (!uv_is_closing((uv_handle_t *)&w->listeners[i])) uv_close((uv_handle_t *)&w->listeners[i], NULL);
+  conn_listeners_close(w);
+  uv_close((uv_handle_t *)&w->accept_timer, NULL);
   uv_close((uv_handle_t *)&w->tick, NULL);
   uv_close((uv_handle_t *)&w->async, NULL);
   upbatch_close(w);
@@ -51,7 +53,7 @@ static void on_async(uv_async_t *a) {
   int cmd = atomic_load(&s->command);
   if (cmd >= SERVER_DRAIN && !w->draining) {
     w->draining = 1;
-    for (size_t i = 0; i < w->nlisteners; i++) uv_close((uv_handle_t *)&w->listeners[i], NULL);
+    conn_listeners_close(w);
     conn_drain_all(w);
     upstream_pools_close_idle(w->cur);
   }
@@ -107,6 +109,8 @@ int worker_init(server_t *s, worker_t *w, int id) {
   w->loop.data = w;
   uv_timer_init(&w->loop, &w->tick);
   w->tick.data = w;
+  uv_timer_init(&w->loop, &w->accept_timer);
+  w->accept_timer.data = w;
   uv_async_init(&w->loop, &w->async, on_async);
   w->async.data = w;
   upbatch_init(w);
@@ -125,7 +129,8 @@ int worker_init(server_t *s, worker_t *w, int id) {
 
 void worker_abort(worker_t *w) {
   if (!w->loop.data) return; /* never initialized */
-  for (size_t l = 0; l < w->nlisteners; l++) uv_close((uv_handle_t *)&w->listeners[l], NULL);
+  conn_listeners_close(w);
+  uv_close((uv_handle_t *)&w->accept_timer, NULL);
   uv_close((uv_handle_t *)&w->tick, NULL);
   uv_close((uv_handle_t *)&w->async, NULL);
   upbatch_close(w);

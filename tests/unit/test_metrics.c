@@ -217,6 +217,8 @@ static void test_counts(void) {
   metrics_open_connections_add(w0, 5);
   metrics_open_connections_add(w1, 1);
   metrics_open_connections_add(w0, -2);
+  metrics_connection_refused(w0, GW_MREFUSED_DESCRIPTORS);
+  metrics_connection_refused(w1, GW_MREFUSED_DESCRIPTORS);
   metrics_upstream_batch(w0, 5);
   metrics_upstream_batch(w1, 1);
   metrics_upstream_batch(w0, 2);
@@ -274,6 +276,8 @@ static void test_counts(void) {
   CHECK_INT(V("gateway_token_cache_misses_total"), 1, "cache misses");
   CHECK_INT(V("gateway_token_cache_entries"), 4, "cache entries: signed deltas summed");
   CHECK_INT(V("gateway_open_connections"), 4, "open connections: 5 + 1 - 2");
+  CHECK_INT(V("gateway_connections_refused_total{reason=\"descriptors\"}"), 2, "refusals of all workers");
+  CHECK_INT(V("gateway_connections_refused_total{reason=\"max_connections\"}"), 0, "refusals listed at 0");
   CHECK_INT(V("gateway_upstream_write_batches_total"), 3, "io_submit batches of all workers");
   CHECK_INT(V("gateway_upstream_batched_writes_total"), 8, "heads in those batches: 5 + 1 + 2");
 
@@ -434,7 +438,7 @@ static void test_many_routes(void) {
   char *t = render_at(m, 0);
   int n;
   CHECK_STR(format_error(t, &n), NULL, "well-formed with 3000 routes");
-  CHECK_INT(n, NR + 47, "one series per request plus the fixed ones");
+  CHECK_INT(n, NR + 49, "one series per request plus the fixed ones");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"mcp\",route=\"/r/2999\",status_class=\"4xx\"}"), 1,
             "last route counted");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"api\",route=\"/r/0\",status_class=\"2xx\"}"), 1,

@@ -217,11 +217,14 @@ async function startGateway(cfg = {}) {
   const { text, where } = configText(Object.assign({}, cfg, { port, adminPort, policyFile }));
   const configPath = path.join(dir, cfg.configName || 'gateway.ini');
   fs.writeFileSync(configPath, text);
-  return launchGateway({ configPath, port, adminPort, dir, where, text });
+  return launchGateway({ configPath, port, adminPort, dir, where, text, wrapper: cfg.wrapper });
 }
 
-async function launchGateway({ configPath, port, adminPort, dir, where, text }) {
-  const child = spawn(GATEWAY_BIN, ['-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO });
+// wrapper: optional argv run in front of the gateway's own (e.g. a shell that
+// sets a ulimit and execs "$0" "$@"), so the child's PID is still the gateway's.
+async function launchGateway({ configPath, port, adminPort, dir, where, text, wrapper }) {
+  const argv = [...(wrapper || []), GATEWAY_BIN, '-c', configPath];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO });
   children.add(child);
   const out = { lines: [], partial: '' };
   let stderr = '';
