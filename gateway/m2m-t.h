@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define M2M_HASH_MAX 64 /* longest PBKDF2 output, also the longest salt */
+/* Bytes of the longest PBKDF2 output, also of the longest salt (not to be
+ * confused with GW_M2M_HASH_MAX, the length of a hash string). */
+#define M2M_HASH_BYTES_MAX 64
 #define M2M_MAX_CLIENT_SCOPES 64
 
 /* One [client:ID] of the clients file. */
@@ -17,9 +19,9 @@ typedef struct {
   char *id;
   size_t id_len;
   unsigned iterations;
-  unsigned char salt[M2M_HASH_MAX];
+  unsigned char salt[M2M_HASH_BYTES_MAX];
   size_t salt_len;
-  unsigned char hash[M2M_HASH_MAX];
+  unsigned char hash[M2M_HASH_BYTES_MAX];
   size_t hash_len;
   char **scopes; /* NULL-terminated */
   size_t nscopes;

@@ -19,7 +19,7 @@
 
 #define SALT_MIN 16
 #define HASH_MIN 32
-#define HASH_MAX M2M_HASH_MAX /* also the salt maximum */
+#define HASH_MAX M2M_HASH_BYTES_MAX /* also the salt maximum */
 #define MAX_CLIENT_SCOPES M2M_MAX_CLIENT_SCOPES
 #define MAX_SCOPE_TEXT 2048
 
