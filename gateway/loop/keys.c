@@ -1,11 +1,11 @@
 #include "keys.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
+#include "fileio.h"
 #include "httpc.h"
 #include "log.h"
 #include "metrics.h"
@@ -44,21 +44,12 @@ static void publish(gw_issuer_keys_t *ik, gw_keyset_t *set) {
 
 static int load_file(gw_issuer_keys_t *ik, char *err, size_t errlen) {
   const char *path = ik->cfg->jwks_file;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "cannot open: %s", strerror(errno));
-    return -1;
-  }
-  char *buf = malloc(GW_JWKS_MAX_DOC + 1);
-  size_t n = buf ? fread(buf, 1, GW_JWKS_MAX_DOC + 1, f) : 0;
-  fclose(f);
-  if (!buf) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  if (n > GW_JWKS_MAX_DOC) {
-    free(buf);
-    snprintf(err, errlen, "larger than %d bytes", GW_JWKS_MAX_DOC);
+  char why[160];
+  char *buf = NULL;
+  size_t n = 0;
+  int r = gw_read_file(path, GW_JWKS_MAX_DOC, &buf, &n, why, sizeof why);
+  if (r != 0) {
+    snprintf(err, errlen, "%s%s", r == GW_READ_FILE_OPEN ? "cannot open: " : "", why);
     return -1;
   }
   char perr[200] = "";
