@@ -447,6 +447,17 @@ static request_t *request_new(client_t *c) {
   return r;
 }
 
+static int keep_for_reuse(const worker_t *w, const request_t *r) {
+#if REQ_FREE_MAX == 0
+  (void)w, (void)r;
+  return 0;
+#else
+  /* Big buffers (a huge head) are not worth keeping. */
+  return w->nfree_reqs < REQ_FREE_MAX && !w->stopping && r->resp.cap <= 16384 &&
+         r->h.arena_cap <= 16384;
+#endif
+}
+
 static void request_free(request_t *r) {
   worker_t *w = r->c->w;
   gate_detach(r);
@@ -454,8 +465,7 @@ static void request_free(request_t *r) {
   r->npath = NULL;
   outbuf_free(&r->m2mbody);
   wgen_release(r->gen);
-  /* Big buffers (a huge head) are not worth keeping. */
-  if (w->nfree_reqs >= REQ_FREE_MAX || w->stopping || r->resp.cap > 16384 || r->h.arena_cap > 16384) {
+  if (!keep_for_reuse(w, r)) {
     request_destroy(r);
     return;
   }
