@@ -53,25 +53,16 @@ struct pnode {
   size_t nrest, caprest;
 };
 
-typedef struct {
-  char *name;
-  size_t len;
-  gw_scopeset_t scopes;
-  int line;
-} tool_t;
-
 struct gw_policy {
   gw_scope_registry_t reg;
   route_t **routes;
   size_t nroutes, caproutes;
   pnode_t *root;
-  tool_t *tools;
-  size_t ntools, captools;
-  gw_scopeset_t tool_union;
+  gw_mcp_items_t mcp;
   gw_unmatched_t unmatched;
 };
 
-typedef enum { SEC_NONE = 0, SEC_ROUTE, SEC_DEFAULTS, SEC_TOOL, SEC_SKIP } sec_kind_t;
+typedef enum { SEC_NONE = 0, SEC_ROUTE, SEC_DEFAULTS, SEC_MCP, SEC_SKIP } sec_kind_t;
 
 typedef struct {
   gw_policy_t *p;
@@ -84,10 +75,8 @@ typedef struct {
   int sec_line;
   char *sec_text;   /* to notice a section change even without a header call */
   route_t *route;   /* SEC_ROUTE */
-  size_t tool;      /* SEC_TOOL: index in p->tools */
-  int tool_has_scopes;
   int defaults_line, unmatched_line;
-  int route_limit_reported, tool_limit_reported;
+  int route_limit_reported;
 } load_t;
 
 /* ---- small helpers ---- */
@@ -236,9 +225,10 @@ static const route_t *pick(route_t *const *list, size_t n, const char *m, size_t
 static const route_t *walk(const pnode_t *n, const char *path, size_t pos, size_t plen,
                            const char *m, size_t mlen) {
   if (pos == plen) {
-    // Both "/a" and "/a/**" match "/a": the longer pattern wins (SPEC).
-    const route_t *r = pick(n->rest, n->nrest, m, mlen);
-    return r ? r : pick(n->end, n->nend, m, mlen);
+    // Both "/a" and "/a/**" match "/a": a final ** that matches no segment
+    // loses to the pattern that ends here (SPEC "Paths and matching").
+    const route_t *r = pick(n->end, n->nend, m, mlen);
+    return r ? r : pick(n->rest, n->nrest, m, mlen);
   }
   const char *seg = path + pos + 1;
   const char *slash = pos + 1 < plen ? memchr(seg, '/', plen - pos - 1) : NULL;
@@ -341,7 +331,7 @@ static const char *parse_route_header(const char *s, route_t *r, slice_t *pat, c
   size_t clen = 0;
   while (i < n && is_ws((unsigned char)s[i])) i++;
   if (i < n && s[i] == '/') return "missing METHODS before the pattern";
-  if (!strpbrk(s + i, " \t")) return "expected [METHODS PATTERN], [defaults] or [mcp-tool:NAME]";
+  if (!strpbrk(s + i, " \t")) return "expected [METHODS PATTERN], [defaults] or [mcp-tool|prompt|resource:NAME]";
   for (;;) {
     size_t st = i;
     while (i < n && !is_ws((unsigned char)s[i]) && s[i] != ',') i++;
@@ -391,7 +381,7 @@ static const char *parse_route_header(const char *s, route_t *r, slice_t *pat, c
   if (r->any_method && r->nm > 0) return "'*' cannot be combined with other methods";
   size_t e = n;
   while (e > i && is_ws((unsigned char)s[e - 1])) e--;
-  if (e == i) return "expected [METHODS PATTERN], [defaults] or [mcp-tool:NAME]";
+  if (e == i) return "expected [METHODS PATTERN], [defaults] or [mcp-tool|prompt|resource:NAME]";
   pat->p = s + i;
   pat->len = e - i;
   canon[clen] = '\0';
@@ -431,8 +421,7 @@ static void finish_section(load_t *ld) {
   if (ld->kind == SEC_ROUTE && ld->route && !ld->route->bad && ld->route->nkeys == 0)
     ERR(ld, ld->sec_line, "route [%s %s] has no scopes, any_scopes or auth",
         ld->route->pub.methods ? ld->route->pub.methods : "?", ld->route->pub.pattern);
-  if (ld->kind == SEC_TOOL && !ld->tool_has_scopes)
-    ERR(ld, ld->sec_line, "[mcp-tool:%s] has no scopes", ld->p->tools[ld->tool].name);
+  if (ld->kind == SEC_MCP) mcp_items_end(&ld->p->mcp, ld->file, ld->errs);
   ld->kind = SEC_NONE;
   ld->route = NULL;
 }
@@ -519,50 +508,6 @@ static void begin_route(load_t *ld, const char *sec, int line) {
   }
 }
 
-static void begin_tool(load_t *ld, const char *name, int line) {
-  gw_policy_t *p = ld->p;
-  size_t len = strlen(name);
-  char shown[96];
-  ld->kind = SEC_SKIP;
-  if (len == 0 || len > GW_POLICY_MAX_TOOL_NAME) {
-    ERR(ld, line, "bad [mcp-tool:NAME]: the name must have 1 to %d characters",
-        GW_POLICY_MAX_TOOL_NAME);
-    return;
-  }
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)name[i];
-    if (c <= 0x20 || c >= 0x7F) {
-      ERR(ld, line, "bad [mcp-tool:%s]: the name must be printable ASCII without spaces",
-          printable(name, shown, sizeof shown));
-      return;
-    }
-  }
-  for (size_t i = 0; i < p->ntools; i++) {
-    if (p->tools[i].len == len && memcmp(p->tools[i].name, name, len) == 0) {
-      ERR(ld, line, "duplicate [mcp-tool:%s] (first at line %d)", name, p->tools[i].line);
-      return;
-    }
-  }
-  if (p->ntools == GW_POLICY_MAX_TOOLS) {
-    if (!ld->tool_limit_reported)
-      ERR(ld, line, "too many [mcp-tool:*] sections (at most %d)", GW_POLICY_MAX_TOOLS);
-    ld->tool_limit_reported = 1;
-    return;
-  }
-  char *copy = gw_dup_range(name, len);
-  tool_t *tools = copy ? grow(p->tools, &p->captools, p->ntools, sizeof *p->tools) : NULL;
-  if (!tools) {
-    free(copy);
-    oom(ld, line);
-    return;
-  }
-  p->tools = tools;
-  p->tools[p->ntools] = (tool_t){copy, len, 0, line};
-  ld->tool = p->ntools++;
-  ld->tool_has_scopes = 0;
-  ld->kind = SEC_TOOL;
-}
-
 static void begin_section(load_t *ld, const char *sec, int line) {
   finish_section(ld);
   free(ld->sec_text);
@@ -592,8 +537,8 @@ static void begin_section(load_t *ld, const char *sec, int line) {
       ld->defaults_line = line;
       ld->kind = SEC_DEFAULTS;
     }
-  } else if (strncmp(t, "mcp-tool:", 9) == 0) {
-    begin_tool(ld, t + 9, line);
+  } else if (mcp_items_section(&ld->p->mcp, t, line, ld->file, ld->errs)) {
+    ld->kind = SEC_MCP;
   } else if (n == 0) {
     ERR(ld, line, "empty section name");
     ld->kind = SEC_SKIP;
@@ -711,8 +656,12 @@ static void route_key(load_t *ld, const char *name, const char *value, int line)
 
 static void defaults_key(load_t *ld, const char *name, const char *value, int line) {
   char shown[96];
+  if (strcmp(name, "mcp_unlisted") == 0) {
+    mcp_items_unlisted(&ld->p->mcp, value, line, ld->file, ld->errs);
+    return;
+  }
   if (strcmp(name, "unmatched") != 0) {
-    ERR(ld, line, "unknown key '%s' in [defaults] (unmatched)",
+    ERR(ld, line, "unknown key '%s' in [defaults] (unmatched, mcp_unlisted)",
         printable(name, shown, sizeof shown));
     return;
   }
@@ -734,21 +683,10 @@ static void defaults_key(load_t *ld, const char *name, const char *value, int li
         printable(value, shown, sizeof shown));
 }
 
-static void tool_key(load_t *ld, const char *name, const char *value, int line) {
-  char shown[96];
-  tool_t *t = &ld->p->tools[ld->tool];
-  if (strcmp(name, "scopes") != 0) {
-    ERR(ld, line, "unknown key '%s' in [mcp-tool:%s] (scopes)",
-        printable(name, shown, sizeof shown), t->name);
-    return;
-  }
-  if (ld->tool_has_scopes) {
-    ERR(ld, line, "duplicate key 'scopes' in [mcp-tool:%s]", t->name);
-    return;
-  }
-  ld->tool_has_scopes = 1;
+static void mcp_key(load_t *ld, const char *name, const char *value, int line) {
+  int which = mcp_items_key(&ld->p->mcp, name, line, ld->file, ld->errs);
   gw_scopeset_t set;
-  if (parse_scopes(ld, name, value, line, &set) == 0) t->scopes = set;
+  if (which && parse_scopes(ld, name, value, line, &set) == 0) mcp_items_set(&ld->p->mcp, which, set);
 }
 
 static void on_key(load_t *ld, const char *section, const char *name, const char *value,
@@ -770,7 +708,7 @@ static void on_key(load_t *ld, const char *section, const char *name, const char
     }
     case SEC_ROUTE: route_key(ld, name, value, line); break;
     case SEC_DEFAULTS: defaults_key(ld, name, value, line); break;
-    case SEC_TOOL: tool_key(ld, name, value, line); break;
+    case SEC_MCP: mcp_key(ld, name, value, line); break;
     case SEC_SKIP: break;
   }
 }
@@ -784,11 +722,6 @@ static int on_ini(void *user, const char *section, const char *name, const char 
   size_t before = ld->errs->n;
   on_key(ld, section, name, value, line);
   return ld->errs->n == before;
-}
-
-static int tool_cmp(const void *a, const void *b) {
-  const tool_t *x = a, *y = b;
-  return slice_cmp(x->name, x->len, y->name, y->len);
 }
 
 /* ---- public ---- */
@@ -807,6 +740,7 @@ gw_policy_t *policy_load(const char *path, char *const *scopes_supported, size_t
     return NULL;
   }
   p->unmatched = GW_UNMATCHED_DENY;
+  mcp_items_init(&p->mcp);
   ld.p = p;
   /* The supported names come first so that registry order, and so the order
    * of scopes in challenges and metadata, follows the operator's list. */
@@ -826,8 +760,7 @@ gw_policy_t *policy_load(const char *path, char *const *scopes_supported, size_t
     policy_free(p);
     return NULL;
   }
-  for (size_t i = 0; i < p->ntools; i++) p->tool_union |= p->tools[i].scopes;
-  if (p->ntools > 1) qsort(p->tools, p->ntools, sizeof *p->tools, tool_cmp);
+  mcp_items_done(&p->mcp);
   return p;
 }
 
@@ -840,8 +773,7 @@ void policy_free(gw_policy_t *p) {
     free(p->routes[i]);
   }
   free(p->routes);
-  for (size_t i = 0; i < p->ntools; i++) free(p->tools[i].name);
-  free(p->tools);
+  mcp_items_free(&p->mcp);
   scopes_free(&p->reg);
   free(p);
 }
@@ -912,21 +844,14 @@ gw_scopeset_t policy_scopes_under(const gw_policy_t *p, const char *prefix, size
   return s;
 }
 
-gw_scopeset_t policy_tool_scopes(const gw_policy_t *p) { return p->tool_union; }
+gw_scopeset_t policy_tool_scopes(const gw_policy_t *p) { return p->mcp.all; }
 
 gw_scopeset_t policy_tool(const gw_policy_t *p, const char *name, size_t len) {
-  size_t lo = 0, hi = p->ntools;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int c = slice_cmp(p->tools[mid].name, p->tools[mid].len, name, len);
-    if (c == 0) return p->tools[mid].scopes;
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return 0;
+  const gw_mcp_item_t *it = mcp_items_find(&p->mcp, GW_MCP_TOOL, name, len);
+  return it ? it->required | it->any : 0;
 }
+
+const gw_mcp_items_t *policy_mcp(const gw_policy_t *p) { return &p->mcp; }
 
 gw_unmatched_t policy_unmatched(const gw_policy_t *p) { return p->unmatched; }
 size_t policy_route_count(const gw_policy_t *p) { return p->nroutes; }

@@ -17,8 +17,10 @@
 //                          still closed to anonymous callers. `allow` (fail
 //                          open) is refused: write `[* /**] auth = none`
 //                          if that is really meant, so it shows as a route.
-//   [mcp-tool:NAME]
-//     scopes = a b         extra scopes for a JSON-RPC tools/call of NAME
+//   [mcp-tool:NAME], [mcp-prompt:NAME], [mcp-resource:URI] (URI* a prefix)
+//     scopes = a b         extra scopes for a JSON-RPC call of that item
+//     any_scopes = c d     (policy_mcp.h)
+//   [defaults] mcp_unlisted = allow | deny   an item without a section
 //
 // PATTERN: absolute path; segments are literals, `*` or `{name}` (exactly
 // one non-empty segment) or, last only, `**` (zero or more segments). A
@@ -31,8 +33,9 @@
 // matches the path and whose methods admit the request method, compare
 // patterns segment by segment from the left; at the first differing
 // position literal beats `*` beats `**`; if one pattern is a prefix of the
-// other the longer wins (so "/a/**" beats "/a" for the path "/a", taken
-// literally from the SPEC); then, for one pattern, an explicit method beats
+// other the longer wins, except that a final `**` matching zero segments
+// loses to the pattern that ends there ("/a" beats "/a/**" for the path
+// "/a"); then, for one pattern, an explicit method beats
 // `*`. GET routes serve HEAD unless the same pattern has an explicit HEAD
 // route; such a GET route counts as explicit (it beats `*` for HEAD).
 //
@@ -43,14 +46,13 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "policy_mcp.h"
 #include "scopes.h"
 
 #define GW_POLICY_MAX_ROUTES 16384
 #define GW_POLICY_MAX_PATTERN 1024 /* bytes of one pattern */
 #define GW_POLICY_MAX_METHODS 16   /* methods in one METHODS list */
 #define GW_POLICY_MAX_METHOD_LEN 32
-#define GW_POLICY_MAX_TOOLS 1024
-#define GW_POLICY_MAX_TOOL_NAME 128
 
 typedef enum { GW_AUTH_NONE = 0, GW_AUTH_TOKEN = 1 } gw_auth_kind_t;
 typedef enum { GW_UNMATCHED_DENY = 0, GW_UNMATCHED_TOKEN = 1 } gw_unmatched_t;
@@ -109,11 +111,13 @@ gw_scopeset_t policy_all_scopes(const gw_policy_t *p);
 // (segment boundary, e.g. "/mcp"; a catch-all "/**" counts), for an
 // upstream's own RFC 9728 document.
 gw_scopeset_t policy_scopes_under(const gw_policy_t *p, const char *prefix, size_t len);
-/* Union of all [mcp-tool:*] scopes. */
+/* Union of the scopes every [mcp-*] item section names. */
 gw_scopeset_t policy_tool_scopes(const gw_policy_t *p);
-/* Scopes a tools/call of tool NAME needs on top of the route's; 0 when the
- * tool has no section. */
+/* Scopes (scopes and any_scopes) a tools/call of tool NAME names on top of
+ * the route's; 0 when the tool has no section. */
 gw_scopeset_t policy_tool(const gw_policy_t *p, const char *name, size_t len);
+/* The MCP item sections and [defaults] mcp_unlisted. */
+const gw_mcp_items_t *policy_mcp(const gw_policy_t *p);
 
 gw_unmatched_t policy_unmatched(const gw_policy_t *p);
 size_t policy_route_count(const gw_policy_t *p);

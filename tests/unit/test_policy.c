@@ -309,7 +309,7 @@ static const prec_case_t prec_cases[] = {
     {"GET", "/p/", 5, "trailing '/' is an empty segment: not *, but **"},
     {"GET", "/q/a/x", 9, "first difference decides: literal 'a' beats {id} though the other is longer"},
     {"GET", "/q/b/x", 7, "{id} where no literal"},
-    {"GET", "/r", 13, "prefix of another pattern: the longer (/r/**) wins"},
+    {"GET", "/r", 11, "/r beats /r/** for /r: a final ** matching no segment loses (SPEC)"},
     {"GET", "/r/x", 13, "only /r/** matches"},
     {"POST", "/m", 17, "explicit method beats *"},
     {"GET", "/m", 15, "* serves other methods"},
@@ -566,8 +566,8 @@ static const api_case_t api_cases[] = {
     {"GET", "/api/v4/resource-aliases/x", "/api/v4/resource-aliases/{id}", GW_AUTH_TOKEN, "account:read"},
     {"POST", "/api/v4/resource-aliases", "/api/v4/resource-aliases", GW_AUTH_TOKEN, "account:write"},
     {"DELETE", "/api/v4/resource-aliases/x", "/api/v4/resource-aliases/{id}", GW_AUTH_TOKEN, "account:write"},
-    {"GET", "/mcp", "/mcp/**", GW_AUTH_TOKEN, ""},
-    {"POST", "/mcp", "/mcp/**", GW_AUTH_TOKEN, ""},
+    {"GET", "/mcp", "/mcp", GW_AUTH_TOKEN, ""},
+    {"POST", "/mcp", "/mcp", GW_AUTH_TOKEN, ""},
     {"DELETE", "/mcp/session/1", "/mcp/**", GW_AUTH_TOKEN, ""},
     {"GET", "/mcpx", NULL, 0, NULL},
     /* hostile spellings normalize to the judged path */
@@ -711,7 +711,9 @@ static int ref_path_match(const char *pat, const char *path) {
 }
 
 /* SPEC order: first differing position decides literal > * > **; a prefix
- * loses to the longer pattern. >0 when a is more specific. */
+ * loses to the longer pattern, except to one that only adds a final `**`,
+ * which (both matching the path) matched no segment. >0 when a is more
+ * specific. */
 static int ref_cmp_pattern(const char *a, const char *b) {
   const char *as[16], *bs[16];
   size_t al[16], bl[16];
@@ -720,6 +722,8 @@ static int ref_cmp_pattern(const char *a, const char *b) {
     int ka = seg_kind(as[i], al[i]), kb = seg_kind(bs[i], bl[i]);
     if (ka != kb) return ka - kb;
   }
+  if (nb == na + 1 && seg_kind(bs[na], bl[na]) == 0) return 1;
+  if (na == nb + 1 && seg_kind(as[nb], al[nb]) == 0) return -1;
   return (int)na - (int)nb;
 }
 
