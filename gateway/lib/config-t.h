@@ -78,6 +78,10 @@ enum {
   K_UP_RESOURCE,
   K_UP_EXCLUSIVE,
   K_UP_POOL_SIZE,
+  K_UP_PROTOCOL,
+  K_UP_MCP_MAX_BODY,
+  K_UP_ALLOW_ORIGINS,
+  K_UP_SESSION_KEY_FILE,
   K_UP_N
 };
 
@@ -106,7 +110,7 @@ extern const char *const cfg_server_keys[K_SRV_N];
 extern const char *const cfg_upstream_keys[K_UP_N];
 extern const char *const cfg_tlscert_keys[K_TLS_N];
 
-#define MAX_KEYS 16
+#define MAX_KEYS 24
 typedef struct {
   int line;               /* section header line; 0 = section absent */
   int key_line[MAX_KEYS]; /* first line of each key; 0 = not given */

@@ -71,6 +71,10 @@ const char *const cfg_upstream_keys[K_UP_N] = {
     [K_UP_RESOURCE] = "resource",
     [K_UP_EXCLUSIVE] = "exclusive_audience",
     [K_UP_POOL_SIZE] = "pool_size",
+    [K_UP_PROTOCOL] = "protocol",
+    [K_UP_MCP_MAX_BODY] = "mcp_max_body",
+    [K_UP_ALLOW_ORIGINS] = "allow_origins",
+    [K_UP_SESSION_KEY_FILE] = "session_key_file",
 };
 
 static const char *const policy_keys[K_POL_N] = {[K_POL_FILE] = "file"};
@@ -253,6 +257,7 @@ static int on_section(load_ctx *c, const char *section, int line) {
     u->response_timeout_ms = 30 * 1000;
     u->host_mode = GW_HOST_PRESERVE;
     u->pool_size = 64;
+    u->mcp_max_body = 1024 * 1024;
     break;
   }
   default: {
@@ -418,6 +423,8 @@ void config_free(gw_config_t *cfg) {
     free(u->ca_file);
     free(u->client_cert);
     free(u->client_key);
+    free(u->session_key_file);
+    config_free_words(u->allow_origins);
   }
   free(cfg->upstreams);
   free(cfg->policy_file);

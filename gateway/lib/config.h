@@ -18,6 +18,7 @@
 #define GW_MAX_LISTEN 16
 
 typedef enum { GW_HOST_PRESERVE = 0, GW_HOST_UPSTREAM = 1 } gw_host_mode_t;
+typedef enum { GW_PROTO_HTTP = 0, GW_PROTO_MCP = 1 } gw_protocol_t;
 
 typedef struct {
   char *name;          /* NAME of [upstream:NAME] */
@@ -34,6 +35,13 @@ typedef struct {
   char *resource;               /* optional RFC 8707 resource; NULL if unset */
   int exclusive_audience;       /* default 0 */
   char *ca_file, *client_cert, *client_key; /* resolved paths or NULL */
+  gw_protocol_t protocol;       /* mcp: JSON-RPC-aware authorization */
+  uint64_t mcp_max_body;        /* largest JSON-RPC body read before deciding; default 1m */
+  char **allow_origins;         /* NULL: [cors] allow_origins; {"*"} for any */
+  size_t nallow_origins;
+  int allow_origins_set;        /* the key was given (an empty list is not possible) */
+  char *session_key_file;       /* resolved path or NULL: a per-process random key */
+  int session_key_line;
   int line;                     /* line of the section header, for messages */
 } gw_upstream_cfg_t;
 

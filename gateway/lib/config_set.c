@@ -324,6 +324,8 @@ static const char *prefix_problem(const char *p) {
   return NULL;
 }
 
+static char **origin_list(load_ctx *c, const char *v, int line, size_t *out_n);
+
 static void set_upstream(load_ctx *c, int k, const char *v, int line) {
   gw_upstream_cfg_t *u = &c->cfg->upstreams[c->cur_idx];
   uint64_t n;
@@ -384,6 +386,29 @@ static void set_upstream(load_ctx *c, int k, const char *v, int line) {
     return;
   case K_UP_POOL_SIZE:
     if (want_uint(c, line, "pool_size", v, 0, 100000, &n)) u->pool_size = (unsigned)n;
+    return;
+  case K_UP_PROTOCOL:
+    if (strcmp(v, "http") == 0)
+      u->protocol = GW_PROTO_HTTP;
+    else if (strcmp(v, "mcp") == 0)
+      u->protocol = GW_PROTO_MCP;
+    else
+      cfg_err(c, line, "protocol: expected 'http' or 'mcp', got " GW_VFMT, GW_VARG(v));
+    return;
+  case K_UP_MCP_MAX_BODY:
+    if (config_parse_size(v, &n) != 0 || n == 0 || n > (uint64_t)64 * 1024 * 1024)
+      cfg_err(c, line, "mcp_max_body: invalid size " GW_VFMT " (1 byte to 64m, e.g. 256k, 1m)",
+              GW_VARG(v));
+    else
+      u->mcp_max_body = n;
+    return;
+  case K_UP_ALLOW_ORIGINS:
+    u->allow_origins = origin_list(c, v, line, &u->nallow_origins);
+    u->allow_origins_set = u->allow_origins != NULL;
+    return;
+  case K_UP_SESSION_KEY_FILE:
+    u->session_key_file = cfg_resolve_path(c, line, v);
+    u->session_key_line = line;
     return;
   }
 }
@@ -466,10 +491,12 @@ int cfg_forward_key(load_ctx *c, const char *name, const char *v, int line) {
   return 1;
 }
 
-static void set_cors(load_ctx *c, const char *v, int line) {
+/* An origin list ([cors] and an MCP upstream's allow_origins): NULL after
+ * an error (reported). */
+static char **origin_list(load_ctx *c, const char *v, int line, size_t *out_n) {
   size_t n;
   char **w = split_or_oom(c, line, v, &n);
-  if (!w) return;
+  if (!w) return NULL;
   bool ok = true;
   bool star = false;
   for (size_t i = 0; i < n; i++)
@@ -490,7 +517,15 @@ static void set_cors(load_ctx *c, const char *v, int line) {
     free(w[i]);
     w[i] = o;
   }
-  if (!unique_words(c, line, "allow_origins", w, n, ok)) return;
+  if (!unique_words(c, line, "allow_origins", w, n, ok)) return NULL;
+  *out_n = n;
+  return w;
+}
+
+static void set_cors(load_ctx *c, const char *v, int line) {
+  size_t n;
+  char **w = origin_list(c, v, line, &n);
+  if (!w) return;
   c->cfg->cors_origins = w;
   c->cfg->ncors_origins = n;
 }

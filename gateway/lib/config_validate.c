@@ -222,6 +222,15 @@ static void validate_upstreams(load_ctx *c) {
                   cfg_upstream_keys[tls_keys[j]]);
       }
     }
+    if (u->protocol != GW_PROTO_MCP) {
+      static const int mcp_keys[] = {K_UP_MCP_MAX_BODY, K_UP_ALLOW_ORIGINS, K_UP_SESSION_KEY_FILE};
+      for (size_t j = 0; j < sizeof mcp_keys / sizeof *mcp_keys; j++) {
+        int l = m->key_line[mcp_keys[j]];
+        if (l)
+          cfg_err(c, l, "[upstream:%s]: %s only applies to protocol = mcp", u->name,
+                  cfg_upstream_keys[mcp_keys[j]]);
+      }
+    }
     int cc = m->key_line[K_UP_CLIENT_CERT], ck = m->key_line[K_UP_CLIENT_KEY];
     if (cc && !ck)
       cfg_err(c, cc, "[upstream:%s]: client_cert without client_key", u->name);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 /* Certificates are loaded with the rest, so a bad one fails the load (or
  * the reload, which then keeps the running ones). */
 static void build_tls(gw_snapshot_t *s, const char *path, gw_errors_t *errs) {
@@ -20,6 +22,26 @@ static void build_tls(gw_snapshot_t *s, const char *path, gw_errors_t *errs) {
     if (u->url.scheme != GW_SCHEME_HTTPS) continue;
     s->upstream_tls[i] =
         tls_client_ctx(u->ca_file, u->client_cert, u->client_key, path, u->line, errs);
+  }
+}
+
+/* One key per MCP upstream: from its session_key_file (so instances that
+ * share the file accept each other's sessions), else the process's own. */
+static void load_mcp_keys(gw_snapshot_t *s, const char *path, gw_errors_t *errs) {
+  const gw_config_t *c = s->cfg;
+  s->mcp_keys = calloc(c->nupstreams ? c->nupstreams : 1, sizeof *s->mcp_keys);
+  if (!s->mcp_keys) {
+    gw_errors_add(errs, path, 0, "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < c->nupstreams; i++) {
+    const gw_upstream_cfg_t *u = &c->upstreams[i];
+    if (u->protocol != GW_PROTO_MCP) continue;
+    char why[400];
+    if (!u->session_key_file)
+      memcpy(s->mcp_keys[i], mcpsess_process_key(), MCPSESS_KEY_LEN);
+    else if (mcpsess_key_from_file(u->session_key_file, s->mcp_keys[i], why, sizeof why) != 0)
+      gw_errors_add(errs, path, u->session_key_line, "%s", why);
   }
 }
 
@@ -67,6 +89,7 @@ gw_snapshot_t *snapshot_load(const char *path, gw_snapshot_t *prev, gw_metrics_t
     if (auth_init(&s->auth, s->cfg, &s->keys, errs) && errs->n == 0)
       gw_errors_add(errs, path, 0, "cannot initialize authentication");
     build_tls(s, path, errs);
+    load_mcp_keys(s, path, errs);
     s->m2m = m2m_load(s->cfg, errs);
     /* A reload must not clear lockouts of failed client authentications. */
     if (s->m2m && prev && prev->m2m) m2m_inherit_limits(s->m2m, prev->m2m);
@@ -86,9 +109,11 @@ void snapshot_free(gw_snapshot_t *s) {
     keystore_free(&s->keys);
     for (size_t i = 0; s->upstream_tls && i < s->cfg->nupstreams; i++)
       SSL_CTX_free(s->upstream_tls[i]);
+    if (s->mcp_keys) OPENSSL_cleanse(s->mcp_keys, s->cfg->nupstreams * sizeof *s->mcp_keys);
     config_free(s->cfg);
   }
   free(s->upstream_tls);
+  free(s->mcp_keys);
   tls_server_free(s->server_tls);
   m2m_free(s->m2m);
   if (s->ml) metrics_labels_free(s->ml);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "keys.h"
 #include "m2m.h"
+#include "mcpsess.h"
 #include "metrics.h"
 #include "tls.h"
 
@@ -22,6 +23,7 @@ typedef struct gw_snapshot {
   gw_tls_server_t *server_tls;      /* for tls_listen; NULL without */
   SSL_CTX **upstream_tls;           /* per upstream: NULL for http:// */
   gw_m2m_t *m2m;                    /* the built-in M2M issuer, NULL when disabled */
+  unsigned char (*mcp_keys)[MCPSESS_KEY_LEN]; /* per upstream: the MCP session binding key */
   gw_mlabels_t *ml;                 /* this snapshot's indices into the process's metrics */
   struct gw_snapshot *next_retired; /* main loop only */
 } gw_snapshot_t;
