@@ -139,6 +139,10 @@ typedef struct gw_config {
   int admin_enabled;
   gw_listen_t admin_listen;     /* default 127.0.0.1:9901 when [admin] present without listen */
 
+  /* [decision]: listeners that judge requests and forward nothing */
+  gw_listen_t decision_listen[GW_MAX_LISTEN];
+  size_t ndecision_listen;
+
   gw_log_level_t log_level;     /* default info */
   char *access_log;             /* "-" = stdout (default), NULL/"off" = none, else path */
 

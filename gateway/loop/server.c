@@ -154,7 +154,10 @@ static int open_listener(worker_t *w, unsigned i, const gw_listen_t *l, int kind
   int fd = listen_fd(l, i, kind != LISTENER_ADMIN);
   if (fd < 0) {
     LOG_ERROR("cannot listen on %s%s: %s", l->text,
-              kind == LISTENER_TLS ? " (TLS)" : kind == LISTENER_ADMIN ? " (admin)" : "",
+              kind == LISTENER_TLS        ? " (TLS)"
+              : kind == LISTENER_ADMIN    ? " (admin)"
+              : kind == LISTENER_DECISION ? " (decision)"
+                                          : "",
               strerror(-fd));
     return 2;
   }
@@ -177,6 +180,8 @@ int server_start(server_t *s) {
       if (open_listener(w, i, &cfg->listen[l], LISTENER_PLAIN)) return 2;
     for (size_t l = 0; l < cfg->ntls_listen; l++)
       if (open_listener(w, i, &cfg->tls_listen[l], LISTENER_TLS)) return 2;
+    for (size_t l = 0; l < cfg->ndecision_listen; l++)
+      if (open_listener(w, i, &cfg->decision_listen[l], LISTENER_DECISION)) return 2;
     if (i == 0 && cfg->admin_enabled && open_listener(w, i, &cfg->admin_listen, LISTENER_ADMIN))
       return 2;
   }

@@ -25,10 +25,10 @@ struct gw_snapshot;
 struct server;
 
 #define GW_READ_BUF (64 * 1024)
-#define GW_MAX_LISTENERS (2 * GW_MAX_LISTEN + 1)
+#define GW_MAX_LISTENERS (3 * GW_MAX_LISTEN + 1)
 
 typedef enum { TMO_NONE = 0, TMO_HEADER, TMO_IDLE, TMO_CONNECT, TMO_RESPONSE, TMO_STREAM, TMO_POOL, TMO_LINGER } tmo_kind_t;
-enum { LISTENER_PLAIN = 0, LISTENER_ADMIN, LISTENER_TLS };
+enum { LISTENER_PLAIN = 0, LISTENER_ADMIN, LISTENER_TLS, LISTENER_DECISION };
 
 /* One configuration snapshot as a worker uses it: its upstream pools and
  * verifier. A request keeps the generation it started with; a replaced
