@@ -458,7 +458,7 @@ static void request_free(request_t *r) {
   outbuf_free(&r->m2mbody);
   wgen_release(r->gen);
   /* Big buffers (a huge head) are not worth keeping. */
-  if (w->nfree_reqs >= REQ_FREE_MAX || w->stopping || r->resp.cap > 16384 || r->h.arena_cap > 16384) {
+  if (w->nfree_reqs + 1 > REQ_FREE_MAX || w->stopping || r->resp.cap > 16384 || r->h.arena_cap > 16384) {
     request_destroy(r);
     return;
   }
