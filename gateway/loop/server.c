@@ -52,6 +52,19 @@ int server_bind(const gw_listen_t *l, int reuseport) {
   return fd;
 }
 
+/* SO_REUSEPORT lets any socket of the same user join the group: a second
+ * gateway (or anything else that set it) would share the port and get half
+ * the connections, silently. Before the first worker binds an address, a
+ * socket without SO_REUSEPORT must be able to take it: then nobody holds it.
+ * (Two instances starting within the same microseconds could both pass;
+ * the check is for the operator's mistake, not a lock.) */
+static int address_free(const gw_listen_t *l) {
+  int fd = server_bind(l, 0);
+  if (fd < 0) return fd;
+  close(fd);
+  return 0;
+}
+
 static int add_listener(worker_t *w, int fd, int kind) {
   gw_listener_t *l = &w->listeners[w->nlisteners];
   int rc = uv_poll_init_socket(&w->loop, &l->poll, fd);
@@ -143,7 +156,10 @@ static uint8_t passed_used[MAX_PASSED];
 
 static int listen_fd(const gw_listen_t *l, unsigned worker, int reuseport) {
   int k = sd_listen_fd_find(passed_fds, npassed, (const struct sockaddr *)&l->addr, l->addrlen);
-  if (k < 0) return server_bind(l, reuseport);
+  if (k < 0) {
+    int rc = reuseport && worker == 0 ? address_free(l) : 0;
+    return rc < 0 ? rc : server_bind(l, reuseport);
+  }
   passed_used[k] = 1;
   if (worker == 0) return passed_fds[k];
   int fd = fcntl(passed_fds[k], F_DUPFD_CLOEXEC, 0);
