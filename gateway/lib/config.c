@@ -33,6 +33,7 @@ const char *const cfg_server_keys[K_SRV_N] = {
     [K_SRV_HEADER_TIMEOUT] = "header_timeout",
     [K_SRV_IDLE_TIMEOUT] = "idle_timeout",
     [K_SRV_DRAIN_TIMEOUT] = "drain_timeout",
+    [K_SRV_SHUTDOWN_DELAY] = "shutdown_delay",
     [K_SRV_MAX_HEADERS] = "max_headers",
     [K_SRV_MAX_CONNECTIONS] = "max_connections",
 };

@@ -112,6 +112,7 @@ typedef struct gw_config {
   uint64_t header_timeout_ms;   /* default 10s */
   uint64_t idle_timeout_ms;     /* default 60s */
   uint64_t drain_timeout_ms;    /* default 30s */
+  uint64_t shutdown_delay_ms;   /* SIGTERM: unready, still serving, this long before the drain; default 0 */
   unsigned max_connections;     /* per process; default 10000 */
 
   /* [resource] */

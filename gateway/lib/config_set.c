@@ -182,6 +182,9 @@ static void set_server(load_ctx *c, int k, const char *v, int line) {
   case K_SRV_DRAIN_TIMEOUT:
     want_duration(c, line, "drain_timeout", v, 0, &cfg->drain_timeout_ms);
     return;
+  case K_SRV_SHUTDOWN_DELAY:
+    want_duration(c, line, "shutdown_delay", v, 0, &cfg->shutdown_delay_ms);
+    return;
   case K_SRV_MAX_HEADERS:
     if (want_uint(c, line, "max_headers", v, 1, 10000, &u)) cfg->max_headers = (unsigned)u;
     return;

@@ -94,6 +94,8 @@ static inline uint64_t worker_now(const worker_t *w) { return uv_now(&w->loop); 
  * gateway can serve (listeners up). */
 extern atomic_uint gw_open_connections;
 extern atomic_int gw_ready;
+/* 1 from SIGTERM on: /readyz answers 503 while listeners still serve (shutdown_delay). */
+extern atomic_int gw_stopping;
 /* max_connections as the descriptor limit allows (server.c sets it). */
 extern atomic_uint gw_fd_max_connections;
 static inline unsigned worker_max_connections(const gw_config_t *cfg) {
