@@ -15,6 +15,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Something already listening on one of our ports would answer the readiness
+# check below in our gateway's place (or take its traffic): refuse to start.
+# curl's exit 7 is "connection refused", i.e. the port is free.
+for port in 8080 9901 9001 9002; do
+  curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/" 2>/dev/null
+  if [ $? -ne 7 ]; then
+    echo "make run: 127.0.0.1:$port is already in use by another process" >&2
+    exit 2
+  fi
+done
+
 for port in 9001 9002; do
   node tests/servers/upstream.js --demo --port "$port" > /dev/null &
   pids="$pids $!"
@@ -32,6 +43,13 @@ until curl -fsS -o /dev/null http://127.0.0.1:9901/readyz 2>/dev/null; do
   fi
   sleep 0.1
 done
+# The answer must have come from the gateway started here, still running.
+if ! kill -0 "$gw" 2>/dev/null; then
+  wait "$gw"
+  rc=$?
+  echo "gateway exited ($rc)" >&2
+  exit "$rc"
+fi
 cat <<'MSG'
 
   The gateway is up on http://127.0.0.1:8080 (admin: http://127.0.0.1:9901),

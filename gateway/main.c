@@ -97,6 +97,14 @@ static void on_drain_timeout(uv_timer_t *t) {
   server_command(&a->server, SERVER_STOP);
 }
 
+static void start_drain(uv_timer_t *t) {
+  app_t *a = t->data;
+  uint64_t ms = a->current->cfg->drain_timeout_ms;
+  LOG_INFO("draining (up to %llums)", (unsigned long long)ms);
+  server_command(&a->server, SERVER_DRAIN);
+  uv_timer_start(&a->drain_timer, on_drain_timeout, ms, 0);
+}
+
 static void on_stop_signal(uv_signal_t *s, int signum) {
   app_t *a = s->data;
   if (a->draining) {
@@ -104,12 +112,18 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
     return;
   }
   a->draining = 1;
+  atomic_store(&gw_stopping, 1);
   sd_notify_stopping("draining");
-  uint64_t ms = a->current->cfg->drain_timeout_ms;
-  LOG_INFO("%s: draining (up to %llums)", signum == SIGTERM ? "SIGTERM" : "SIGINT",
-           (unsigned long long)ms);
-  server_command(&a->server, SERVER_DRAIN);
-  uv_timer_start(&a->drain_timer, on_drain_timeout, ms, 0);
+  uint64_t delay = a->current->cfg->shutdown_delay_ms;
+  LOG_INFO("%s: stopping; /readyz is 503 from now on", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (delay) {
+    /* A load balancer that polls /readyz takes the instance out before
+     * its listeners close: requests routed meanwhile are still served. */
+    LOG_INFO("shutdown_delay: serving for %llums before the drain", (unsigned long long)delay);
+    uv_timer_start(&a->drain_timer, start_drain, delay, 0);
+    return;
+  }
+  start_drain(&a->drain_timer);
 }
 
 /* Frees replaced snapshots no worker uses any more. Their key stores were

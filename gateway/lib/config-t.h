@@ -28,7 +28,8 @@ enum sec_kind {
   SEC_ADMIN,
   SEC_LOG,
   SEC_M2M,
-  SEC_TLS
+  SEC_TLS,
+  SEC_DECISION
 };
 
 enum {
@@ -46,6 +47,7 @@ enum {
   K_SRV_MAX_CONNECTIONS,
   K_SRV_TLS_CIPHERS,
   K_SRV_TLS_TICKET_ROTATE,
+  K_SRV_SHUTDOWN_DELAY,
   K_SRV_N
 };
 
@@ -88,6 +90,7 @@ enum {
 enum { K_POL_FILE, K_POL_N };
 enum { K_CORS_ORIGINS, K_CORS_N };
 enum { K_ADM_LISTEN, K_ADM_N };
+enum { K_DEC_LISTEN, K_DEC_N };
 enum { K_LOG_LEVEL, K_LOG_ACCESS, K_LOG_N };
 enum {
   K_M2M_ENABLE,
@@ -127,9 +130,9 @@ typedef struct {
   size_t cur_idx;
 
   sec_meta server, resource, policy, forward, cors, admin, log;
-  sec_meta m2m;
+  sec_meta m2m, decision;
   sec_meta *issuer_meta, *upstream_meta, *tls_meta; /* parallel to cfg->issuers/upstreams/tls_certs */
-  int listen_line[GW_MAX_LISTEN], tls_listen_line[GW_MAX_LISTEN];
+  int listen_line[GW_MAX_LISTEN], tls_listen_line[GW_MAX_LISTEN], decision_listen_line[GW_MAX_LISTEN];
   int *forward_line; /* parallel to cfg->forward */
 } load_ctx;
 

@@ -33,6 +33,7 @@ const char *const cfg_server_keys[K_SRV_N] = {
     [K_SRV_HEADER_TIMEOUT] = "header_timeout",
     [K_SRV_IDLE_TIMEOUT] = "idle_timeout",
     [K_SRV_DRAIN_TIMEOUT] = "drain_timeout",
+    [K_SRV_SHUTDOWN_DELAY] = "shutdown_delay",
     [K_SRV_MAX_HEADERS] = "max_headers",
     [K_SRV_MAX_CONNECTIONS] = "max_connections",
 };
@@ -82,6 +83,7 @@ static const char *const policy_keys[K_POL_N] = {[K_POL_FILE] = "file"};
 static const char *const cors_keys[K_CORS_N] = {[K_CORS_ORIGINS] = "allow_origins"};
 
 static const char *const admin_keys[K_ADM_N] = {[K_ADM_LISTEN] = "listen"};
+static const char *const decision_keys[K_DEC_N] = {[K_DEC_LISTEN] = "listen"};
 
 static const char *const log_keys[K_LOG_N] = {[K_LOG_LEVEL] = "level", [K_LOG_ACCESS] = "access"};
 
@@ -187,7 +189,7 @@ static int on_section(load_ctx *c, const char *section, int line) {
   } singles[] = {
       {"server", SEC_SERVER}, {"resource", SEC_RESOURCE}, {"policy", SEC_POLICY},
       {"forward", SEC_FORWARD}, {"cors", SEC_CORS},      {"admin", SEC_ADMIN},
-      {"log", SEC_LOG},       {"m2m", SEC_M2M},
+      {"log", SEC_LOG},       {"m2m", SEC_M2M},       {"decision", SEC_DECISION},
   };
   gw_config_t *cfg = c->cfg;
   c->cur = SEC_IGNORE;
@@ -201,6 +203,7 @@ static int on_section(load_ctx *c, const char *section, int line) {
                   : singles[i].kind == SEC_CORS     ? &c->cors
                   : singles[i].kind == SEC_ADMIN    ? &c->admin
                   : singles[i].kind == SEC_M2M      ? &c->m2m
+                  : singles[i].kind == SEC_DECISION ? &c->decision
                                                     : &c->log;
     if (m->line) {
       cfg_err(c, line, "duplicate section [%s] (first at line %d)", section, m->line);
@@ -298,6 +301,7 @@ static int on_key(load_ctx *c, const char *section, const char *name, const char
   case SEC_ADMIN: tab = admin_keys, n = K_ADM_N, m = &c->admin; break;
   case SEC_LOG: tab = log_keys, n = K_LOG_N, m = &c->log; break;
   case SEC_M2M: tab = m2m_keys, n = K_M2M_N, m = &c->m2m; break;
+  case SEC_DECISION: tab = decision_keys, n = K_DEC_N, m = &c->decision; break;
   case SEC_TLS: tab = cfg_tlscert_keys, n = K_TLS_N, m = &c->tls_meta[c->cur_idx]; break;
   default: return 1;
   }
@@ -306,7 +310,8 @@ static int on_key(load_ctx *c, const char *section, const char *name, const char
     cfg_err(c, line, "unknown key " GW_VFMT " in [%s]", GW_VARG(name), section);
     return 0;
   }
-  bool multi = c->cur == SEC_SERVER && (k == K_SRV_LISTEN || k == K_SRV_TLS_LISTEN);
+  bool multi = (c->cur == SEC_SERVER && (k == K_SRV_LISTEN || k == K_SRV_TLS_LISTEN)) ||
+               c->cur == SEC_DECISION;
   if (m->key_line[k] && !multi) {
     cfg_err(c, line, "duplicate key '%s' in [%s] (first at line %d)", name, section,
             m->key_line[k]);

@@ -120,6 +120,7 @@ typedef struct gw_config {
   uint64_t header_timeout_ms;   /* default 10s */
   uint64_t idle_timeout_ms;     /* default 60s */
   uint64_t drain_timeout_ms;    /* default 30s */
+  uint64_t shutdown_delay_ms;   /* SIGTERM: unready, still serving, this long before the drain; default 0 */
   unsigned max_connections;     /* per process; default 10000 */
 
   /* [resource] */
@@ -146,6 +147,10 @@ typedef struct gw_config {
 
   int admin_enabled;
   gw_listen_t admin_listen;     /* default 127.0.0.1:9901 when [admin] present without listen */
+
+  /* [decision]: listeners that judge requests and forward nothing */
+  gw_listen_t decision_listen[GW_MAX_LISTEN];
+  size_t ndecision_listen;
 
   gw_log_level_t log_level;     /* default info */
   char *access_log;             /* "-" = stdout (default), NULL/"off" = none, else path */

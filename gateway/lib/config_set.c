@@ -115,24 +115,27 @@ static char **split_or_oom(load_ctx *c, int line, const char *v, size_t *n) {
   return w;
 }
 
+/* One more address of a key that may repeat (listen, tls_listen, [decision] listen). */
+static void add_listen(load_ctx *c, int line, const char *key, const char *v, gw_listen_t *arr,
+                       size_t *n, int *lines) {
+  if (*n == GW_MAX_LISTEN) {
+    cfg_err(c, line, "%s: too many addresses (max %d)", key, GW_MAX_LISTEN);
+    return;
+  }
+  if (!want_listen(c, line, key, v, &arr[*n])) return;
+  lines[(*n)++] = line;
+}
+
 static void set_server(load_ctx *c, int k, const char *v, int line) {
   gw_config_t *cfg = c->cfg;
   uint64_t u;
   switch (k) {
   case K_SRV_LISTEN:
-  case K_SRV_TLS_LISTEN: {
-    bool tls = k == K_SRV_TLS_LISTEN;
-    size_t *n = tls ? &cfg->ntls_listen : &cfg->nlisten;
-    if (*n == GW_MAX_LISTEN) {
-      cfg_err(c, line, "%s: too many addresses (max %d)", cfg_server_keys[k], GW_MAX_LISTEN);
-      return;
-    }
-    gw_listen_t *arr = tls ? cfg->tls_listen : cfg->listen;
-    if (!want_listen(c, line, cfg_server_keys[k], v, &arr[*n])) return;
-    (tls ? c->tls_listen_line : c->listen_line)[*n] = line;
-    (*n)++;
+    add_listen(c, line, cfg_server_keys[k], v, cfg->listen, &cfg->nlisten, c->listen_line);
     return;
-  }
+  case K_SRV_TLS_LISTEN:
+    add_listen(c, line, cfg_server_keys[k], v, cfg->tls_listen, &cfg->ntls_listen, c->tls_listen_line);
+    return;
   case K_SRV_TLS_CERT:
     cfg->tls_cert = cfg_resolve_path(c, line, v);
     return;
@@ -178,6 +181,9 @@ static void set_server(load_ctx *c, int k, const char *v, int line) {
     return;
   case K_SRV_DRAIN_TIMEOUT:
     want_duration(c, line, "drain_timeout", v, 0, &cfg->drain_timeout_ms);
+    return;
+  case K_SRV_SHUTDOWN_DELAY:
+    want_duration(c, line, "shutdown_delay", v, 0, &cfg->shutdown_delay_ms);
     return;
   case K_SRV_MAX_HEADERS:
     if (want_uint(c, line, "max_headers", v, 1, 10000, &u)) cfg->max_headers = (unsigned)u;
@@ -706,6 +712,8 @@ void cfg_set_value(load_ctx *c, int k, const char *value, int line) {
   case SEC_LOG: set_log(c, k, value, line); break;
   case SEC_M2M: set_m2m(c, k, value, line); break;
   case SEC_TLS: set_tls(c, k, value, line); break;
+  case SEC_DECISION: add_listen(c, line, "listen", value, c->cfg->decision_listen,
+                                &c->cfg->ndecision_listen, c->decision_listen_line); break;
   default: break;
   }
 }

@@ -44,7 +44,7 @@ static void validate_listeners(load_ctx *c) {
   struct {
     const gw_listen_t *l;
     int line;
-  } all[2 * GW_MAX_LISTEN + 1];
+  } all[3 * GW_MAX_LISTEN + 1];
   size_t n = 0;
   for (size_t i = 0; i < cfg->nlisten; i++) {
     all[n].l = &cfg->listen[i];
@@ -53,6 +53,10 @@ static void validate_listeners(load_ctx *c) {
   for (size_t i = 0; i < cfg->ntls_listen; i++) {
     all[n].l = &cfg->tls_listen[i];
     all[n++].line = c->tls_listen_line[i];
+  }
+  for (size_t i = 0; i < cfg->ndecision_listen; i++) {
+    all[n].l = &cfg->decision_listen[i];
+    all[n++].line = c->decision_listen_line[i];
   }
   if (cfg->admin_enabled) {
     int al = c->admin.key_line[K_ADM_LISTEN];
@@ -111,6 +115,8 @@ static void validate_server(load_ctx *c) {
     cfg->admin_enabled = 1;
     if (!c->admin.key_line[K_ADM_LISTEN]) config_parse_listen("127.0.0.1:9901", &cfg->admin_listen);
   }
+  if (c->decision.line && !c->decision.key_line[K_DEC_LISTEN])
+    cfg_err(c, c->decision.line, "[decision] needs listen");
   validate_listeners(c);
 
   if (!cfg->public_url && !c->server.key_line[K_SRV_PUBLIC_URL]) {

@@ -103,6 +103,7 @@ void access_log_request(const request_t *r, int is_admin) {
   if (r->decision) outbuf_printf(&w->access, ",\"decision\":\"%s\"", r->decision);
   if (r->reason) outbuf_printf(&w->access, ",\"reason\":\"%s\"", r->reason);
   if (r->kind) outbuf_printf(&w->access, ",\"kind\":\"%s\"", r->kind);
+  if (r->decide_only) OUTBUF_LIT(&w->access, ",\"mode\":\"decision\"");
   outbuf_append(&w->access, r->logx.data, r->logx.len);
   OUTBUF_LIT(&w->access, "}\n");
   if (w->access.len > ACCESS_FLUSH_BYTES) access_log_flush(w);

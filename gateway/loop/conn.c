@@ -39,6 +39,7 @@ struct client {
   char *pending;          /* input not yet parsed (pipelining, waiting for upstream) */
   uint32_t pending_len;
   uint8_t is_admin;
+  uint8_t is_decision;    /* a [decision] listener's: judged, never forwarded */
   uint8_t reading;
   uint8_t closing;        /* uv_close called */
   uint8_t close_after_flush;
@@ -76,6 +77,7 @@ static void request_free(request_t *r);
 
 worker_t *conn_worker(const client_t *c) { return c->w; }
 int conn_is_admin(const client_t *c) { return c->is_admin; }
+int conn_is_decision(const client_t *c) { return c->is_decision; }
 int conn_is_tls(const client_t *c) { return stream_is_tls(&c->wq); }
 
 void conn_peer_ip(const client_t *c, char *buf, size_t cap) {
@@ -205,6 +207,7 @@ static void conn_accepted(worker_t *w, const gw_listener_t *l, int fd) {
     return;
   }
   c->is_admin = l->kind == LISTENER_ADMIN;
+  c->is_decision = l->kind == LISTENER_DECISION;
   int is_tls = l->kind == LISTENER_TLS;
   unsigned open = atomic_fetch_add(&gw_open_connections, 1) + 1;
   if (w->mc) metrics_open_connections_add(w->mc, 1);

@@ -30,6 +30,7 @@ void conn_free_recycled(worker_t *w);
 
 worker_t *conn_worker(const client_t *c);
 int conn_is_admin(const client_t *c);
+int conn_is_decision(const client_t *c);
 int conn_is_tls(const client_t *c);
 void conn_peer_ip(const client_t *c, char *buf, size_t cap);
 

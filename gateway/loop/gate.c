@@ -14,6 +14,7 @@
 #include "answer.h"
 #include "auth.h"
 #include "conn.h"
+#include "http.h"
 #include "keys.h"
 #include "local.h"
 #include "log.h"
@@ -198,10 +199,12 @@ static void apply_identity(client_t *c, request_t *r, const gw_tokcache_val_t *v
   const gw_config_t *cfg = r->gen->cfg;
   for (size_t k = 0; k < cfg->nforward && VERIFY_STR_FWD + k < v->nstrs; k++) {
     const char *s = v->strs[VERIFY_STR_FWD + k];
-    if (!s) continue; /* absent or not a clean string/number: omitted */
+    /* Absent or not a clean string/number: omitted; a decision answer
+     * carries it empty instead (see decision_allow). */
+    if (!s && !r->decide_only) continue;
     outbuf_append(&r->ident, cfg->forward[k].header, strlen(cfg->forward[k].header));
     OUTBUF_LIT(&r->ident, ": ");
-    outbuf_append(&r->ident, s, v->lens[VERIFY_STR_FWD + k]);
+    if (s) outbuf_append(&r->ident, s, v->lens[VERIFY_STR_FWD + k]);
     outbuf_append(&r->ident, "\r\n", 2);
   }
   r->kind = v->kind == GW_TOKEN_M2M ? "m2m" : "user";
@@ -223,7 +226,32 @@ static void apply_identity(client_t *c, request_t *r, const gw_tokcache_val_t *v
   }
 }
 
+/* Decision mode, allowed: 200 with the identity headers for the caller to
+ * copy upstream. Every [forward] header is there, empty when the token has
+ * no such claim or there is no token (a public route), so a proxy that
+ * copies them replaces whatever copy the client sent. */
+static void decision_allow(client_t *c, request_t *r) {
+  const gw_config_t *cfg = r->gen->cfg;
+  if (!r->kind) {
+    r->ident.len = 0;
+    for (size_t k = 0; k < cfg->nforward; k++) {
+      outbuf_append(&r->ident, cfg->forward[k].header, strlen(cfg->forward[k].header));
+      OUTBUF_LIT(&r->ident, ": \r\n");
+    }
+  }
+  OUTBUF_LIT(&r->ident, "Cache-Control: no-store\r\n");
+  if (outbuf_append(&r->ident, "", 1) != 0) {
+    conn_answer(c, ANS_NO_MEMORY, NULL);
+    return;
+  }
+  conn_answer_raw(c, 200, r->ident.data, NULL, 0);
+}
+
 void gate_forward(client_t *c, request_t *r) {
+  if (r->decide_only) {
+    decision_allow(c, r);
+    return;
+  }
   uint64_t max = request_upstream(r)->max_body;
   if (max && !r->h.chunked_in && r->h.content_length > max) {
     conn_answer(c, ANS_PAYLOAD_TOO_LARGE, NULL);
@@ -369,8 +397,63 @@ static void request_id(client_t *c, request_t *r) {
   *p = '\0';
 }
 
+/* The one header named lname, when present once: its value (offset, length).
+ * Twice is refused (which one would the proxy have meant?). */
+static int original_field(request_t *r, const char *lname, uint32_t *off, uint32_t *len,
+                          const char **why) {
+  int n = 0;
+  const hdr_t *h = req_header(r, lname, &n);
+  if (n > 1) {
+    *why = "a forwarded-request header is repeated";
+    return -1;
+  }
+  if (!h) return 0;
+  if (h->val_len == 0) {
+    *why = "a forwarded-request header is empty";
+    return -1;
+  }
+  *off = h->val_off;
+  *len = h->val_len;
+  return 1;
+}
+
+/* A decision listener judges the request its caller received: method and
+ * URI from X-Forwarded-Method and X-Forwarded-Uri (or nginx's
+ * X-Original-URI) when present (Traefik, Caddy, nginx), else the request's
+ * own (Envoy ext_authz). From here on the request is that original one. */
+static int decision_original(request_t *r, const char **why) {
+  uint32_t off = 0, len = 0;
+  int rc = original_field(r, "x-forwarded-method", &off, &len, why);
+  if (rc < 0) return -1;
+  if (rc) {
+    for (uint32_t i = 0; i < len; i++)
+      if (!http_is_tchar((unsigned char)r->h.arena[off + i])) {
+        *why = "X-Forwarded-Method is not a method";
+        return -1;
+      }
+    r->h.method_off = off;
+    r->h.method_len = len;
+  }
+  rc = original_field(r, "x-forwarded-uri", &off, &len, why);
+  if (rc == 0) rc = original_field(r, "x-original-uri", &off, &len, why);
+  if (rc < 0) return -1;
+  if (rc) {
+    r->h.url_off = off;
+    r->h.url_len = len;
+  }
+  return 0;
+}
+
 void gate_request(client_t *c, request_t *r) {
   request_id(c, r);
+  if (conn_is_decision(c)) {
+    r->decide_only = 1;
+    const char *why = NULL;
+    if (decision_original(r, &why) < 0) {
+      conn_answer(c, ANS_BAD_REQUEST, why);
+      return;
+    }
+  }
   size_t ml;
   const char *m = req_method(r, &ml);
   gw_target_t t;

@@ -28,6 +28,26 @@ static int path_is(const request_t *r, const char *p) {
 
 /* ---- the admin listener ---------------------------------------------------- */
 
+/* Why /readyz is 503, into why (so an operator sees what to fix); 0 when ready. */
+static int not_ready(worker_t *w, char *why, size_t cap) {
+  if (atomic_load(&gw_stopping) || w->draining) {
+    snprintf(why, cap, "shutting down");
+    return 1;
+  }
+  if (!atomic_load(&gw_ready)) {
+    snprintf(why, cap, "starting: listeners not up yet");
+    return 1;
+  }
+  gw_keystore_t *ks = &w->cur->snap->keys;
+  size_t n = (size_t)snprintf(why, cap, "no key set loaded yet for issuer");
+  int missing = 0;
+  for (size_t i = 0; i < ks->n && n < cap; i++) {
+    if (keystore_generation(ks, i) != 0) continue;
+    n += (size_t)snprintf(why + n, cap - n, "%s %s", missing++ ? "," : "", ks->iss[i].cfg->name);
+  }
+  return missing > 0;
+}
+
 void local_admin(client_t *c, request_t *r) {
   worker_t *w = conn_worker(c);
   const char *url = r->h.arena + r->h.url_off;
@@ -48,11 +68,12 @@ void local_admin(client_t *c, request_t *r) {
                     body, len);
     free(body);
   } else if (ulen == 7 && memcmp(url, "/readyz", 7) == 0) {
-    if (atomic_load(&gw_ready) && keystore_all_loaded(&w->cur->snap->keys) && !w->draining) {
+    char why[300];
+    if (!not_ready(w, why, sizeof why)) {
       static const char ready[] = "{\"status\":\"ready\"}";
       conn_answer_raw(c, 200, ANSWER_JSON_HEADERS, ready, sizeof ready - 1);
     } else {
-      conn_answer(c, ANS_NOT_READY, w->draining ? "draining" : "not ready");
+      conn_answer(c, ANS_NOT_READY, why);
     }
   } else {
     conn_answer(c, ANS_NOT_FOUND, "no such admin endpoint");

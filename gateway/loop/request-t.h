@@ -37,6 +37,7 @@ struct request {
   uint8_t upstream_reusable;
   uint8_t in_field;       /* the response parser is inside a header name */
   uint8_t logged;         /* the access log has its line */
+  uint8_t decide_only;    /* from a [decision] listener: answered, never forwarded */
   const char *err_desc;   /* set by a response callback that refused */
   int status;             /* status sent to the client (0: nothing sent) */
   uint64_t bytes_out;     /* response bytes sent to the client (body + head) */

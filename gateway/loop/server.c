@@ -52,6 +52,19 @@ int server_bind(const gw_listen_t *l, int reuseport) {
   return fd;
 }
 
+/* SO_REUSEPORT lets any socket of the same user join the group: a second
+ * gateway (or anything else that set it) would share the port and get half
+ * the connections, silently. Before the first worker binds an address, a
+ * socket without SO_REUSEPORT must be able to take it: then nobody holds it.
+ * (Two instances starting within the same microseconds could both pass;
+ * the check is for the operator's mistake, not a lock.) */
+static int address_free(const gw_listen_t *l) {
+  int fd = server_bind(l, 0);
+  if (fd < 0) return fd;
+  close(fd);
+  return 0;
+}
+
 static int add_listener(worker_t *w, int fd, int kind) {
   gw_listener_t *l = &w->listeners[w->nlisteners];
   int rc = uv_poll_init_socket(&w->loop, &l->poll, fd);
@@ -143,7 +156,10 @@ static uint8_t passed_used[MAX_PASSED];
 
 static int listen_fd(const gw_listen_t *l, unsigned worker, int reuseport) {
   int k = sd_listen_fd_find(passed_fds, npassed, (const struct sockaddr *)&l->addr, l->addrlen);
-  if (k < 0) return server_bind(l, reuseport);
+  if (k < 0) {
+    int rc = reuseport && worker == 0 ? address_free(l) : 0;
+    return rc < 0 ? rc : server_bind(l, reuseport);
+  }
   passed_used[k] = 1;
   if (worker == 0) return passed_fds[k];
   int fd = fcntl(passed_fds[k], F_DUPFD_CLOEXEC, 0);
@@ -154,7 +170,10 @@ static int open_listener(worker_t *w, unsigned i, const gw_listen_t *l, int kind
   int fd = listen_fd(l, i, kind != LISTENER_ADMIN);
   if (fd < 0) {
     LOG_ERROR("cannot listen on %s%s: %s", l->text,
-              kind == LISTENER_TLS ? " (TLS)" : kind == LISTENER_ADMIN ? " (admin)" : "",
+              kind == LISTENER_TLS        ? " (TLS)"
+              : kind == LISTENER_ADMIN    ? " (admin)"
+              : kind == LISTENER_DECISION ? " (decision)"
+                                          : "",
               strerror(-fd));
     return 2;
   }
@@ -177,6 +196,8 @@ int server_start(server_t *s) {
       if (open_listener(w, i, &cfg->listen[l], LISTENER_PLAIN)) return 2;
     for (size_t l = 0; l < cfg->ntls_listen; l++)
       if (open_listener(w, i, &cfg->tls_listen[l], LISTENER_TLS)) return 2;
+    for (size_t l = 0; l < cfg->ndecision_listen; l++)
+      if (open_listener(w, i, &cfg->decision_listen[l], LISTENER_DECISION)) return 2;
     if (i == 0 && cfg->admin_enabled && open_listener(w, i, &cfg->admin_listen, LISTENER_ADMIN))
       return 2;
   }

@@ -25,10 +25,10 @@ struct gw_snapshot;
 struct server;
 
 #define GW_READ_BUF (64 * 1024)
-#define GW_MAX_LISTENERS (2 * GW_MAX_LISTEN + 1)
+#define GW_MAX_LISTENERS (3 * GW_MAX_LISTEN + 1)
 
 typedef enum { TMO_NONE = 0, TMO_HEADER, TMO_IDLE, TMO_CONNECT, TMO_RESPONSE, TMO_STREAM, TMO_POOL, TMO_LINGER } tmo_kind_t;
-enum { LISTENER_PLAIN = 0, LISTENER_ADMIN, LISTENER_TLS };
+enum { LISTENER_PLAIN = 0, LISTENER_ADMIN, LISTENER_TLS, LISTENER_DECISION };
 
 /* One configuration snapshot as a worker uses it: its upstream pools and
  * verifier. A request keeps the generation it started with; a replaced
@@ -94,6 +94,8 @@ static inline uint64_t worker_now(const worker_t *w) { return uv_now(&w->loop); 
  * gateway can serve (listeners up). */
 extern atomic_uint gw_open_connections;
 extern atomic_int gw_ready;
+/* 1 from SIGTERM on: /readyz answers 503 while listeners still serve (shutdown_delay). */
+extern atomic_int gw_stopping;
 /* max_connections as the descriptor limit allows (server.c sets it). */
 extern atomic_uint gw_fd_max_connections;
 static inline unsigned worker_max_connections(const gw_config_t *cfg) {

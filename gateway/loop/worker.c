@@ -20,6 +20,7 @@
 
 atomic_uint gw_open_connections;
 atomic_int gw_ready;
+atomic_int gw_stopping;
 atomic_uint gw_fd_max_connections = UINT_MAX;
 
 static void worker_close_handles(worker_t *w);
