@@ -18,6 +18,7 @@
 #include "local.h"
 #include "log.h"
 #include "pathnorm.h"
+#include "revocations.h"
 #include "snapshot.h"
 #include "upstream.h"
 #include "verify.h"
@@ -310,6 +311,13 @@ static void gate_auth(client_t *c, request_t *r) {
     return;
   }
   if (!val) val = &fresh;
+  if (revocations_refuse(r, val)) {
+    jwt_claims_free(&cl);
+    r->mreason = GW_MREASON_REVOKED;
+    r->reason = "revoked";
+    refuse(c, r, ANS_INVALID_TOKEN, "token has been revoked", NULL);
+    return;
+  }
   gw_scopeset_t missing = 0;
   gw_policy_verdict_t verdict =
       a->policy ? policy_decide(a->policy, rt, 1, val->scopes, &missing) : GW_POLICY_ALLOW;
