@@ -398,11 +398,12 @@ static void ssf_done(request_t *r) {
   const gw_config_t *cfg = r->gen->cfg;
   r->decision = "ssf";
   const hdr_t *ct = req_header(r, "content-type", NULL);
-  if (!ct || !http_name_eq(r->h.arena + ct->val_off,
-                           strcspn(r->h.arena + ct->val_off, ";") < ct->val_len
-                               ? strcspn(r->h.arena + ct->val_off, ";")
-                               : ct->val_len,
-                           "application/secevent+jwt")) {
+  /* The media type, before any parameter (the arena is not NUL-terminated). */
+  const char *ctv = ct ? r->h.arena + ct->val_off : NULL;
+  const char *semi = ct ? memchr(ctv, ';', ct->val_len) : NULL;
+  size_t ctl = ct ? (semi ? (size_t)(semi - ctv) : ct->val_len) : 0;
+  while (ctl && (ctv[ctl - 1] == ' ' || ctv[ctl - 1] == '\t')) ctl--;
+  if (!ct || !http_name_eq(ctv, ctl, "application/secevent+jwt")) {
     ssf_error(c, "invalid_request", "Content-Type must be application/secevent+jwt");
     return;
   }
