@@ -29,7 +29,8 @@ enum sec_kind {
   SEC_LOG,
   SEC_M2M,
   SEC_TLS,
-  SEC_DECISION
+  SEC_DECISION,
+  SEC_REVOCATION
 };
 
 enum {
@@ -108,6 +109,7 @@ enum {
 };
 
 enum { K_TLS_SERVER_NAMES, K_TLS_CERT, K_TLS_KEY, K_TLS_N };
+enum { K_REV_ADMIN_TOKEN, K_REV_SSF_ISSUER, K_REV_SSF_PATH, K_REV_RETAIN, K_REV_N };
 /* Key names, indexed by the K_* values above (the rest stay in config.c). */
 extern const char *const cfg_server_keys[K_SRV_N];
 extern const char *const cfg_upstream_keys[K_UP_N];
@@ -130,7 +132,7 @@ typedef struct {
   size_t cur_idx;
 
   sec_meta server, resource, policy, forward, cors, admin, log;
-  sec_meta m2m, decision;
+  sec_meta m2m, decision, revocation;
   sec_meta *issuer_meta, *upstream_meta, *tls_meta; /* parallel to cfg->issuers/upstreams/tls_certs */
   int listen_line[GW_MAX_LISTEN], tls_listen_line[GW_MAX_LISTEN], decision_listen_line[GW_MAX_LISTEN];
   int *forward_line; /* parallel to cfg->forward */

@@ -101,6 +101,13 @@ static const char *const m2m_keys[K_M2M_N] = {
     [K_M2M_LOCKOUT] = "lockout",
 };
 
+static const char *const revocation_keys[K_REV_N] = {
+    [K_REV_ADMIN_TOKEN] = "admin_token_file",
+    [K_REV_SSF_ISSUER] = "ssf_issuer",
+    [K_REV_SSF_PATH] = "ssf_path",
+    [K_REV_RETAIN] = "retain",
+};
+
 const char *const cfg_tlscert_keys[K_TLS_N] = {
     [K_TLS_SERVER_NAMES] = "server_names",
     [K_TLS_CERT] = "cert",
@@ -190,6 +197,7 @@ static int on_section(load_ctx *c, const char *section, int line) {
       {"server", SEC_SERVER}, {"resource", SEC_RESOURCE}, {"policy", SEC_POLICY},
       {"forward", SEC_FORWARD}, {"cors", SEC_CORS},      {"admin", SEC_ADMIN},
       {"log", SEC_LOG},       {"m2m", SEC_M2M},       {"decision", SEC_DECISION},
+      {"revocation", SEC_REVOCATION},
   };
   gw_config_t *cfg = c->cfg;
   c->cur = SEC_IGNORE;
@@ -204,6 +212,7 @@ static int on_section(load_ctx *c, const char *section, int line) {
                   : singles[i].kind == SEC_ADMIN    ? &c->admin
                   : singles[i].kind == SEC_M2M      ? &c->m2m
                   : singles[i].kind == SEC_DECISION ? &c->decision
+                  : singles[i].kind == SEC_REVOCATION ? &c->revocation
                                                     : &c->log;
     if (m->line) {
       cfg_err(c, line, "duplicate section [%s] (first at line %d)", section, m->line);
@@ -302,6 +311,7 @@ static int on_key(load_ctx *c, const char *section, const char *name, const char
   case SEC_LOG: tab = log_keys, n = K_LOG_N, m = &c->log; break;
   case SEC_M2M: tab = m2m_keys, n = K_M2M_N, m = &c->m2m; break;
   case SEC_DECISION: tab = decision_keys, n = K_DEC_N, m = &c->decision; break;
+  case SEC_REVOCATION: tab = revocation_keys, n = K_REV_N, m = &c->revocation; break;
   case SEC_TLS: tab = cfg_tlscert_keys, n = K_TLS_N, m = &c->tls_meta[c->cur_idx]; break;
   default: return 1;
   }
@@ -447,5 +457,8 @@ void config_free(gw_config_t *cfg) {
   free(cfg->m2m.clients_file);
   free(cfg->m2m.jwks_path);
   free(cfg->m2m.token_path);
+  free(cfg->revocation.admin_token_file);
+  free(cfg->revocation.ssf_issuer);
+  free(cfg->revocation.ssf_path);
   free(cfg);
 }

@@ -98,6 +98,17 @@ typedef struct {
   int clients_line;
 } gw_m2m_cfg_t;
 
+/* [revocation]: see revoke.h. The admin write endpoints exist only with
+ * admin_token_file; the SSF receiver only with ssf_issuer. */
+typedef struct {
+  char *admin_token_file;      /* resolved path or NULL */
+  char *ssf_issuer;            /* NAME of an [issuer:NAME] or NULL */
+  size_t ssf_issuer_index;     /* its index in issuers, when ssf_issuer is set */
+  char *ssf_path;              /* default "/ssf/push" */
+  uint64_t retain_ms;          /* default 2h */
+  int line, admin_token_line;
+} gw_revocation_cfg_t;
+
 typedef struct gw_config {
   char *path;          /* as given */
   char *dir;           /* directory of path, for relative paths */
@@ -157,6 +168,8 @@ typedef struct gw_config {
 
   /* [m2m] */
   gw_m2m_cfg_t m2m;
+
+  gw_revocation_cfg_t revocation;
 } gw_config_t;
 
 /* Load and validate. Returns a new config, or NULL with errors in *errs

@@ -559,7 +559,7 @@ static void set_log(load_ctx *c, int k, const char *v, int line) {
     cfg->access_log = cfg_resolve_path(c, line, v);
 }
 
-/* [m2m] paths are served by the gateway itself: absolute, canonical (the
+/* [m2m] paths and ssf_path are served by the gateway itself: absolute, canonical (the
  * same rules as an upstream prefix), so that they match a normalized path. */
 static void set_m2m_path(load_ctx *c, int line, const char *key, const char *v, char **out) {
   const char *why = prefix_problem(v);
@@ -700,6 +700,25 @@ static void set_m2m(load_ctx *c, int k, const char *v, int line) {
   }
 }
 
+static void set_revocation(load_ctx *c, int k, const char *v, int line) {
+  gw_revocation_cfg_t *rv = &c->cfg->revocation;
+  switch (k) {
+  case K_REV_ADMIN_TOKEN:
+    rv->admin_token_file = cfg_resolve_path(c, line, v);
+    rv->admin_token_line = line;
+    return;
+  case K_REV_SSF_ISSUER:
+    if (want_one_value(c, line, "ssf_issuer", v)) rv->ssf_issuer = cfg_strdup(c, line, v);
+    return;
+  case K_REV_SSF_PATH:
+    set_m2m_path(c, line, "ssf_path", v, &rv->ssf_path);
+    return;
+  default:
+    want_duration(c, line, "retain", v, 1000, &rv->retain_ms);
+    return;
+  }
+}
+
 void cfg_set_value(load_ctx *c, int k, const char *value, int line) {
   switch (c->cur) {
   case SEC_SERVER: set_server(c, k, value, line); break;
@@ -714,6 +733,7 @@ void cfg_set_value(load_ctx *c, int k, const char *value, int line) {
   case SEC_TLS: set_tls(c, k, value, line); break;
   case SEC_DECISION: add_listen(c, line, "listen", value, c->cfg->decision_listen,
                                 &c->cfg->ndecision_listen, c->decision_listen_line); break;
+  case SEC_REVOCATION: set_revocation(c, k, value, line); break;
   default: break;
   }
 }

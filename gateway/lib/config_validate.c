@@ -268,6 +268,23 @@ static void validate_upstreams(load_ctx *c) {
   }
 }
 
+/* ssf_issuer names a configured issuer: the SETs are verified with its keys. */
+static void validate_revocation(load_ctx *c) {
+  gw_config_t *cfg = c->cfg;
+  gw_revocation_cfg_t *rv = &cfg->revocation;
+  rv->line = c->revocation.line;
+  if (!rv->retain_ms) rv->retain_ms = 2 * 3600 * 1000;
+  if (!rv->ssf_path) rv->ssf_path = cfg_strdup(c, rv->line, "/ssf/push");
+  if (!rv->ssf_issuer) return;
+  for (size_t i = 0; i < cfg->nissuers; i++)
+    if (strcmp(cfg->issuers[i].name, rv->ssf_issuer) == 0) {
+      rv->ssf_issuer_index = i;
+      return;
+    }
+  cfg_err(c, c->revocation.key_line[K_REV_SSF_ISSUER],
+          "ssf_issuer: no [issuer:%s] section", rv->ssf_issuer);
+}
+
 /* Defaults for every [m2m] key (also when the section is absent, so that
  * the struct always reads sensibly); requirements only when enabled. */
 static void validate_m2m(load_ctx *c) {
@@ -309,6 +326,7 @@ static void validate_m2m(load_ctx *c) {
 void cfg_validate(load_ctx *c) {
   gw_config_t *cfg = c->cfg;
   validate_m2m(c);
+  validate_revocation(c);
   validate_server(c);
   validate_resource(c);
   validate_issuers(c);

@@ -337,6 +337,18 @@ static int typ_ok(const gw_jv_t *typ, int require_at_jwt) {
   return !require_at_jwt && n == 3 && strncasecmp(s, "jwt", 3) == 0;
 }
 
+/* RFC 8417 §2.3 / RFC 8935: a pushed SET says what it is. */
+static int set_typ_ok(const gw_jv_t *typ) {
+  if (!is_string(typ)) return 0;
+  const char *s = typ->s;
+  size_t n = typ->len;
+  if (n >= 12 && strncasecmp(s, "application/", 12) == 0) {
+    s += 12;
+    n -= 12;
+  }
+  return n == 12 && strncasecmp(s, "secevent+jwt", 12) == 0;
+}
+
 static gw_jwt_result_t check_aud(const gw_jobj_t *payload, const gw_jwt_issuer_t *is) {
   const gw_jv_t *aud = jobj_get(payload, "aud");
   if (!aud) return GW_JWT_AUD_MISMATCH;
@@ -371,8 +383,13 @@ static gw_jwt_result_t check_claims(const gw_jobj_t *hdr, const gw_jobj_t *paylo
   const gw_jwt_issuer_t *is = &v->issuers[issuer];
   int64_t leeway = is->leeway_s > 0 ? is->leeway_s : 0;
   int64_t exp, t;
-  if (!numeric_date(jobj_get(payload, "exp"), &exp)) return GW_JWT_EXP_MISSING;
-  if (exp <= now - leeway) return GW_JWT_EXPIRED;
+  const gw_jv_t *jexp = jobj_get(payload, "exp");
+  if (is->security_event && !jexp) {
+    exp = INT64_MAX; /* RFC 8417 §2.2: a SET usually has no exp */
+  } else {
+    if (!numeric_date(jexp, &exp)) return GW_JWT_EXP_MISSING;
+    if (exp <= now - leeway) return GW_JWT_EXPIRED;
+  }
   const gw_jv_t *nbf = jobj_get(payload, "nbf");
   if (nbf) {
     if (!numeric_date(nbf, &t)) return GW_JWT_CLAIM_TYPE;
@@ -382,14 +399,19 @@ static gw_jwt_result_t check_claims(const gw_jobj_t *hdr, const gw_jobj_t *paylo
   if (iat) {
     if (!numeric_date(iat, &t)) return GW_JWT_CLAIM_TYPE;
     if (t > now + leeway) return GW_JWT_IAT_FUTURE;
+    c->has_iat = 1;
+    c->iat = t;
   }
   gw_jwt_result_t r = check_aud(payload, is);
   if (r != GW_JWT_OK) return r;
-  if (!typ_ok(jobj_get(hdr, "typ"), is->require_typ)) return GW_JWT_TYP_INVALID;
+  if (is->security_event ? !set_typ_ok(jobj_get(hdr, "typ"))
+                         : !typ_ok(jobj_get(hdr, "typ"), is->require_typ))
+    return GW_JWT_TYP_INVALID;
 
   opt_string(payload, "sub", &c->sub, &c->sub_len);
   opt_string(payload, "client_id", &c->client_id, &c->client_id_len);
   opt_string(payload, "gty", &c->gty, &c->gty_len);
+  opt_string(payload, "jti", &c->jti, &c->jti_len);
   r = read_scopes(payload, v->scopes, c);
   if (r != GW_JWT_OK) return r;
   c->exp = exp;

@@ -57,6 +57,7 @@ typedef struct {
   int require_typ;                /* 1: typ must be present and at+jwt */
   const gw_keyset_t *keys;        /* current key set, NULL until the first load; the
                                      caller holds a reference while verifying */
+  int security_event;             /* 1: a SET (RFC 8417): typ must be secevent+jwt, exp optional */
 } gw_jwt_issuer_t;
 
 typedef struct {
@@ -85,6 +86,10 @@ typedef struct {
   size_t client_id_len;
   const char *gty;                /* NULL when absent */
   size_t gty_len;
+  const char *jti;                /* NULL when absent (revocation by jti) */
+  size_t jti_len;
+  int has_iat;                    /* iat present (revocation compares it with `before`) */
+  int64_t iat;
   struct gw_jwt_payload *payload;  /* the verified payload (claims read by jwt_claim_text) */
 } gw_jwt_claims_t;
 

@@ -160,6 +160,7 @@ static const char *const reason_names[GW_MREASON_COUNT] = {
     [GW_MREASON_TYP_INVALID] = "typ_invalid",
     [GW_MREASON_CLAIM_TYPE] = "claim_type",
     [GW_MREASON_MISSING_TOKEN] = "missing_token",
+    [GW_MREASON_REVOKED] = "revoked",
 };
 
 static const char *const jwks_names[GW_MJWKS_COUNT] = {

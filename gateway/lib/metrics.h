@@ -90,6 +90,7 @@ typedef enum {
   GW_MREASON_TYP_INVALID,
   GW_MREASON_CLAIM_TYPE,
   GW_MREASON_MISSING_TOKEN, /* no Authorization: Bearer header */
+  GW_MREASON_REVOKED,       /* valid, but a revocation refuses it */
   GW_MREASON_COUNT
 } gw_mreason_t;
 

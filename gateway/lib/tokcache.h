@@ -30,6 +30,8 @@ typedef struct {
   gw_scopeset_t scopes;
   int64_t exp;            /* entry misses when now_s >= exp */
   uint64_t generation;    /* key set generation the token was verified with */
+  int64_t iat;            /* valid when has_iat: revocations are checked on hits too */
+  int has_iat;
   size_t nstrs;           /* <= GW_TOKCACHE_MAX_STRS */
   const char *strs[GW_TOKCACHE_MAX_STRS];
   size_t lens[GW_TOKCACHE_MAX_STRS];

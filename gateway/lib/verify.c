@@ -142,6 +142,8 @@ gw_jwt_result_t verifier_check(verifier_t *g, const gw_config_t *cfg, gw_mcounte
   out->scopes = cl->scopes;
   out->exp = cl->exp;
   out->generation = g->gens[cl->issuer];
+  out->iat = cl->iat;
+  out->has_iat = cl->has_iat;
   out->nstrs = VERIFY_STR_FWD + cfg->nforward;
   if (out->nstrs > GW_TOKCACHE_MAX_STRS) out->nstrs = GW_TOKCACHE_MAX_STRS;
   out->strs[VERIFY_STR_SUB] = cl->sub;
@@ -150,6 +152,8 @@ gw_jwt_result_t verifier_check(verifier_t *g, const gw_config_t *cfg, gw_mcounte
   out->lens[VERIFY_STR_CLIENT] = cl->client_id_len;
   out->strs[VERIFY_STR_SCOPE] = cl->scope_text;
   out->lens[VERIFY_STR_SCOPE] = cl->scope_text_len;
+  out->strs[VERIFY_STR_JTI] = cl->jti;
+  out->lens[VERIFY_STR_JTI] = cl->jti_len;
   for (size_t k = 0; VERIFY_STR_FWD + k < out->nstrs; k++) {
     const char *claim = cfg->forward[k].claim;
     if (strcmp(claim, "scope") == 0 || strcmp(claim, "scp") == 0) {

@@ -18,7 +18,8 @@
 #define VERIFY_STR_SUB 0
 #define VERIFY_STR_CLIENT 1
 #define VERIFY_STR_SCOPE 2
-#define VERIFY_STR_FWD 3
+#define VERIFY_STR_JTI 3
+#define VERIFY_STR_FWD 4
 
 typedef struct verifier verifier_t;
 

@@ -19,6 +19,7 @@
 #include "local.h"
 #include "log.h"
 #include "pathnorm.h"
+#include "revocations.h"
 #include "snapshot.h"
 #include "upstream.h"
 #include "verify.h"
@@ -342,6 +343,15 @@ static void gate_auth(client_t *c, request_t *r) {
   gw_policy_verdict_t verdict =
       a->policy ? policy_decide(a->policy, rt, 1, val->scopes, &missing) : GW_POLICY_ALLOW;
   apply_identity(c, r, val);
+  /* After apply_identity, so the access log names whose token it was. */
+  if (revocations_refuse(r, val)) {
+    jwt_claims_free(&cl);
+    r->ident.len = 0;
+    r->mreason = GW_MREASON_REVOKED;
+    r->reason = "revoked";
+    refuse(c, r, ANS_INVALID_TOKEN, "token has been revoked", NULL);
+    return;
+  }
   jwt_claims_free(&cl);
   if (verdict == GW_POLICY_ALLOW) {
     r->decision = "allow";

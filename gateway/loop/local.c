@@ -12,6 +12,7 @@
 #include "http.h"
 #include "keys.h"
 #include "m2m.h"
+#include "revocations.h"
 #include "snapshot.h"
 
 #define WK_LEN (sizeof GW_WK_PATH - 1)
@@ -54,6 +55,7 @@ void local_admin(client_t *c, request_t *r) {
   size_t ulen = r->h.url_len;
   for (size_t i = 0; i < ulen; i++)
     if (url[i] == '?') ulen = i;
+  if (revocations_admin(c, r)) return;
   if (ulen == 8 && memcmp(url, "/healthz", 8) == 0) {
     static const char ok[] = "{\"status\":\"ok\"}";
     conn_answer_raw(c, 200, ANSWER_JSON_HEADERS, ok, sizeof ok - 1);
@@ -242,6 +244,10 @@ static void m2m_done(uv_work_t *req, int status) {
 }
 
 void local_m2m_start(request_t *r) {
+  if (r->body_done) {
+    r->body_done(r);
+    return;
+  }
   client_t *c = r->c;
   r->decision = "m2m";
   int nauth = 0;
@@ -281,6 +287,7 @@ void local_m2m_start(request_t *r) {
 
 /* The M2M endpoints, before the policy: no bearer token is involved. */
 int local_m2m(client_t *c, request_t *r) {
+  if (revocations_ssf(c, r)) return 1;
   gw_m2m_t *m2m = r->gen->snap->m2m;
   if (!m2m) return 0;
   const gw_m2m_cfg_t *mc = &r->gen->cfg->m2m;

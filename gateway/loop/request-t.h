@@ -75,6 +75,7 @@ struct request {
   outbuf_t m2mbody;       /* a token request's body (bounded) */
   uint8_t m2m_too_large;
   struct m2m_work *m2m_work; /* token request on the thread pool */
+  void (*body_done)(request_t *r); /* RS_M2M for another local endpoint: it answers once the body is read */
 };
 
 /* How CORS was judged for r, for its answer or proxied response. */

@@ -287,14 +287,14 @@ static int setup(void) {
 
   uint32_t all = 0;
   for (int a = 0; a < GW_JWA_COUNT; a++) all |= GW_JWA_BIT(a);
-  issuers[0] = (gw_jwt_issuer_t){ISS, strlen(ISS), all, aud_main, 2, LEEWAY, 0, ks_main};
+  issuers[0] = (gw_jwt_issuer_t){ISS, strlen(ISS), all, aud_main, 2, LEEWAY, 0, ks_main, 0};
   issuers[1] = (gw_jwt_issuer_t){ISS_M2M, strlen(ISS_M2M),
                                  GW_JWA_BIT(GW_JWA_RS256) | GW_JWA_BIT(GW_JWA_ES256),
-                                 aud_main, 1, 0, 1, ks_m2m};
+                                 aud_main, 1, 0, 1, ks_m2m, 0};
   issuers[2] = (gw_jwt_issuer_t){ISS_NOKEYS, strlen(ISS_NOKEYS), GW_JWA_DEFAULT_MASK,
-                                 aud_main, 1, LEEWAY, 0, NULL};
+                                 aud_main, 1, LEEWAY, 0, NULL, 0};
   issuers[3] = (gw_jwt_issuer_t){ISS_TWO, strlen(ISS_TWO), GW_JWA_DEFAULT_MASK, aud_main, 1,
-                                 LEEWAY, 0, ks_two};
+                                 LEEWAY, 0, ks_two, 0};
   verifier = (gw_jwt_verifier_t){issuers, 4, &reg};
   return 0;
 }

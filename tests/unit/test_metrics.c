@@ -412,7 +412,7 @@ static void test_names(void) {
                                     "unknown_issuer", "no_keyset", "unknown_kid", "key_alg_mismatch",
                                     "bad_signature", "exp_missing", "expired", "not_yet_valid",
                                     "iat_future", "aud_mismatch", "typ_invalid", "claim_type",
-                                    "missing_token"};
+                                    "missing_token", "revoked"};
   int ok = sizeof jwt / sizeof *jwt == GW_MREASON_COUNT;
   for (int i = 0; ok && i < GW_MREASON_COUNT; i++) ok = strcmp(metrics_reason_name(i), jwt[i]) == 0;
   CHECK(ok, "reason names in gw_jwt_result_t order");
