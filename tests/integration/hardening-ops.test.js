@@ -1,0 +1,126 @@
+'use strict';
+// Hardening, the operational items: what an operator sees when things go
+// wrong at the edges.
+//   - a client that closes (FIN) or resets (RST) after a complete request and
+//     before its answer leaves an access-log line (499, reason client_closed,
+//     the upstream's status when it had answered) and a request metric;
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const net = require('node:net');
+const { HOST, SCALE, sleep } = require('./lib/wire');
+const { startUpstream, startGateway, tmpDir } = require('./lib/procs');
+const { makeKey, jwks, sign, claims } = require('./lib/tokens');
+const { scrape, value } = require('./lib/metrics');
+
+const T = { timeout: 60000 * SCALE };
+const ISS = 'https://login.example.test';
+const AUD = 'https://api.example.test';
+
+// Polls fn() until it returns a truthy value; fails after timeoutMs.
+async function waitFor(fn, what, timeoutMs = 10000 * SCALE) {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 100000; i++) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+  return assert.fail(`gave up waiting for ${what}`);
+}
+
+let api;
+let gw;
+let key;
+before(async () => {
+  api = await startUpstream({ name: 'api' });
+  const dir = tmpDir();
+  key = makeKey('rsa', 'k1');
+  fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(jwks(key)));
+  fs.writeFileSync(path.join(dir, 'policy.ini'),
+    '[POST /api/v4/delay]\nscopes = orders:write\n[GET /api/v4/chunked]\nscopes = orders:write\n');
+  gw = await startGateway({
+    policyFile: path.join(dir, 'policy.ini'),
+    upstreams: [{ name: 'api', prefix: '/api/v4', url: api.url, response_timeout: '20s' }],
+    extra: `[resource]\nidentifier = ${AUD}\n[issuer:login]\niss = ${ISS}\njwks_file = ${path.join(dir, 'jwks.json')}\n`,
+  });
+});
+after(async () => {
+  if (gw) await gw.stop();
+  if (api) await api.stop();
+});
+
+const token = () => sign({ key, claims: claims({ iss: ISS, aud: AUD, scope: 'orders:write', sub: 'jörg' }) });
+
+function connect(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: HOST, port });
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+// Sends an authenticated request on a raw socket and waits until the upstream
+// has received it (so it is executed whatever the client does next).
+async function sendAndWaitUpstream(head, body, mark) {
+  const s = await connect(gw.port);
+  s.on('error', () => {});
+  const got = [];
+  s.on('data', (d) => got.push(d));
+  s.write(head + body);
+  await waitFor(async () => (await api.stats()).log.find((e) => e.url.includes(mark)), `the upstream to get ${mark}`);
+  return { s, got };
+}
+
+async function abortedPost(how) {
+  const mark = `abort-${how}-${Date.now()}`;
+  const series = 'gateway_requests_total{upstream="api",route="POST /api/v4/delay",status_class="4xx"}';
+  const m0 = value((await scrape(gw.adminPort)).body, series);
+  const body = '{"order":1}';
+  const head = `POST /api/v4/delay?ms=${5000 * SCALE}&m=${mark} HTTP/1.1\r\nHost: x\r\n` +
+    `Authorization: Bearer ${token()}\r\nX-Request-Id: ${mark}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${body.length}\r\n\r\n`;
+  const { s } = await sendAndWaitUpstream(head, body, mark);
+  if (how === 'rst') s.resetAndDestroy(); else s.end();
+  const line = await waitFor(() => gw.accessLog().find((l) => l.request_id === mark), 'the access-log line of the aborted request');
+  assert.equal(line.status, 499, JSON.stringify(line));
+  assert.equal(line.reason, 'client_closed');
+  assert.equal(line.decision, 'allow');
+  assert.equal(line.upstream, 'api');
+  assert.equal(line.method, 'POST');
+  assert.equal(line.upstream_status, undefined, 'the upstream had not answered');
+  await waitFor(async () => value((await scrape(gw.adminPort)).body, series) === m0 + 1, 'the 4xx request metric to count it');
+  s.destroy();
+}
+
+test('a client that sends FIN after a complete authenticated POST: logged as 499 client_closed and counted', T, () => abortedPost('fin'));
+
+test('a client that resets after a complete authenticated POST: logged as 499 client_closed and counted', T, () => abortedPost('rst'));
+
+test('a client that leaves mid-response: 499 client_closed with the upstream_status the upstream answered', T, async () => {
+  const mark = `midresp-${Date.now()}`;
+  const head = `GET /api/v4/chunked?n=5&ms=${3000 * SCALE}&m=${mark} HTTP/1.1\r\nHost: x\r\n` +
+    `Authorization: Bearer ${token()}\r\nX-Request-Id: ${mark}\r\n\r\n`;
+  const { s, got } = await sendAndWaitUpstream(head, '', mark);
+  await waitFor(() => Buffer.concat(got).includes('chunk 0'), 'the first chunk');
+  s.end();
+  const line = await waitFor(() => gw.accessLog().find((l) => l.request_id === mark), 'the access-log line');
+  assert.equal(line.status, 499, JSON.stringify(line));
+  assert.equal(line.reason, 'client_closed');
+  assert.equal(line.upstream_status, 200);
+  s.destroy();
+});
+
+test('a client that closes after its complete answer is logged with that answer, not 499', T, async () => {
+  const mark = `done-${Date.now()}`;
+  const head = `POST /api/v4/delay?ms=0&m=${mark} HTTP/1.1\r\nHost: x\r\n` +
+    `Authorization: Bearer ${token()}\r\nX-Request-Id: ${mark}\r\nContent-Length: 2\r\n\r\n{}`;
+  const { s, got } = await sendAndWaitUpstream(head, '', mark);
+  await waitFor(() => Buffer.concat(got).includes('"delayed"'), 'the answer');
+  s.end();
+  const line = await waitFor(() => gw.accessLog().find((l) => l.request_id === mark), 'the access-log line');
+  assert.equal(line.status, 200);
+  assert.equal(line.reason, undefined);
+  s.destroy();
+});
