@@ -4,6 +4,7 @@
 //   - a client that closes (FIN) or resets (RST) after a complete request and
 //     before its answer leaves an access-log line (499, reason client_closed,
 //     the upstream's status when it had answered) and a request metric;
+//   - UTF-8 in a logged claim (sub "jörg") is logged as UTF-8;
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -122,5 +123,6 @@ test('a client that closes after its complete answer is logged with that answer,
   const line = await waitFor(() => gw.accessLog().find((l) => l.request_id === mark), 'the access-log line');
   assert.equal(line.status, 200);
   assert.equal(line.reason, undefined);
+  assert.equal(line.sub, 'jörg', 'UTF-8 in a claim is logged as is, not as escaped Latin-1 bytes');
   s.destroy();
 });
