@@ -5,6 +5,8 @@
 //     before its answer leaves an access-log line (499, reason client_closed,
 //     the upstream's status when it had answered) and a request metric;
 //   - UTF-8 in a logged claim (sub "jörg") is logged as UTF-8;
+//   - an uploader that goes silent mid-body gets 408 and is not counted as
+//     an upstream timeout;
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -40,7 +42,7 @@ before(async () => {
   key = makeKey('rsa', 'k1');
   fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(jwks(key)));
   fs.writeFileSync(path.join(dir, 'policy.ini'),
-    '[POST /api/v4/delay]\nscopes = orders:write\n[GET /api/v4/chunked]\nscopes = orders:write\n');
+    '[POST /api/v4/delay]\nscopes = orders:write\n[POST /api/v4/echo]\nscopes = orders:write\n[GET /api/v4/chunked]\nscopes = orders:write\n');
   gw = await startGateway({
     policyFile: path.join(dir, 'policy.ini'),
     upstreams: [{ name: 'api', prefix: '/api/v4', url: api.url, response_timeout: '20s' }],
@@ -126,3 +128,26 @@ test('a client that closes after its complete answer is logged with that answer,
   assert.equal(line.sub, 'jörg', 'UTF-8 in a claim is logged as is, not as escaped Latin-1 bytes');
   s.destroy();
 });
+
+test('an uploader that goes silent mid-body: 408 request_timeout, counted as 4xx and not as an upstream timeout', T, async () => {
+  const mark = `silent-${Date.now()}`;
+  const tmo = 'gateway_upstream_timeouts_total{upstream="api"}';
+  const m0 = value((await scrape(gw.adminPort)).body, tmo);
+  const head = `POST /api/v4/echo?m=${mark} HTTP/1.1\r\nHost: x\r\n` +
+    `Authorization: Bearer ${token()}\r\nX-Request-Id: ${mark}\r\nContent-Length: 100\r\n\r\n`;
+  const { s, got } = await sendAndWaitUpstream(head, '0123456789', mark);
+  const ended = new Promise((r) => s.once('close', r));
+  // idle_timeout is 2 s in this gateway's configuration.
+  await waitFor(() => Buffer.concat(got).includes('\r\n\r\n'), 'the answer to the silent upload', 15000 * SCALE);
+  const text = Buffer.concat(got).toString('latin1');
+  assert.match(text, /^HTTP\/1\.1 408 /, text);
+  assert.match(text, /"error":"request_timeout"/);
+  assert.match(text, /\r\nconnection: close\r\n/i);
+  await Promise.race([ended, sleep(5000 * SCALE)]);
+  const line = await waitFor(() => gw.accessLog().find((l) => l.request_id === mark), 'the access-log line');
+  assert.equal(line.status, 408, JSON.stringify(line));
+  assert.equal(line.reason, 'client_timeout');
+  assert.equal(value((await scrape(gw.adminPort)).body, tmo), m0, 'not an upstream timeout');
+  s.destroy();
+});
+
