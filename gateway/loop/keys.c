@@ -137,6 +137,12 @@ static void schedule(gw_issuer_keys_t *ik, uint64_t ms) {
   uv_timer_start(&ik->timer, on_timer, ms, 0);
 }
 
+/* What a failed fetch leaves the issuer with: said so, not assumed. */
+static const char *fallback(gw_issuer_keys_t *ik) {
+  return keystore_generation(ik->ks, ik->index) ? "keeping the previous keys"
+                                                : "no keys yet, its tokens are answered 503";
+}
+
 static void fetch_done(void *ud, const httpc_result_t *res) {
   gw_issuer_keys_t *ik = ud;
   const char *name = ik->cfg->name;
@@ -147,18 +153,18 @@ static void fetch_done(void *ud, const httpc_result_t *res) {
     return;
   }
   if (res->error) {
-    LOG_WARN("issuer %s: JWKS fetch from %s failed: %s; keeping the previous keys", name,
-             ik->cfg->jwks_uri, res->error);
+    LOG_WARN("issuer %s: JWKS fetch from %s failed: %s; %s", name, ik->cfg->jwks_uri, res->error,
+             fallback(ik));
   } else if (res->status != 200) {
-    LOG_WARN("issuer %s: JWKS fetch from %s answered %d; keeping the previous keys", name,
-             ik->cfg->jwks_uri, res->status);
+    LOG_WARN("issuer %s: JWKS fetch from %s answered %d; %s", name, ik->cfg->jwks_uri, res->status,
+             fallback(ik));
   } else {
     char err[200] = "";
     gw_keyset_t *set =
         jwks_parse(res->body, res->body_len, ik->cfg->jwks_uri, log_skip, NULL, err, sizeof err);
     if (!set) {
-      LOG_WARN("issuer %s: JWKS from %s rejected: %s; keeping the previous keys", name,
-               ik->cfg->jwks_uri, err);
+      LOG_WARN("issuer %s: JWKS from %s rejected: %s; %s", name, ik->cfg->jwks_uri, err,
+               fallback(ik));
     } else {
       LOG_INFO("issuer %s: loaded %zu key(s) from %s", name, set->nkeys, ik->cfg->jwks_uri);
       publish(ik, set);

@@ -7,15 +7,18 @@
 //   - UTF-8 in a logged claim (sub "jörg") is logged as UTF-8;
 //   - an uploader that goes silent mid-body gets 408 and is not counted as
 //     an upstream timeout;
+//   - a JWKS refused for its size says so, and a failed fetch says whether
+//     there are previous keys to keep;
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const net = require('node:net');
-const { HOST, SCALE, sleep } = require('./lib/wire');
+const { HOST, SCALE, sleep, request } = require('./lib/wire');
 const { startUpstream, startGateway, tmpDir } = require('./lib/procs');
 const { makeKey, jwks, sign, claims } = require('./lib/tokens');
 const { scrape, value } = require('./lib/metrics');
+const { startJwksServer } = require('./lib/auth-jwks-server');
 
 const T = { timeout: 60000 * SCALE };
 const ISS = 'https://login.example.test';
@@ -151,3 +154,34 @@ test('an uploader that goes silent mid-body: 408 request_timeout, counted as 4xx
   s.destroy();
 });
 
+test('a JWKS refused for its size is logged as too large; the first failure says there are no keys yet, a later one that the previous keys stay', T, async () => {
+  const k1 = makeKey('rsa', 'k1');
+  const k2 = makeKey('rsa', 'k2');
+  const keys = await startJwksServer({ doc: jwks(k1) });
+  keys.setMode('huge');
+  const dir = tmpDir();
+  fs.writeFileSync(path.join(dir, 'policy.ini'), '[GET /api/v4/**]\nscopes = orders:write\n');
+  const g = await startGateway({
+    dir,
+    policyFile: path.join(dir, 'policy.ini'),
+    upstreams: [{ name: 'api', prefix: '/api/v4', url: api.url }],
+    extra: `[resource]\nidentifier = ${AUD}\n[issuer:login]\niss = ${ISS}\njwks_uri = ${keys.url}\n`,
+  });
+  try {
+    const first = await waitFor(() => /issuer login: JWKS fetch from \S+ failed: [^\n]*/.exec(g.stderr()), 'the first failed fetch');
+    assert.match(first[0], /response body too large; no keys yet/, first[0]);
+    assert.doesNotMatch(g.stderr(), /invalid HTTP response|keeping the previous keys/);
+    keys.setMode('keys');
+    await waitFor(() => /issuer login: loaded 1 key/.test(g.stderr()), 'the keys to load', 20000 * SCALE);
+    keys.setMode('huge');
+    const before1 = g.stderr().length;
+    // An unknown kid makes the gateway refetch at once.
+    const t = sign({ key: k2, claims: claims({ iss: ISS, aud: AUD, scope: 'orders:write' }) });
+    await request(g.port, { path: '/api/v4/echo', headers: { authorization: `Bearer ${t}` } });
+    const later = await waitFor(() => /issuer login: JWKS fetch from \S+ failed: [^\n]*/.exec(g.stderr().slice(before1)), 'the refetch to fail');
+    assert.match(later[0], /response body too large; keeping the previous keys/, later[0]);
+  } finally {
+    await g.stop();
+    await keys.stop();
+  }
+});
