@@ -30,6 +30,18 @@ static void log_skip(void *ud, const char *msg) {
   LOG_WARN("%s", msg);
 }
 
+static void log_too_big(void *ud, const char *msg) {
+  (void)ud;
+  LOG_WARN("%s; key skipped", msg);
+}
+
+/* The first oversized key of a jwks_file, as its load error. */
+#define TOO_BIG_MSG 256
+static void first_too_big(void *ud, const char *msg) {
+  char *err = ud;
+  if (!err[0]) snprintf(err, TOO_BIG_MSG, "%s", msg);
+}
+
 /* Publishes ks as issuer ik's key set (takes ownership of the reference). */
 static void publish(gw_issuer_keys_t *ik, gw_keyset_t *set) {
   set->generation = atomic_fetch_add(&gen_counter, 1) + 1;
@@ -68,6 +80,14 @@ static int load_file(gw_issuer_keys_t *ik, char *err, size_t errlen) {
     snprintf(err, errlen, "%s", perr);
     return -1;
   }
+  /* A file is the operator's own: an oversized key there is a mistake to
+   * fix, not one to skip silently. */
+  char big[TOO_BIG_MSG] = "";
+  if (jwks_drop_rsa_over(set, (int)ik->cfg->max_rsa_bits, first_too_big, big)) {
+    jwks_keyset_unref(set);
+    snprintf(err, errlen, "%s (raise max_rsa_bits to accept it)", big);
+    return -1;
+  }
   publish(ik, set);
   return 0;
 }
@@ -78,7 +98,7 @@ static void adopt(gw_issuer_keys_t *ik, const gw_keystore_t *prev) {
   for (size_t i = 0; prev && i < prev->n; i++) {
     const gw_issuer_keys_t *p = &prev->iss[i];
     if (!p->cfg->jwks_uri || strcmp(p->cfg->jwks_uri, ik->cfg->jwks_uri) != 0 ||
-        strcmp(p->cfg->iss, ik->cfg->iss) != 0)
+        strcmp(p->cfg->iss, ik->cfg->iss) != 0 || p->cfg->max_rsa_bits != ik->cfg->max_rsa_bits)
       continue;
     uint64_t gen;
     gw_keyset_t *set = keystore_acquire((gw_keystore_t *)prev, i, &gen);
@@ -162,6 +182,12 @@ static void fetch_done(void *ud, const httpc_result_t *res) {
     char err[200] = "";
     gw_keyset_t *set =
         jwks_parse(res->body, res->body_len, ik->cfg->jwks_uri, log_skip, NULL, err, sizeof err);
+    if (set && jwks_drop_rsa_over(set, (int)ik->cfg->max_rsa_bits, log_too_big, NULL) &&
+        set->nkeys == 0) {
+      jwks_keyset_unref(set);
+      set = NULL;
+      snprintf(err, sizeof err, "no key within max_rsa_bits %u", ik->cfg->max_rsa_bits);
+    }
     if (!set) {
       LOG_WARN("issuer %s: JWKS from %s rejected: %s; %s", name, ik->cfg->jwks_uri, err,
                fallback(ik));

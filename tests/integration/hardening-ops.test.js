@@ -9,13 +9,18 @@
 //     an upstream timeout;
 //   - a JWKS refused for its size says so, and a failed fetch says whether
 //     there are previous keys to keep;
+//   - [issuer:NAME] max_rsa_bits (default 4096): a larger RSA key in a
+//     jwks_file is refused at load with FILE:LINE, one from a jwks_uri is
+//     skipped with a log line (an 8192-bit key made by openssl at test time);
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const net = require('node:net');
 const { HOST, SCALE, sleep, request } = require('./lib/wire');
-const { startUpstream, startGateway, tmpDir } = require('./lib/procs');
+const crypto = require('node:crypto');
+const { spawnSync } = require('node:child_process');
+const { startUpstream, startGateway, tmpDir, configText, runGatewaySync } = require('./lib/procs');
 const { makeKey, jwks, sign, claims } = require('./lib/tokens');
 const { scrape, value } = require('./lib/metrics');
 const { startJwksServer } = require('./lib/auth-jwks-server');
@@ -180,6 +185,75 @@ test('a JWKS refused for its size is logged as too large; the first failure says
     await request(g.port, { path: '/api/v4/echo', headers: { authorization: `Bearer ${t}` } });
     const later = await waitFor(() => /issuer login: JWKS fetch from \S+ failed: [^\n]*/.exec(g.stderr().slice(before1)), 'the refetch to fail');
     assert.match(later[0], /response body too large; keeping the previous keys/, later[0]);
+  } finally {
+    await g.stop();
+    await keys.stop();
+  }
+});
+
+// An RSA-8192 key pair made by the openssl command (about 10 s of CPU).
+let big8192;
+function rsa8192() {
+  if (big8192) return big8192;
+  const file = path.join(tmpDir(), 'rsa8192.pem');
+  const r = spawnSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:8192', '-out', file],
+    { encoding: 'utf8', timeout: 120000 * SCALE });
+  assert.equal(r.status, 0, `openssl genpkey failed: ${r.stderr}`);
+  const privateKey = crypto.createPrivateKey(fs.readFileSync(file));
+  const publicKey = crypto.createPublicKey(privateKey);
+  const jwk = Object.assign(publicKey.export({ format: 'jwk' }), { kid: 'big', use: 'sig' });
+  big8192 = { kind: 'rsa', kid: 'big', privateKey, publicKey, jwk };
+  return big8192;
+}
+
+const T_RSA = { timeout: 180000 * SCALE };
+
+test('max_rsa_bits: an RSA-8192 key in a jwks_file is refused at load with FILE:LINE; max_rsa_bits = 8192 accepts it', T_RSA, () => {
+  const big = rsa8192();
+  const small = makeKey('rsa', 'small');
+  const dir = tmpDir();
+  fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(jwks(small, big)));
+  fs.writeFileSync(path.join(dir, 'policy.ini'), '[GET /api/v4/**]\nscopes = orders:write\n');
+  const ini = (extra) => configText({
+    port: 1, adminPort: 2, policyFile: path.join(dir, 'policy.ini'),
+    upstreams: [{ name: 'api', prefix: '/api/v4', url: api.url }],
+    extra: `[resource]\nidentifier = ${AUD}\n[issuer:login]\niss = ${ISS}\njwks_file = ${path.join(dir, 'jwks.json')}\n${extra}`,
+  }).text;
+  const file = path.join(dir, 'gateway.ini');
+  fs.writeFileSync(file, ini(''));
+  const line = ini('').split('\n').indexOf('[issuer:login]') + 1;
+  let r = runGatewaySync(['-t', '-c', file]);
+  assert.notEqual(r.code, 0, `-t accepted an RSA-8192 key under the default max_rsa_bits:\n${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}: .*8192 bits is over max_rsa_bits 4096`), r.stderr);
+  fs.writeFileSync(file, ini('max_rsa_bits = 8192\n'));
+  r = runGatewaySync(['-t', '-c', file]);
+  assert.equal(r.code, 0, r.stderr);
+  fs.writeFileSync(file, ini('max_rsa_bits = 1024\n'));
+  r = runGatewaySync(['-t', '-c', file]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /max_rsa_bits: expected a whole number from 2048 to 8192/);
+});
+
+test('max_rsa_bits: an RSA-8192 key from a jwks_uri is skipped with a log line; its tokens are refused, the others work', T_RSA, async () => {
+  const big = rsa8192();
+  const small = makeKey('rsa', 'small');
+  const keys = await startJwksServer({ doc: jwks(small, big) });
+  const dir = tmpDir();
+  fs.writeFileSync(path.join(dir, 'policy.ini'), '[GET /api/v4/**]\nscopes = orders:write\n');
+  const g = await startGateway({
+    dir,
+    policyFile: path.join(dir, 'policy.ini'),
+    upstreams: [{ name: 'api', prefix: '/api/v4', url: api.url }],
+    extra: `[resource]\nidentifier = ${AUD}\n[issuer:login]\niss = ${ISS}\njwks_uri = ${keys.url}\n`,
+  });
+  try {
+    await waitFor(() => /issuer login: loaded 1 key/.test(g.stderr()), 'the small key to load');
+    assert.match(g.stderr(), /kid big\): RSA key of 8192 bits is over max_rsa_bits 4096; key skipped/);
+    const c = claims({ iss: ISS, aud: AUD, scope: 'orders:write' });
+    const ok = await request(g.port, { path: '/api/v4/echo', headers: { authorization: `Bearer ${sign({ key: small, claims: c })}` } });
+    assert.equal(ok.status, 200);
+    const no = await request(g.port, { path: '/api/v4/echo', headers: { authorization: `Bearer ${sign({ key: big, claims: c })}` } });
+    assert.equal(no.status, 401);
   } finally {
     await g.stop();
     await keys.stop();
