@@ -159,19 +159,24 @@ test('an uploader that goes silent mid-body: 408 request_timeout, counted as 4xx
   s.destroy();
 });
 
+// A gateway config whose issuers ({name, iss, url}) load from jwks_uri.
+function jwksUriConfig(issuers, dir = tmpDir()) {
+  fs.writeFileSync(path.join(dir, 'policy.ini'), '[GET /api/v4/**]\nscopes = orders:write\n');
+  const sections = issuers.map((i) => `[issuer:${i.name}]\niss = ${i.iss}\njwks_uri = ${i.url}\n`).join('');
+  return {
+    dir,
+    policyFile: path.join(dir, 'policy.ini'),
+    upstreams: [{ name: 'api', prefix: '/api/v4', url: api.url }],
+    extra: `[resource]\nidentifier = ${AUD}\n${sections}`,
+  };
+}
+
 test('a JWKS refused for its size is logged as too large; the first failure says there are no keys yet, a later one that the previous keys stay', T, async () => {
   const k1 = makeKey('rsa', 'k1');
   const k2 = makeKey('rsa', 'k2');
   const keys = await startJwksServer({ doc: jwks(k1) });
   keys.setMode('huge');
-  const dir = tmpDir();
-  fs.writeFileSync(path.join(dir, 'policy.ini'), '[GET /api/v4/**]\nscopes = orders:write\n');
-  const g = await startGateway({
-    dir,
-    policyFile: path.join(dir, 'policy.ini'),
-    upstreams: [{ name: 'api', prefix: '/api/v4', url: api.url }],
-    extra: `[resource]\nidentifier = ${AUD}\n[issuer:login]\niss = ${ISS}\njwks_uri = ${keys.url}\n`,
-  });
+  const g = await startGateway(jwksUriConfig([{ name: 'login', iss: ISS, url: keys.url }]));
   try {
     const first = await waitFor(() => /issuer login: JWKS fetch from \S+ failed: [^\n]*/.exec(g.stderr()), 'the first failed fetch');
     assert.match(first[0], /response body too large; no keys yet/, first[0]);
@@ -238,14 +243,7 @@ test('max_rsa_bits: an RSA-8192 key from a jwks_uri is skipped with a log line; 
   const big = rsa8192();
   const small = makeKey('rsa', 'small');
   const keys = await startJwksServer({ doc: jwks(small, big) });
-  const dir = tmpDir();
-  fs.writeFileSync(path.join(dir, 'policy.ini'), '[GET /api/v4/**]\nscopes = orders:write\n');
-  const g = await startGateway({
-    dir,
-    policyFile: path.join(dir, 'policy.ini'),
-    upstreams: [{ name: 'api', prefix: '/api/v4', url: api.url }],
-    extra: `[resource]\nidentifier = ${AUD}\n[issuer:login]\niss = ${ISS}\njwks_uri = ${keys.url}\n`,
-  });
+  const g = await startGateway(jwksUriConfig([{ name: 'login', iss: ISS, url: keys.url }]));
   try {
     await waitFor(() => /issuer login: loaded 1 key/.test(g.stderr()), 'the small key to load');
     assert.match(g.stderr(), /kid big\): RSA key of 8192 bits is over max_rsa_bits 4096; key skipped/);
