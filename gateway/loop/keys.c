@@ -92,14 +92,17 @@ static int load_file(gw_issuer_keys_t *ik, char *err, size_t errlen) {
   return 0;
 }
 
-/* A reload keeps the key set of a jwks_uri issuer that did not change: it
- * stays as it is (same generation), only referenced by one more store. */
+/* A reload keeps the key set of a jwks_uri issuer whose iss it already
+ * knew: it stays as it is (same generation), only referenced by one more
+ * store. When the source moved (or the key limit changed) the new one is
+ * fetched at once, and the old keys serve until it has loaded: a reload
+ * toward a source that does not answer must not take every token down. */
 static void adopt(gw_issuer_keys_t *ik, const gw_keystore_t *prev) {
   for (size_t i = 0; prev && i < prev->n; i++) {
     const gw_issuer_keys_t *p = &prev->iss[i];
-    if (!p->cfg->jwks_uri || strcmp(p->cfg->jwks_uri, ik->cfg->jwks_uri) != 0 ||
-        strcmp(p->cfg->iss, ik->cfg->iss) != 0 || p->cfg->max_rsa_bits != ik->cfg->max_rsa_bits)
-      continue;
+    if (strcmp(p->cfg->iss, ik->cfg->iss) != 0) continue;
+    ik->refresh_now = !p->cfg->jwks_uri || strcmp(p->cfg->jwks_uri, ik->cfg->jwks_uri) != 0 ||
+                      p->cfg->max_rsa_bits != ik->cfg->max_rsa_bits;
     uint64_t gen;
     gw_keyset_t *set = keystore_acquire((gw_keystore_t *)prev, i, &gen);
     if (!set) return;
@@ -114,6 +117,7 @@ static void adopt(gw_issuer_keys_t *ik, const gw_keystore_t *prev) {
 int keystore_init(gw_keystore_t *ks, const gw_config_t *cfg, const gw_keystore_t *prev,
                   gw_errors_t *errs) {
   memset(ks, 0, sizeof *ks);
+  if (prev && keystore_all_loaded((gw_keystore_t *)prev)) atomic_store(&ks->ready, 1);
   ks->n = cfg->nissuers;
   ks->iss = calloc(ks->n ? ks->n : 1, sizeof *ks->iss);
   if (!ks->iss) return -1;
@@ -289,7 +293,7 @@ int keystore_start(gw_keystore_t *ks, uv_loop_t *loop, void (*notify)(void *), v
     gw_keyset_t *set = ks->ml ? keystore_acquire(ks, i, &g) : NULL;
     if (set) metrics_jwks_loaded(ks->ml, i, set->nkeys, (int64_t)atomic_load(&ik->last_good_ms));
     jwks_keyset_unref(set);
-    if (ik->has_url && ik->adopted)
+    if (ik->has_url && ik->adopted && !ik->refresh_now)
       schedule(ik, ik->cfg->refresh_interval_ms);
     else if (ik->has_url)
       fetch(ik);
@@ -333,8 +337,10 @@ gw_keyset_t *keystore_acquire(gw_keystore_t *ks, size_t i, uint64_t *gen) {
 }
 
 int keystore_all_loaded(gw_keystore_t *ks) {
+  if (atomic_load(&ks->ready)) return 1;
   for (size_t i = 0; i < ks->n; i++)
     if (keystore_generation(ks, i) == 0) return 0;
+  atomic_store(&ks->ready, 1);
   return 1;
 }
 

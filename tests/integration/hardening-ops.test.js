@@ -12,6 +12,9 @@
 //   - [issuer:NAME] max_rsa_bits (default 4096): a larger RSA key in a
 //     jwks_file is refused at load with FILE:LINE, one from a jwks_uri is
 //     skipped with a log line (an 8192-bit key made by openssl at test time);
+//   - a reload that moves an issuer (same iss) to a jwks_uri that does not
+//     answer keeps its previous keys and /readyz ready; a new issuer not yet
+//     loaded makes only its own tokens 503.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -20,7 +23,7 @@ const net = require('node:net');
 const { HOST, SCALE, sleep, request } = require('./lib/wire');
 const crypto = require('node:crypto');
 const { spawnSync } = require('node:child_process');
-const { startUpstream, startGateway, tmpDir, configText, runGatewaySync } = require('./lib/procs');
+const { startUpstream, startGateway, tmpDir, configText, runGatewaySync, getStatus, freePort } = require('./lib/procs');
 const { makeKey, jwks, sign, claims } = require('./lib/tokens');
 const { scrape, value } = require('./lib/metrics');
 const { startJwksServer } = require('./lib/auth-jwks-server');
@@ -252,6 +255,50 @@ test('max_rsa_bits: an RSA-8192 key from a jwks_uri is skipped with a log line; 
     assert.equal(ok.status, 200);
     const no = await request(g.port, { path: '/api/v4/echo', headers: { authorization: `Bearer ${sign({ key: big, claims: c })}` } });
     assert.equal(no.status, 401);
+  } finally {
+    await g.stop();
+    await keys.stop();
+  }
+});
+
+// Rewrites g's gateway.ini for issuers, sends SIGHUP, waits for the reload.
+async function reloadWith(g, issuers) {
+  const cfg = jwksUriConfig(issuers, g.dir);
+  const { text } = configText(Object.assign({}, cfg, { port: g.port, adminPort: g.adminPort }));
+  const tmp = `${g.configPath}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, g.configPath);
+  const n = (g.stderr().match(/SIGHUP: configuration reloaded/g) || []).length;
+  g.child.kill('SIGHUP');
+  await waitFor(() => (g.stderr().match(/SIGHUP: configuration reloaded/g) || []).length > n, 'the reload');
+}
+
+test('a reload moving an issuer to a jwks_uri that does not answer keeps its keys and /readyz; a new unloaded issuer makes only its own tokens 503', T, async () => {
+  const k1 = makeKey('rsa', 'k1');
+  const k2 = makeKey('rsa', 'k2');
+  const ISS2 = 'https://other.example.test';
+  const keys = await startJwksServer({ doc: jwks(k1) });
+  const deadUrl = `http://127.0.0.1:${await freePort()}/jwks.json`;
+  const g = await startGateway(jwksUriConfig([{ name: 'login', iss: ISS, url: keys.url }]));
+  const call = (key, iss) => request(g.port, { path: '/api/v4/echo',
+    headers: { authorization: `Bearer ${sign({ key, claims: claims({ iss, aud: AUD, scope: 'orders:write' }) })}` } });
+  try {
+    await waitFor(async () => (await getStatus(g.adminPort, '/readyz')) === 200, 'ready');
+    assert.equal((await call(k1, ISS)).status, 200);
+
+    // Same iss, a source that refuses connections.
+    await reloadWith(g, [{ name: 'login', iss: ISS, url: deadUrl }]);
+    await waitFor(() => /issuer login: JWKS fetch from \S+ failed: [^\n]*keeping the previous keys/.test(g.stderr()), 'the new source to fail');
+    assert.equal((await call(k1, ISS)).status, 200, 'the previous keys still verify');
+    assert.equal(await getStatus(g.adminPort, '/readyz'), 200, '/readyz stays ready');
+
+    // Back to a source that works, plus a second issuer that does not.
+    await reloadWith(g, [{ name: 'login', iss: ISS, url: keys.url }, { name: 'other', iss: ISS2, url: deadUrl }]);
+    await waitFor(() => /issuer other: JWKS fetch from \S+ failed: [^\n]*no keys yet/.test(g.stderr()), 'the new issuer to fail');
+    assert.equal(await getStatus(g.adminPort, '/readyz'), 200, 'a new issuer without keys does not make the gateway unready');
+    assert.equal((await call(k1, ISS)).status, 200, 'the first issuer\'s tokens work');
+    const other = await call(k2, ISS2);
+    assert.equal(other.status, 503, 'the new issuer\'s tokens wait for its keys');
   } finally {
     await g.stop();
     await keys.stop();
