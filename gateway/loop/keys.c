@@ -85,7 +85,7 @@ static int load_file(gw_issuer_keys_t *ik, char *err, size_t errlen) {
   char big[TOO_BIG_MSG] = "";
   if (jwks_drop_rsa_over(set, (int)ik->cfg->max_rsa_bits, first_too_big, big)) {
     jwks_keyset_unref(set);
-    snprintf(err, errlen, "%s (raise max_rsa_bits to accept it)", big);
+    snprintf(err, errlen, "%.200s (raise max_rsa_bits to accept it)", big);
     return -1;
   }
   publish(ik, set);
