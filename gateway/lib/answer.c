@@ -16,6 +16,8 @@ static const answer_def_t defs[ANS_KIND_COUNT] = {
     [ANS_TOO_MANY_HEADERS] = {431, 1, 0, "request_header_fields_too_large", "too many header fields", NULL},
     [ANS_HEAD_TIMEOUT] = {408, 1, 0, "request_timeout", "request head not received within header_timeout",
                           NULL},
+    [ANS_BODY_TIMEOUT] = {408, 1, 0, "request_timeout", "request body not received within idle_timeout",
+                          NULL},
     [ANS_EXPECTATION_FAILED] = {417, 1, 0, "expectation_failed", "only 100-continue is supported", NULL},
     [ANS_PAYLOAD_TOO_LARGE] = {413, 1, 0, "payload_too_large",
                                "request body larger than the upstream's max_body", NULL},

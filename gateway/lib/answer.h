@@ -19,6 +19,7 @@ typedef enum {
   ANS_HEAD_TOO_LARGE,     /* 431 */
   ANS_TOO_MANY_HEADERS,   /* 431 */
   ANS_HEAD_TIMEOUT,       /* 408 */
+  ANS_BODY_TIMEOUT,       /* 408: the client stopped sending its body */
   ANS_EXPECTATION_FAILED, /* 417 */
   ANS_PAYLOAD_TOO_LARGE,  /* 413 */
   ANS_NOT_FOUND,          /* 404 */

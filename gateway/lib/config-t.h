@@ -64,6 +64,7 @@ enum {
   K_ISS_REFRESH,
   K_ISS_REQUIRE_TYP,
   K_ISS_CA_FILE,
+  K_ISS_MAX_RSA_BITS,
   K_ISS_N
 };
 

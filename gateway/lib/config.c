@@ -56,6 +56,7 @@ static const char *const issuer_keys[K_ISS_N] = {
     [K_ISS_REFRESH] = "refresh_interval",
     [K_ISS_REQUIRE_TYP] = "require_typ",
     [K_ISS_CA_FILE] = "ca_file",
+    [K_ISS_MAX_RSA_BITS] = "max_rsa_bits",
 };
 
 const char *const cfg_upstream_keys[K_UP_N] = {
@@ -258,6 +259,7 @@ static int on_section(load_ctx *c, const char *section, int line) {
     is->line = line;
     is->leeway_ms = 30 * 1000;
     is->refresh_interval_ms = 5 * 60 * 1000;
+    is->max_rsa_bits = 4096;
     break;
   }
   case SEC_UPSTREAM: {

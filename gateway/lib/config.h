@@ -57,6 +57,7 @@ typedef struct {
   uint64_t refresh_interval_ms; /* default 5m */
   char *require_typ;   /* NULL or "at+jwt" */
   char *ca_file;
+  unsigned max_rsa_bits; /* default 4096: verify cost grows with the cube of the modulus */
   int line;
 } gw_issuer_cfg_t;
 

@@ -266,6 +266,12 @@ static void set_issuer(load_ctx *c, int k, const char *v, int line) {
   case K_ISS_REFRESH:
     want_duration(c, line, "refresh_interval", v, 1000, &is->refresh_interval_ms);
     return;
+  case K_ISS_MAX_RSA_BITS: {
+    uint64_t u;
+    /* the bounds jwks.c enforces on every key anyway */
+    if (want_uint(c, line, "max_rsa_bits", v, 2048, 8192, &u)) is->max_rsa_bits = (unsigned)u;
+    return;
+  }
   case K_ISS_REQUIRE_TYP:
     if (strcasecmp(v, "at+jwt") != 0)
       cfg_err(c, line, "require_typ: only 'at+jwt' is supported, got " GW_VFMT, GW_VARG(v));

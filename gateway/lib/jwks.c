@@ -436,6 +436,29 @@ oom:
   return NULL;
 }
 
+size_t jwks_drop_rsa_over(gw_keyset_t *ks, int max_bits, gw_jwks_log_fn log, void *ud) {
+  size_t kept = 0, dropped = 0;
+  for (size_t i = 0; i < ks->nkeys; i++) {
+    gw_jwk_t *k = &ks->keys[i];
+    if (k->kty != GW_KTY_RSA || k->bits <= max_bits) {
+      ks->keys[kept++] = *k;
+      continue;
+    }
+    dropped++;
+    if (log) {
+      char kid[80], msg[400];
+      safe_copy(kid, sizeof kid, k->kid ? k->kid : "none", k->kid ? k->kid_len : 4);
+      snprintf(msg, sizeof msg, "jwks %s: key (kid %s): RSA key of %d bits is over max_rsa_bits %d",
+               ks->source, kid, k->bits, max_bits);
+      log(ud, msg);
+    }
+    EVP_PKEY_free(k->pkey);
+    free(k->kid);
+  }
+  ks->nkeys = kept;
+  return dropped;
+}
+
 gw_keyset_t *jwks_keyset_ref(gw_keyset_t *ks) {
   if (ks) atomic_fetch_add_explicit(&ks->refs_, 1, memory_order_relaxed);
   return ks;

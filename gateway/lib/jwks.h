@@ -73,6 +73,11 @@ typedef void (*gw_jwks_log_fn)(void *ud, const char *msg);
 gw_keyset_t *jwks_parse(const char *json, size_t len, const char *source_name,
                         gw_jwks_log_fn log, void *ud, char *err, size_t errlen);
 
+/* Removes from a keyset not yet shared (one reference) its RSA keys of
+ * more than max_bits, reporting each through log like a skipped key.
+ * Returns how many were removed; ks->nkeys may then be 0. */
+size_t jwks_drop_rsa_over(gw_keyset_t *ks, int max_bits, gw_jwks_log_fn log, void *ud);
+
 gw_keyset_t *jwks_keyset_ref(gw_keyset_t *ks);
 void jwks_keyset_unref(gw_keyset_t *ks); /* NULL is fine */
 

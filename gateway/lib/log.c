@@ -38,27 +38,76 @@ void gw_log(gw_log_level_t level, const char *fmt, ...) {
   (void)w;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * form, no surrogate, nothing above U+10FFFF), or 0. *need tells how many
+ * bytes a sequence cut short by n would have needed. */
+static size_t utf8_seq(const unsigned char *s, size_t n, size_t *need) {
+  unsigned char c = s[0];
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xbf; /* bounds of the second byte */
+  if (c >= 0xc2 && c <= 0xdf) len = 2;
+  else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;      /* overlong */
+    else if (c == 0xed) hi = 0x9f; /* surrogates */
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;      /* overlong */
+    else if (c == 0xf4) hi = 0x8f; /* above U+10FFFF */
+  } else
+    return 0;
+  *need = len;
+  for (size_t k = 1; k < len; k++) {
+    if (k >= n) return 0;
+    unsigned char lim_lo = k == 1 ? lo : 0x80, lim_hi = k == 1 ? hi : 0xbf;
+    if (s[k] < lim_lo || s[k] > lim_hi) {
+      *need = 0;
+      return 0;
+    }
+  }
+  return len;
+}
+
+/* Valid UTF-8 passes through as is (a JSON string is UTF-8), so "jörg" stays
+ * "jörg"; a byte that starts no valid sequence becomes U+FFFD, as Go's and
+ * Python's encoders do. Control characters, C1 included (a terminal may act
+ * on them), are escaped. */
 size_t gw_json_escape(char *buf, size_t cap, const char *s, size_t len, size_t max) {
   static const char hex[] = "0123456789abcdef";
+  const unsigned char *u = (const unsigned char *)s;
   size_t o = 0;
   int cut = len > max;
   if (cut) len = max;
   if (cap == 0) return 0;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char ch = (unsigned char)s[i];
+  for (size_t i = 0; i < len;) {
+    unsigned char ch = u[i];
     char esc[7];
-    size_t el;
+    const char *src = esc;
+    size_t el, used = 1;
     if (ch == '"' || ch == '\\') {
       esc[0] = '\\'; esc[1] = (char)ch; el = 2;
-    } else if (ch < 0x20 || ch >= 0x7f) {
+    } else if (ch < 0x20 || ch == 0x7f) {
       esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
       esc[4] = hex[ch >> 4]; esc[5] = hex[ch & 15]; el = 6;
-    } else {
+    } else if (ch < 0x7f) {
       esc[0] = (char)ch; el = 1;
+    } else {
+      size_t need = 0, n = utf8_seq(u + i, len - i, &need);
+      if (n == 2 && ch == 0xc2 && u[i + 1] < 0xa0) { /* C1 control */
+        esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+        esc[4] = hex[u[i + 1] >> 4]; esc[5] = hex[u[i + 1] & 15]; el = 6; used = 2;
+      } else if (n) {
+        src = s + i; el = used = n;
+      } else if (cut && need && i + need > len) {
+        break; /* a character the cut at max split: "..." says it */
+      } else {
+        src = "\xef\xbf\xbd"; el = 3; /* U+FFFD for one bad byte */
+      }
     }
     if (o + el + 1 > cap) { cut = 1; break; }
-    memcpy(buf + o, esc, el);
+    memcpy(buf + o, src, el);
     o += el;
+    i += used;
   }
   if (cut && o + 4 <= cap) { memcpy(buf + o, "...", 3); o += 3; }
   buf[o] = '\0';

@@ -17,10 +17,12 @@ void gw_log(gw_log_level_t level, const char *fmt, ...) __attribute__((format(pr
 #define LOG_WARN(...) gw_log(GW_LOG_WARN, __VA_ARGS__)
 #define LOG_ERROR(...) gw_log(GW_LOG_ERROR, __VA_ARGS__)
 
-/* Appends s[0..len) to buf as the inside of a JSON string (no quotes),
- * escaping quotes, backslashes, control and non-ASCII bytes, and stops at
- * `max` input bytes (appending "..." when cut). Returns bytes written, never
- * more than cap - 1; buf is NUL-terminated. */
+/* Appends s[0..len) to buf as the inside of a JSON string (no quotes):
+ * valid UTF-8 is copied, quotes, backslashes and control characters (C0,
+ * DEL, C1) are escaped, each byte of an invalid sequence becomes U+FFFD. It
+ * stops at `max` input bytes (appending "..." when cut), never inside a
+ * character. Returns bytes written, never more than cap - 1; buf is
+ * NUL-terminated. */
 size_t gw_json_escape(char *buf, size_t cap, const char *s, size_t len, size_t max);
 
 /* Printable, bounded copy of untrusted bytes for log messages. */

@@ -102,6 +102,8 @@ void access_log_request(const request_t *r, int is_admin) {
   if (r->request_id[0]) outbuf_printf(&w->access, ",\"request_id\":\"%s\"", r->request_id);
   if (r->decision) outbuf_printf(&w->access, ",\"decision\":\"%s\"", r->decision);
   if (r->reason) outbuf_printf(&w->access, ",\"reason\":\"%s\"", r->reason);
+  if (r->status == GW_STATUS_CLIENT_CLOSED && r->up_status)
+    outbuf_printf(&w->access, ",\"upstream_status\":%d", r->up_status);
   if (r->kind) outbuf_printf(&w->access, ",\"kind\":\"%s\"", r->kind);
   if (r->decide_only) OUTBUF_LIT(&w->access, ",\"mode\":\"decision\"");
   outbuf_append(&w->access, r->logx.data, r->logx.len);

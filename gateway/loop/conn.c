@@ -62,6 +62,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_close(uv_handle_t *h);
 static void on_write(uv_write_t *wr, int status);
 static void conn_close(client_t *c);
+static void client_gone(client_t *c);
 static void client_run(client_t *c, const char *data, size_t len);
 static void client_plain(void *ud, const char *p, size_t n);
 static void client_update_reading(client_t *c);
@@ -239,10 +240,25 @@ static void conn_accepted(worker_t *w, const gw_listener_t *l, int fd) {
 
 /* ---- the end of a request ---------------------------------------------- */
 
+/* A request the client gave up on after its head was complete is logged
+ * too, as 499 (nginx's "client closed request"): the upstream may have
+ * executed it, and an operator must be able to see that it did. */
 static void request_log(request_t *r) {
-  if (r->logged || !r->status) return;
+  if (r->logged) return;
+  if (r->client_gone && !r->resp_complete && r->state != RS_HEAD) {
+    r->status = GW_STATUS_CLIENT_CLOSED;
+    r->reason = "client_closed";
+  }
+  if (!r->status) return;
   r->logged = 1;
   access_log_request(r, r->c->is_admin);
+}
+
+/* The client went away (EOF, reset, a failed write): whatever it asked for
+ * ends unanswered. */
+static void client_gone(client_t *c) {
+  if (c->req) c->req->client_gone = 1;
+  conn_close(c);
 }
 
 /* Every request ends here, whichever way it ends (answered, failed, the
@@ -320,7 +336,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread < 0) {
     /* EOF or reset. A response still streaming to a half-closed client is
      * pointless for a proxy that does not support half-close: close. */
-    conn_close(c);
+    client_gone(c);
     return;
   }
   if (c->req && c->req->uc) upstream_touch(c->req);
@@ -739,7 +755,7 @@ static void client_flush(client_t *c) {
   if (c->closing) return;
   int rc = wqueue_flush(&c->wq, (uv_stream_t *)&c->tcp, on_write);
   if (rc < 0) {
-    conn_close(c);
+    client_gone(c);
     return;
   }
   if (c->close_after_flush && c->wq.queued == 0 && c->wq.out.len == 0 &&
@@ -755,7 +771,7 @@ static void on_write(uv_write_t *wr, int status) {
   client_t *c = container_of(q, client_t, wq);
   if (c->closing) return;
   if (status < 0) {
-    conn_close(c);
+    client_gone(c);
     return;
   }
   conn_client_writable(c);

@@ -40,6 +40,7 @@ struct httpc {
   const char *host;     /* for SNI and verification; the URL outlives the request */
   int sent;             /* the request went into the TLS session */
   unsigned writes;      /* uv_write requests in flight */
+  const char *refused;  /* why a body callback stopped the parser */
 };
 
 typedef struct {
@@ -130,13 +131,19 @@ static int cb_header_value_complete(llhttp_t *p) {
 
 static int cb_body(llhttp_t *p, const char *at, size_t n) {
   httpc_t *h = p->data;
-  if (h->body_len + n > h->max_body) return HPE_USER;
+  if (h->body_len + n > h->max_body) {
+    h->refused = "response body too large";
+    return HPE_USER;
+  }
   if (h->body_len + n > h->body_cap) {
     size_t cap = h->body_cap ? h->body_cap : 4096;
     while (cap < h->body_len + n) cap *= 2;
     if (cap > h->max_body) cap = h->max_body;
     char *b = realloc(h->body, cap);
-    if (!b) return HPE_USER;
+    if (!b) {
+      h->refused = "out of memory";
+      return HPE_USER;
+    }
     h->body = b;
     h->body_cap = cap;
   }
@@ -203,9 +210,9 @@ static void plain(void *ud, const char *p, size_t n) {
   llhttp_errno_t e = llhttp_execute(&h->parser, p, n);
   if (h->done) return;
   if (e != HPE_OK) {
-    finish(h, h->body_len >= h->max_body ? "response body too large"
-                                          : h->head_bytes > HTTPC_HEAD_MAX ? "response head too large"
-                                                                           : "invalid HTTP response");
+    finish(h, h->refused                       ? h->refused
+              : h->head_bytes > HTTPC_HEAD_MAX ? "response head too large"
+                                               : "invalid HTTP response");
   }
 }
 

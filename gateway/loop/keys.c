@@ -30,6 +30,18 @@ static void log_skip(void *ud, const char *msg) {
   LOG_WARN("%s", msg);
 }
 
+static void log_too_big(void *ud, const char *msg) {
+  (void)ud;
+  LOG_WARN("%s; key skipped", msg);
+}
+
+/* The first oversized key of a jwks_file, as its load error. */
+#define TOO_BIG_MSG 256
+static void first_too_big(void *ud, const char *msg) {
+  char *err = ud;
+  if (!err[0]) snprintf(err, TOO_BIG_MSG, "%s", msg);
+}
+
 /* Publishes ks as issuer ik's key set (takes ownership of the reference). */
 static void publish(gw_issuer_keys_t *ik, gw_keyset_t *set) {
   set->generation = atomic_fetch_add(&gen_counter, 1) + 1;
@@ -59,18 +71,29 @@ static int load_file(gw_issuer_keys_t *ik, char *err, size_t errlen) {
     snprintf(err, errlen, "%s", perr);
     return -1;
   }
+  /* A file is the operator's own: an oversized key there is a mistake to
+   * fix, not one to skip silently. */
+  char big[TOO_BIG_MSG] = "";
+  if (jwks_drop_rsa_over(set, (int)ik->cfg->max_rsa_bits, first_too_big, big)) {
+    jwks_keyset_unref(set);
+    snprintf(err, errlen, "%.200s (raise max_rsa_bits to accept it)", big);
+    return -1;
+  }
   publish(ik, set);
   return 0;
 }
 
-/* A reload keeps the key set of a jwks_uri issuer that did not change: it
- * stays as it is (same generation), only referenced by one more store. */
+/* A reload keeps the key set of a jwks_uri issuer whose iss it already
+ * knew: it stays as it is (same generation), only referenced by one more
+ * store. When the source moved (or the key limit changed) the new one is
+ * fetched at once, and the old keys serve until it has loaded: a reload
+ * toward a source that does not answer must not take every token down. */
 static void adopt(gw_issuer_keys_t *ik, const gw_keystore_t *prev) {
   for (size_t i = 0; prev && i < prev->n; i++) {
     const gw_issuer_keys_t *p = &prev->iss[i];
-    if (!p->cfg->jwks_uri || strcmp(p->cfg->jwks_uri, ik->cfg->jwks_uri) != 0 ||
-        strcmp(p->cfg->iss, ik->cfg->iss) != 0)
-      continue;
+    if (strcmp(p->cfg->iss, ik->cfg->iss) != 0) continue;
+    ik->refresh_now = !p->cfg->jwks_uri || strcmp(p->cfg->jwks_uri, ik->cfg->jwks_uri) != 0 ||
+                      p->cfg->max_rsa_bits != ik->cfg->max_rsa_bits;
     uint64_t gen;
     gw_keyset_t *set = keystore_acquire((gw_keystore_t *)prev, i, &gen);
     if (!set) return;
@@ -85,6 +108,7 @@ static void adopt(gw_issuer_keys_t *ik, const gw_keystore_t *prev) {
 int keystore_init(gw_keystore_t *ks, const gw_config_t *cfg, const gw_keystore_t *prev,
                   gw_errors_t *errs) {
   memset(ks, 0, sizeof *ks);
+  if (prev && keystore_all_loaded((gw_keystore_t *)prev)) atomic_store(&ks->ready, 1);
   ks->n = cfg->nissuers;
   ks->iss = calloc(ks->n ? ks->n : 1, sizeof *ks->iss);
   if (!ks->iss) return -1;
@@ -128,6 +152,12 @@ static void schedule(gw_issuer_keys_t *ik, uint64_t ms) {
   uv_timer_start(&ik->timer, on_timer, ms, 0);
 }
 
+/* What a failed fetch leaves the issuer with: said so, not assumed. */
+static const char *fallback(gw_issuer_keys_t *ik) {
+  return keystore_generation(ik->ks, ik->index) ? "keeping the previous keys"
+                                                : "no keys yet, its tokens are answered 503";
+}
+
 static void fetch_done(void *ud, const httpc_result_t *res) {
   gw_issuer_keys_t *ik = ud;
   const char *name = ik->cfg->name;
@@ -138,18 +168,24 @@ static void fetch_done(void *ud, const httpc_result_t *res) {
     return;
   }
   if (res->error) {
-    LOG_WARN("issuer %s: JWKS fetch from %s failed: %s; keeping the previous keys", name,
-             ik->cfg->jwks_uri, res->error);
+    LOG_WARN("issuer %s: JWKS fetch from %s failed: %s; %s", name, ik->cfg->jwks_uri, res->error,
+             fallback(ik));
   } else if (res->status != 200) {
-    LOG_WARN("issuer %s: JWKS fetch from %s answered %d; keeping the previous keys", name,
-             ik->cfg->jwks_uri, res->status);
+    LOG_WARN("issuer %s: JWKS fetch from %s answered %d; %s", name, ik->cfg->jwks_uri, res->status,
+             fallback(ik));
   } else {
     char err[200] = "";
     gw_keyset_t *set =
         jwks_parse(res->body, res->body_len, ik->cfg->jwks_uri, log_skip, NULL, err, sizeof err);
+    if (set && jwks_drop_rsa_over(set, (int)ik->cfg->max_rsa_bits, log_too_big, NULL) &&
+        set->nkeys == 0) {
+      jwks_keyset_unref(set);
+      set = NULL;
+      snprintf(err, sizeof err, "no key within max_rsa_bits %u", ik->cfg->max_rsa_bits);
+    }
     if (!set) {
-      LOG_WARN("issuer %s: JWKS from %s rejected: %s; keeping the previous keys", name,
-               ik->cfg->jwks_uri, err);
+      LOG_WARN("issuer %s: JWKS from %s rejected: %s; %s", name, ik->cfg->jwks_uri, err,
+               fallback(ik));
     } else {
       LOG_INFO("issuer %s: loaded %zu key(s) from %s", name, set->nkeys, ik->cfg->jwks_uri);
       publish(ik, set);
@@ -248,7 +284,7 @@ int keystore_start(gw_keystore_t *ks, uv_loop_t *loop, void (*notify)(void *), v
     gw_keyset_t *set = ks->ml ? keystore_acquire(ks, i, &g) : NULL;
     if (set) metrics_jwks_loaded(ks->ml, i, set->nkeys, (int64_t)atomic_load(&ik->last_good_ms));
     jwks_keyset_unref(set);
-    if (ik->has_url && ik->adopted)
+    if (ik->has_url && ik->adopted && !ik->refresh_now)
       schedule(ik, ik->cfg->refresh_interval_ms);
     else if (ik->has_url)
       fetch(ik);
@@ -292,8 +328,10 @@ gw_keyset_t *keystore_acquire(gw_keystore_t *ks, size_t i, uint64_t *gen) {
 }
 
 int keystore_all_loaded(gw_keystore_t *ks) {
+  if (atomic_load(&ks->ready)) return 1;
   for (size_t i = 0; i < ks->n; i++)
     if (keystore_generation(ks, i) == 0) return 0;
+  atomic_store(&ks->ready, 1);
   return 1;
 }
 

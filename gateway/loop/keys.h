@@ -45,6 +45,7 @@ typedef struct {
   SSL_CTX *tls;                   /* https:// jwks_uri */
   int kid_fetch;                  /* the fetch in flight was asked for by an unknown kid */
   int adopted;                    /* key set taken over from the previous snapshot */
+  int refresh_now;                /* ... but from another source: fetch the new one at once */
   uint64_t backoff_ms;
 } gw_issuer_keys_t;
 
@@ -58,11 +59,13 @@ struct gw_keystore {
   int started;
   int stopping;
   struct gw_mlabels *ml;          /* metrics of the snapshot that owns this store, or NULL */
+  atomic_int ready;               /* every issuer had keys once, here or in the store before */
 };
 
 /* Loads every jwks_file now (errors as "FILE: message" into errs) and
  * prepares jwks_uri issuers, taking over the key sets prev (may be NULL)
- * has for the same iss and jwks_uri. Returns 0, or -1 with errs filled. */
+ * has for the same iss: kept as they are for the same jwks_uri, kept until
+ * the new source has loaded for another. Returns 0, or -1 with errs filled. */
 int keystore_init(gw_keystore_t *ks, const gw_config_t *cfg, const gw_keystore_t *prev,
                   gw_errors_t *errs);
 /* Starts fetching jwks_uri issuers on loop; notify is called (on loop)
@@ -77,6 +80,9 @@ gw_keyset_t *keystore_acquire(gw_keystore_t *ks, size_t i, uint64_t *gen);
 static inline uint64_t keystore_generation(gw_keystore_t *ks, size_t i) {
   return atomic_load_explicit(&ks->iss[i].generation, memory_order_acquire);
 }
+/* Ready: every issuer has had keys. Once true it stays true, also across a
+ * reload (the store inherits it): an issuer added or moved by a reload and
+ * not yet loaded makes only its own tokens 503, never the gateway unready. */
 int keystore_all_loaded(gw_keystore_t *ks);
 /* From a worker: an unknown kid was seen for issuer i. Returns 1 when a
  * fetch is (or will be) under way, so the request should wait for it, or 0

@@ -40,6 +40,9 @@ static int not_ready(worker_t *w, char *why, size_t cap) {
     return 1;
   }
   gw_keystore_t *ks = &w->cur->snap->keys;
+  /* Once ready, a reload never makes the gateway unready (keys.c): a new
+   * issuer not loaded yet makes only its own tokens 503. */
+  if (keystore_all_loaded(ks)) return 0;
   size_t n = (size_t)snprintf(why, cap, "no key set loaded yet for issuer");
   int missing = 0;
   for (size_t i = 0; i < ks->n && n < cap; i++) {

@@ -15,6 +15,9 @@
 struct gw_route;
 struct m2m_work;
 
+/* Logged for a request the client abandoned before its answer (nginx's 499). */
+#define GW_STATUS_CLIENT_CLOSED 499
+
 enum { RS_HEAD = 0, RS_WAIT, RS_BODY, RS_LOCAL, RS_DONE, RS_PARKED, RS_M2M };
 
 struct request {
@@ -38,6 +41,7 @@ struct request {
   uint8_t in_field;       /* the response parser is inside a header name */
   uint8_t logged;         /* the access log has its line */
   uint8_t decide_only;    /* from a [decision] listener: answered, never forwarded */
+  uint8_t client_gone;    /* the client closed or reset before the answer was complete */
   const char *err_desc;   /* set by a response callback that refused */
   int status;             /* status sent to the client (0: nothing sent) */
   uint64_t bytes_out;     /* response bytes sent to the client (body + head) */

@@ -477,6 +477,15 @@ static void up_metric(upconn_t *uc, int timeout) {
     metrics_upstream_connect_error(w->mc, ml, up);
 }
 
+/* Idle while the body is still coming, with everything the client sent
+ * already handed to the upstream and no answer begun: the one who went
+ * quiet is the client. */
+static int client_went_silent(const upconn_t *uc) {
+  const request_t *r = uc->req;
+  return r && r->state == RS_BODY && !r->msg_complete && !uc->got_response_bytes &&
+         uc->connected && uc->wq.queued == 0 && uc->wq.out.len == 0;
+}
+
 static void upstream_timeout(upconn_t *uc) {
   tmo_kind_t k = uc->tmo;
   uc->tmo = TMO_NONE;
@@ -490,6 +499,14 @@ static void upstream_timeout(upconn_t *uc) {
     up_fail(uc, ANS_GATEWAY_TIMEOUT, "upstream did not answer within response_timeout");
     break;
   case TMO_STREAM:
+    if (client_went_silent(uc)) {
+      /* The client's fault, not the upstream's: 408, no upstream timeout. */
+      request_t *r = uc->req;
+      upstream_close(uc);
+      r->reason = "client_timeout";
+      conn_answer(r->c, ANS_BODY_TIMEOUT, NULL);
+      break;
+    }
     up_metric(uc, 1);
     up_fail(uc, ANS_GATEWAY_TIMEOUT, "no data from or to the upstream within idle_timeout");
     break;
