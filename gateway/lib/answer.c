@@ -35,6 +35,16 @@ static const answer_def_t defs[ANS_KIND_COUNT] = {
     [ANS_AUTH_BAD_REQUEST] = {400, 0, 1, "invalid_request", NULL, NULL},
     [ANS_KEYS_UNAVAILABLE] = {503, 0, 0, "temporarily_unavailable",
                               "signing keys of the token issuer are not loaded yet", "Retry-After: 5\r\n"},
+    [ANS_UNSUPPORTED_MEDIA] = {415, 0, 0, "unsupported_media_type",
+                               "a JSON-RPC message must be sent as application/json", NULL},
+    [ANS_MCP_TOO_LARGE] = {413, 1, 0, "payload_too_large", "JSON-RPC body larger than mcp_max_body", NULL},
+    [ANS_RPC_PARSE] = {400, 0, 0, "invalid_request", "Parse error", NULL, -32700},
+    [ANS_RPC_INVALID] = {400, 0, 0, "invalid_request", "Invalid Request", NULL, -32600},
+    [ANS_RPC_PARAMS] = {400, 0, 0, "invalid_request", "Invalid params", NULL, -32602},
+    [ANS_RPC_HEADERS] = {400, 0, 0, "invalid_request", "Mcp-Method or Mcp-Name does not match the body",
+                         NULL, -32020},
+    [ANS_RPC_ORIGIN] = {403, 0, 0, "forbidden", "Origin not allowed", NULL, -32000},
+    [ANS_RPC_SESSION] = {404, 0, 0, "not_found", "Session not found", NULL, -32001},
 };
 
 const answer_def_t *answer_def(answer_kind_t k) {
@@ -62,6 +72,22 @@ void answer_head(outbuf_t *o, int status, const char *headers, const answer_cors
   if (status != 204 && status != 304) outbuf_append_u64(o, "Content-Length: ", body_len);
   if (close) OUTBUF_LIT(o, "Connection: close\r\n");
   OUTBUF_LIT(o, "\r\n");
+}
+
+size_t answer_jsonrpc(char *buf, size_t cap, int code, const char *message, const char *id,
+                      size_t id_len, int with_id) {
+  char esc[400];
+  gw_json_escape(esc, sizeof esc, message ? message : "", message ? strlen(message) : 0, 300);
+  int n;
+  if (!with_id)
+    n = snprintf(buf, cap, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":%d,\"message\":\"%s\"}}", code, esc);
+  else if (id_len == 0 || id_len > 256)
+    n = snprintf(buf, cap, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":%d,\"message\":\"%s\"}}", code,
+                 esc);
+  else
+    n = snprintf(buf, cap, "{\"jsonrpc\":\"2.0\",\"id\":%.*s,\"error\":{\"code\":%d,\"message\":\"%s\"}}",
+                 (int)id_len, id, code, esc);
+  return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
 }
 
 size_t answer_json(char *buf, size_t cap, const char *code, const char *desc,

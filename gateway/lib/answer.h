@@ -36,6 +36,16 @@ typedef enum {
   ANS_INSUFFICIENT_SCOPE, /* 403 */
   ANS_AUTH_BAD_REQUEST,   /* 400 invalid_request about the Authorization header */
   ANS_KEYS_UNAVAILABLE,   /* 503 + Retry-After: the issuer's keys are not loaded yet */
+  /* MCP upstreams (protocol = mcp) */
+  ANS_UNSUPPORTED_MEDIA,  /* 415: a JSON-RPC POST that is not application/json */
+  ANS_MCP_TOO_LARGE,      /* 413: over mcp_max_body */
+  /* With a JSON-RPC error body (answer_jsonrpc), the code in .rpc: */
+  ANS_RPC_PARSE,          /* 400, -32700 */
+  ANS_RPC_INVALID,        /* 400, -32600 */
+  ANS_RPC_PARAMS,         /* 400, -32602 */
+  ANS_RPC_HEADERS,        /* 400, -32020: Mcp-Method / Mcp-Name differ from the body */
+  ANS_RPC_ORIGIN,         /* 403: Origin not allowed (a body without "id") */
+  ANS_RPC_SESSION,        /* 404: a session id not bound to this caller */
   ANS_KIND_COUNT
 } answer_kind_t;
 
@@ -46,6 +56,7 @@ typedef struct {
   const char *code;    /* the body's "error" */
   const char *desc;    /* default "error_description" (NULL: the caller's) */
   const char *headers; /* extra header lines of this kind */
+  int rpc;             /* JSON-RPC error code of a JSON-RPC answer, else 0 */
 } answer_def_t;
 
 const answer_def_t *answer_def(answer_kind_t k);
@@ -76,6 +87,11 @@ size_t answer_json(char *buf, size_t cap, const char *code, const char *desc,
 void answer_refusal_headers(answer_kind_t k, const char *desc, const char *scope,
                             const char *metadata_url, char *buf, size_t cap, char *extra,
                             size_t extra_cap);
+
+/* {"jsonrpc":"2.0","id":ID,"error":{"code":CODE,"message":MSG}} into buf:
+ * id is raw JSON text (id_len 0: null); with_id 0 leaves "id" out. */
+size_t answer_jsonrpc(char *buf, size_t cap, int code, const char *message, const char *id,
+                      size_t id_len, int with_id);
 
 #define ANSWER_JSON_HEADERS "Content-Type: application/json\r\nCache-Control: no-store\r\n"
 

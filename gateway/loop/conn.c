@@ -668,6 +668,20 @@ void conn_answer_ex(client_t *c, answer_kind_t k, const char *desc, const char *
   conn_answer_raw(c, d->status, hdrs, body, blen);
 }
 
+void conn_answer_rpc(client_t *c, answer_kind_t k, const char *desc, const char *id, size_t id_len) {
+  const answer_def_t *d = answer_def(k);
+  char body[1024];
+  /* An Origin refusal answers no request in particular (MCP). */
+  size_t blen = answer_jsonrpc(body, sizeof body, d->rpc, desc ? desc : d->desc, id, id_len,
+                               k != ANS_RPC_ORIGIN);
+  if (d->closes) {
+    request_t *r = answer_request(c);
+    if (!r) return;
+    r->must_close = 1;
+  }
+  conn_answer_raw(c, d->status, ANSWER_JSON_HEADERS, body, blen);
+}
+
 void conn_answer(client_t *c, answer_kind_t k, const char *desc) {
   conn_answer_ex(c, k, desc, NULL, NULL);
 }

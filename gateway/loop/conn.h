@@ -42,6 +42,10 @@ void conn_answer(client_t *c, answer_kind_t k, const char *desc);
 void conn_answer_ex(client_t *c, answer_kind_t k, const char *desc, const char *extra_headers,
                     const char *extra_json);
 void conn_answer_raw(client_t *c, int status, const char *headers, const char *body, size_t len);
+/* A JSON-RPC answer of kind k (its .rpc code), message desc (NULL: the
+ * kind's), answering the request id (raw JSON, id_len 0: null); k's with_id
+ * rule decides whether "id" is written at all. */
+void conn_answer_rpc(client_t *c, answer_kind_t k, const char *desc, const char *id, size_t id_len);
 /* Carry on with a connection after a parked or thread-pool request was decided. */
 void conn_resume(client_t *c);
 
