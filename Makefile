@@ -52,7 +52,7 @@ $(BUILD)/libgw.a: $(OBJS) $(LL_OBJS)
 $(BUILD)/gateway: $(BUILD)/obj/main.o $(BUILD)/libgw.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS_GW)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libgw.a | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libgw.a | $(BUILD)/tests
 	$(CC) $(CFLAGS_GW) -I tests/unit -o $@ $< $(BUILD)/libgw.a $(LDLIBS_GW)
 
 $(BUILD)/llhttp $(BUILD)/tests:

@@ -41,8 +41,25 @@ static int fail(reqhead_t *h, answer_kind_t k, const char *desc) {
   return HPE_USER;
 }
 
-static int arena_add(reqhead_t *h, const char *p, size_t n) {
-  if (h->arena_len + n > h->arena_max) return fail(h, ANS_HEAD_TOO_LARGE, NULL);
+/* A limit crossed inside a header name or value (trailers included) is
+ * answered when that name or value is complete, not at the piece that
+ * crossed it: llhttp hands a part over in pieces that depend on how the
+ * bytes were read, and a byte it refuses before the part ends must win
+ * however they were. The bytes past the limit are dropped meanwhile. */
+static int over_limit(reqhead_t *h, answer_kind_t k) {
+  if (h->over == ANS_NONE) h->over = k;
+  return 0;
+}
+
+static int part_complete(llhttp_t *p) {
+  reqhead_t *h = p->data;
+  return h->over != ANS_NONE ? fail(h, h->over, NULL) : 0;
+}
+
+/* Appends to the arena and to the part's length *len. */
+static int arena_add(reqhead_t *h, const char *p, size_t n, uint32_t *len) {
+  if (h->over != ANS_NONE) return 0;
+  if (h->arena_len + n > h->arena_max) return over_limit(h, ANS_HEAD_TOO_LARGE);
   if (h->arena_len + n > h->arena_cap) {
     /* Offsets, not pointers, point into the arena: it may move. */
     uint32_t cap = h->arena_cap ? h->arena_cap : 2048;
@@ -55,27 +72,27 @@ static int arena_add(reqhead_t *h, const char *p, size_t n) {
   }
   memcpy(h->arena + h->arena_len, p, n);
   h->arena_len += (uint32_t)n;
+  *len += (uint32_t)n;
   return 0;
 }
 
 static int on_method(llhttp_t *p, const char *at, size_t n) {
   reqhead_t *h = p->data;
   if (h->method_len == 0) h->method_off = h->arena_len;
-  h->method_len += (uint32_t)n;
-  return arena_add(h, at, n);
+  return arena_add(h, at, n, &h->method_len);
 }
 
 static int on_url(llhttp_t *p, const char *at, size_t n) {
   reqhead_t *h = p->data;
   if (h->url_len == 0) h->url_off = h->arena_len;
-  h->url_len += (uint32_t)n;
-  return arena_add(h, at, n);
+  return arena_add(h, at, n, &h->url_len);
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   reqhead_t *h = p->data;
+  if (h->over != ANS_NONE) return 0;
   if (!h->in_field) {
-    if (h->nhdrs >= h->max_hdrs) return fail(h, ANS_TOO_MANY_HEADERS, NULL);
+    if (h->nhdrs >= h->max_hdrs) return over_limit(h, ANS_TOO_MANY_HEADERS);
     if (h->nhdrs == h->cap_hdrs) {
       uint32_t cap = h->cap_hdrs ? h->cap_hdrs * 2 : 16;
       if (cap > h->max_hdrs) cap = h->max_hdrs;
@@ -91,25 +108,24 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
     f->val_len = 0;
     h->in_field = 1;
   }
-  h->hdrs[h->nhdrs - 1].name_len += (uint32_t)n;
-  return arena_add(h, at, n);
+  return arena_add(h, at, n, &h->hdrs[h->nhdrs - 1].name_len);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   reqhead_t *h = p->data;
+  if (h->over != ANS_NONE) return 0;
   hdr_t *f = &h->hdrs[h->nhdrs - 1];
   if (h->in_field) {
     h->in_field = 0;
     f->val_off = h->arena_len;
   }
-  f->val_len += (uint32_t)n;
-  return arena_add(h, at, n);
+  return arena_add(h, at, n, &f->val_len);
 }
 
 static int on_header_value_complete(llhttp_t *p) {
   reqhead_t *h = p->data;
   h->in_field = 0;
-  return 0;
+  return part_complete(p);
 }
 
 static int on_headers_complete(llhttp_t *p) {
@@ -141,16 +157,18 @@ static int check_chunk_end(reqhead_t *h, const char *at) {
 static int on_body(llhttp_t *p, const char *at, size_t n) {
   reqhead_t *h = p->data;
   h->body_in += n;
+  /* The sink first: had the CRLF come in the next read, the sink would
+   * have had the chunk (and perhaps refused it) before the check. */
+  if (h->sink) {
+    answer_kind_t k = h->sink(h->sink_ud, at, n);
+    if (k != ANS_NONE) return fail(h, k, NULL);
+  }
   if (h->chunked_in) {
     h->chunk_left -= n;
     if (h->chunk_left == 0) {
       h->crlf_due = 2;
       if (check_chunk_end(h, at + n)) return fail(h, ANS_BAD_FRAMING, "chunk data not followed by CRLF");
     }
-  }
-  if (h->sink) {
-    answer_kind_t k = h->sink(h->sink_ud, at, n);
-    if (k != ANS_NONE) return fail(h, k, NULL);
   }
   return 0;
 }
@@ -168,6 +186,9 @@ static const llhttp_settings_t *parser_settings(void) {
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
+    .on_method_complete = part_complete,
+    .on_url_complete = part_complete,
+    .on_header_field_complete = part_complete,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
@@ -179,23 +200,33 @@ static const llhttp_settings_t *parser_settings(void) {
 
 reqhead_event_t reqhead_execute(reqhead_t *h, const char *data, size_t len, size_t *used) {
   *used = 0;
-  if (h->in_head) {
+  answer_kind_t scan_err = ANS_NONE;
+  const char *scan_why = NULL;
+  if (h->in_head && !h->scanned) {
     if (len == 0) return RH_MORE;
     size_t u = len;
+    uint32_t seen = h->hs.total;
     switch (headscan_feed(&h->hs, data, len, &u)) {
     case HS_MORE:
+      break;
     case HS_DONE:
+      h->scanned = 1; /* its verdict is in; what llhttp still reads is not its to judge */
       break;
     case HS_BAD:
-      fail(h, ANS_BAD_FRAMING, h->hs.why);
-      return RH_ERROR;
+      scan_err = ANS_BAD_FRAMING;
+      scan_why = h->hs.why;
+      break;
     case HS_TOO_LONG_LINE:
-      fail(h, ANS_URI_TOO_LONG, NULL);
-      return RH_ERROR;
+      scan_err = ANS_URI_TOO_LONG;
+      break;
     case HS_TOO_LARGE:
-      fail(h, ANS_HEAD_TOO_LARGE, NULL);
-      return RH_ERROR;
+      scan_err = ANS_HEAD_TOO_LARGE;
+      break;
     }
+    /* Had the bytes come one read at a time, llhttp would have judged the
+     * ones before the refused byte first: so it does here, or the answer
+     * would depend on how the client's bytes were cut. */
+    if (scan_err) len = h->hs.total - seen - 1;
   }
   h->event = RH_MORE;
   h->exec_end = data + len;
@@ -209,7 +240,12 @@ reqhead_event_t reqhead_execute(reqhead_t *h, const char *data, size_t len, size
     *used = (size_t)(llhttp_get_error_pos(&h->parser) - data);
     llhttp_resume(&h->parser);
   } else if (e != HPE_OK) {
-    if (e != HPE_USER || h->err == ANS_NONE) fail(h, ANS_BAD_FRAMING, llhttp_get_error_reason(&h->parser));
+    /* A callback that failed said why (llhttp reports the *_complete ones
+     * as HPE_CB_*, not HPE_USER). */
+    if (h->err == ANS_NONE) fail(h, ANS_BAD_FRAMING, llhttp_get_error_reason(&h->parser));
+    return RH_ERROR;
+  } else if (scan_err) {
+    fail(h, scan_err, scan_why);
     return RH_ERROR;
   } else {
     *used = len;

@@ -33,6 +33,7 @@ typedef struct reqhead {
   hdr_t *hdrs; /* grows on demand up to max_hdrs (max_headers) */
   uint32_t nhdrs, cap_hdrs, max_hdrs;
   uint8_t in_head;    /* the head is not complete yet */
+  uint8_t scanned;    /* headscan found the end of the head */
   uint8_t in_field;
   uint8_t event;      /* what paused the parser */
   uint8_t chunked_in; /* the body is chunked */
@@ -43,7 +44,8 @@ typedef struct reqhead {
   const char *exec_end;
   reqhead_sink_fn sink; /* NULL: body bytes are dropped */
   void *sink_ud;
-  answer_kind_t err; /* why RH_ERROR */
+  answer_kind_t over; /* a limit crossed in the header part being read */
+  answer_kind_t err;  /* why RH_ERROR */
   const char *err_desc;
 } reqhead_t;
 

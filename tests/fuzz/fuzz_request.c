@@ -1,139 +1,98 @@
-/* libFuzzer driver for the request-head path as the gateway runs it:
- * headscan_feed (gateway/http.h) first, then llhttp 8.1 (Debian's C
- * sources, HTTP_REQUEST, no lenient flags, as gateway/conn.c sets it up).
+/* libFuzzer driver for the client request parser as the gateway runs it:
+ * the real gateway/lib/reqhead.c (headscan from gateway/lib/http.c, then
+ * llhttp 8.1 from Debian's C sources, HTTP_REQUEST, no lenient flags),
+ * driven as gateway/loop/conn.c's client_run() drives it, by the driver the
+ * unit test uses (tests/unit/reqhead_drive.h): pipelined requests each with
+ * a fresh reqhead_init, reqhead_framing after every head, body bytes into a
+ * sink, the connection ended by RH_ERROR, a framing refusal or a request
+ * that is not keep-alive.
  *
- * The input is the bytes a client sends. When headscan says HS_DONE with
- * *used = U, llhttp is run over exactly data[0..U), pausing in
- * on_headers_complete (as conn.c does) to learn where llhttp thinks the head
- * ends, then resumed over whatever head bytes are left.
- * Asserted (abort() on violation):
- *   1. llhttp starts at most one message inside the bytes headscan calls one
- *      head: no second request smuggled inside an accepted head;
- *   2. when llhttp finishes a head inside data[0..U), it ends exactly at U
- *      (HTTP/0.9 aside, see below): the guard and the parser agree on where
- *      the head ends;
- *   3. llhttp never finds the end of this head beyond U: when it is still
- *      inside the head after data[0..U), the bytes after U, fed to it as
- *      gateway/conn.c does, must never complete the head (they would be
- *      header lines the guard never looked at).
- * llhttp refusing the head (any HPE_* error) is fine: the gateway answers
- * 400. Two llhttp 8.1 special cases make rule 2 too strict, and rule 3 is
- * what matters for them:
- *   - an HTTP/0.9 request line ("GET /\r\n", no version) ends the message
- *     at the first CRLF (the gateway then refuses it: no Host); rule 1 still
- *     holds for it, rule 2 is skipped when http_major == 0;
- *   - method PRI: after the request line llhttp expects the rest of the
- *     HTTP/2 preface ("\r\nSM\r\n\r\n") and never calls
- *     on_headers_complete; "PRI / HTTP/1.1\r\n\r\n" is a complete head to
- *     headscan while llhttp still waits for "SM\r\n\r\n", after which it
- *     returns HPE_PAUSED_H2_UPGRADE (conn.c: 400). Rule 3 covers it.
+ * The input is the bytes a client sends. Its last byte also picks the
+ * limits (max_header_bytes 64..256 or 16 KiB, max_headers 2..6 or 100, a
+ * sink that refuses after a few bytes or never), so that every refusal is
+ * reachable from small inputs. The input is run whole, cut once and twice
+ * at places its first byte picks, and one byte at a time when short.
+ * Asserted (__builtin_trap() on violation):
+ *   0. the outcome (per request: method, target, version, headers, where
+ *      the head ends, the framing verdict, the body, trailers, where the
+ *      message ends; then how the connection ended, with the answer kind and
+ *      description) is the same text however the input was cut;
+ *   1. no message begins inside the bytes headscan alone calls one head: no
+ *      second request smuggled inside an accepted head;
+ *   2. when a head is complete, headscan alone over the same bytes ends it
+ *      at exactly the same byte (HTTP/0.9 request lines aside: llhttp 8.1
+ *      takes "GET /\r\n" as a version 0.9 head; the framing rules refuse
+ *      it without Host, and with one it is not keep-alive, so nothing
+ *      follows it on the connection). This also covers the old rule 3:
+ *      llhttp never finds the end of a head beyond where headscan put it;
+ *   3. after every reqhead_execute: arena_len <= arena_max (and its
+ *      capacity), nhdrs <= max_hdrs (and its capacity), the method, the
+ *      target and every header slice inside the arena; *used never more than
+ *      was given, RH_MORE takes everything.
+ * Method PRI is the other llhttp 8.1 special case: after the request line
+ * llhttp expects the rest of the HTTP/2 preface and never completes a head,
+ * so "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" is a complete head to headscan and
+ * an error (HPE_PAUSED_H2_UPGRADE, 400) to reqhead; rule 0 makes sure the
+ * answer is the same however the preface arrives. llhttp refusing a head
+ * (any HPE_* error) is fine: the gateway answers 400 and closes.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <llhttp.h>
-
-#include "http.h"
+#include "../unit/reqhead_drive.h"
 
 #define CHECK(cond)                                                                        \
   do {                                                                                     \
     if (!(cond)) __builtin_trap();                                                         \
   } while (0)
 
-typedef struct {
-  int begins;
-  int heads;
-  int completes;
-  int in_headers_complete; /* the pause came from on_headers_complete */
-} counts_t;
+static rd_outcome_t first, again;
 
-static int on_message_begin(llhttp_t *p) {
-  ((counts_t *)p->data)->begins++;
-  return 0;
-}
-
-static int on_headers_complete(llhttp_t *p) {
-  counts_t *c = p->data;
-  c->heads++;
-  c->in_headers_complete = 1;
-  return HPE_PAUSED;
-}
-
-static int on_message_complete(llhttp_t *p) {
-  ((counts_t *)p->data)->completes++;
-  return 0;
-}
-
-static llhttp_settings_t settings;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc, (void)argv;
-  llhttp_settings_init(&settings);
-  settings.on_message_begin = on_message_begin;
-  settings.on_headers_complete = on_headers_complete;
-  settings.on_message_complete = on_message_complete;
-  return 0;
+/* Prints both outcomes before the trap, so that a reproducer explains itself. */
+static void check_same(const char *how, const size_t *cuts, size_t ncuts) {
+  if (again.violation) fprintf(stderr, "%s: broken invariant: %s\n", how, again.violation);
+  CHECK(!again.violation);
+  int same = strcmp(first.text, again.text) == 0;
+  if (!same) {
+    fprintf(stderr, "whole:\n%s%s:", first.text, how);
+    for (size_t i = 0; i < ncuts; i++) fprintf(stderr, " %zu", cuts[i]);
+    fprintf(stderr, "\n%s", again.text);
+  }
+  CHECK(same);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  gw_headscan_t hs;
-  headscan_init(&hs, 16384);
-  size_t used = 0;
-  if (headscan_feed(&hs, (const char *)data, size, &used) != HS_DONE) return 0;
-  CHECK(used <= size);
+  static size_t cuts[512];
+  if (size == 0) return 0;
+  const char *in = (const char *)data;
+  uint8_t b = data[size - 1];
+  rd_config_t cfg;
+  cfg.max_headers = (b & 3) ? 2u * (b & 3) : 100;
+  cfg.max_bytes = (b & 0x0c) ? 32u << ((b >> 2) & 3) : 16 * 1024;
+  cfg.sink_limit = (b & 0x10) ? (size_t)(b >> 5) * 3 : RD_NO_LIMIT;
 
-  /* A private copy of exactly the head bytes, so that ASan flags any read
-   * past what headscan handed over. */
-  char *head = malloc(used ? used : 1);
-  if (!head) return 0;
-  memcpy(head, data, used);
+  if (rd_run(&cfg, in, size, NULL, 0, &first)) return 0;
+  if (first.violation) fprintf(stderr, "whole: broken invariant: %s\n", first.violation);
+  CHECK(!first.violation);
+  if (size < 2) return 0;
 
-  llhttp_t parser;
-  counts_t c;
-  memset(&c, 0, sizeof c);
-  llhttp_init(&parser, HTTP_REQUEST, &settings);
-  parser.data = &c;
+  size_t k = 1 + data[0] % (size - 1); /* 1..size-1 */
+  cuts[0] = k;
+  if (rd_run(&cfg, in, size, cuts, 1, &again)) return 0;
+  check_same("one cut", cuts, 1);
 
-  const char *p = head, *end = head + used;
-  long head_end = -1; /* offset where llhttp's first head ended */
-  int major = -1;
-  int begins_in_head = -1;
-  for (;;) {
-    c.in_headers_complete = 0;
-    llhttp_errno_t e = llhttp_execute(&parser, p, (size_t)(end - p));
-    if (e == HPE_PAUSED && c.in_headers_complete) {
-      const char *at = llhttp_get_error_pos(&parser);
-      CHECK(at >= p && at <= end);
-      if (head_end < 0) {
-        head_end = at - head;
-        major = llhttp_get_http_major(&parser);
-      }
-      llhttp_resume(&parser);
-      p = at;
-      continue; /* the rest of the head bytes, if any, as llhttp sees them */
-    }
-    begins_in_head = c.begins;
-    if (e == HPE_OK && c.heads == 0 && used < size) {
-      /* Rule 3: llhttp took every head byte and is still inside the head:
-       * the bytes after it must not complete it. */
-      size_t rest = size - used;
-      char *tail = malloc(rest);
-      if (!tail) abort();
-      memcpy(tail, data + used, rest);
-      c.in_headers_complete = 0;
-      llhttp_execute(&parser, tail, rest);
-      CHECK(c.heads == 0);
-      free(tail);
-    }
-    /* HPE_PAUSED_UPGRADE: what follows is tunnel data, not HTTP.
-     * Any other error: the gateway answers 400. */
-    break;
+  cuts[0] = (k + 1) / 2;
+  cuts[1] = k + (size - k) / 2;
+  size_t n = cuts[1] > cuts[0] ? 2 : 1;
+  if (rd_run(&cfg, in, size, cuts, n, &again)) return 0;
+  check_same("two cuts", cuts, n);
+
+  if (size <= sizeof cuts / sizeof cuts[0]) {
+    for (size_t i = 1; i < size; i++) cuts[i - 1] = i;
+    if (rd_run(&cfg, in, size, cuts, size - 1, &again)) return 0;
+    check_same("byte by byte", cuts, size - 1);
   }
-  /* Rule 1 */
-  CHECK(begins_in_head <= 1);
-  /* Rule 2 */
-  if (head_end >= 0 && major != 0) CHECK((size_t)head_end == used);
-  free(head);
   return 0;
 }

@@ -34,7 +34,7 @@ LLHTTP_DIR=/usr/share/llhttp
 sources() {
   case $1 in
   headscan) echo gateway/lib/http.c ;;
-  request) echo gateway/lib/http.c ;;
+  request) echo gateway/lib/reqhead.c gateway/lib/http.c ;;
   pathnorm) echo gateway/lib/pathnorm.c ;;
   jwt) echo gateway/lib/jwt.c gateway/lib/jwks.c gateway/lib/jsonobj.c gateway/lib/b64url.c gateway/lib/scopes.c ;;
   jsonobj) echo gateway/lib/jsonobj.c ;;
