@@ -175,42 +175,50 @@ static void test_ids(void) {
 /* ---- shape ---- */
 
 static void test_shape(void) {
-  expect("[" PRE "\"id\":1,\"method\":\"ping\"}]", JRPC_INVALID_REQUEST, "a batch");
-  expect("[]", JRPC_INVALID_REQUEST, "an empty array");
-  expect("\"tools/call\"", JRPC_INVALID_REQUEST, "a top-level string");
-  expect("1", JRPC_INVALID_REQUEST, "a top-level number");
-  expect("-0.5e1", JRPC_INVALID_REQUEST, "a top-level real");
-  expect("true", JRPC_INVALID_REQUEST, "top-level true");
-  expect("null", JRPC_INVALID_REQUEST, "top-level null");
-  expect("{}", JRPC_INVALID_REQUEST, "an empty object");
-  expect("{\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc missing");
-  expect("{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc 1.0");
-  expect("{\"jsonrpc\":2.0,\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc a number");
-  expect("{\"jsonrpc\":\"2.0 \",\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc \"2.0 \"");
-  expect("{\"jsonrpc\":\"2.00\",\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc \"2.00\"");
-  expect("{\"jsonrpc\":\"2\",\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc \"2\"");
-  expect("{\"jsonrpc\":\"2.0\\u0000\",\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST,
-         "jsonrpc \"2.0\\u0000\" (a NUL does not end the string)");
-  expect("{\"jsonrpc\":\"2\\u002e0\",\"id\":1,\"method\":\"ping\"}", JRPC_OK,
-         "jsonrpc \"2\\u002e0\" decodes to 2.0");
-  expect("{\"jsonrpc\":null,\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc null");
-  expect(PRE "\"id\":1,\"method\":1}", JRPC_INVALID_REQUEST, "method a number");
-  expect(PRE "\"id\":1,\"method\":null}", JRPC_INVALID_REQUEST, "method null");
-  expect(PRE "\"id\":1,\"method\":{\"a\":\"b\"}}", JRPC_INVALID_REQUEST, "method an object");
-  expect(PRE "\"id\":1,\"method\":[\"ping\"]}", JRPC_INVALID_REQUEST, "method an array");
-  expect(PRE "\"method\":1}", JRPC_INVALID_REQUEST, "a notification whose method is a number");
-  expect(CALL "\"greet\"}", JRPC_INVALID_REQUEST, "params a string");
-  expect(CALL "1}", JRPC_INVALID_REQUEST, "params a number");
-  expect(CALL "null}", JRPC_INVALID_REQUEST, "params null");
-  expect(CALL "true}", JRPC_INVALID_REQUEST, "params true");
-  expect(PRE "\"id\":1,\"result\":{},\"error\":{}}", JRPC_INVALID_REQUEST, "result and error");
-  expect(PRE "\"id\":1}", JRPC_INVALID_REQUEST, "neither method, result nor error");
-  expect(PRE "\"result\":{}}", JRPC_INVALID_REQUEST, "a result without id");
-  expect(PRE "\"error\":{}}", JRPC_INVALID_REQUEST, "an error without id");
-  expect(PRE "\"id\":null,\"error\":{\"code\":-32700}}", JRPC_INVALID_REQUEST,
-         "an error response with id null (the header: id a string or a number)");
-  expect("{\"jsonrpc\":\"2.0\"}", JRPC_INVALID_REQUEST, "only jsonrpc");
-  expect(PRE "\"Method\":\"ping\",\"id\":1}", JRPC_INVALID_REQUEST, "\"Method\" is not method");
+  static const struct {
+    const char *in;
+    jrpc_result_t want;
+    const char *what;
+  } cases[] = {
+      {"[" PRE "\"id\":1,\"method\":\"ping\"}]", JRPC_INVALID_REQUEST, "a batch"},
+      {"[]", JRPC_INVALID_REQUEST, "an empty array"},
+      {"\"tools/call\"", JRPC_INVALID_REQUEST, "a top-level string"},
+      {"1", JRPC_INVALID_REQUEST, "a top-level number"},
+      {"-0.5e1", JRPC_INVALID_REQUEST, "a top-level real"},
+      {"true", JRPC_INVALID_REQUEST, "top-level true"},
+      {"null", JRPC_INVALID_REQUEST, "top-level null"},
+      {"{}", JRPC_INVALID_REQUEST, "an empty object"},
+      {"{\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc missing"},
+      {"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc 1.0"},
+      {"{\"jsonrpc\":2.0,\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc a number"},
+      {"{\"jsonrpc\":\"2.0 \",\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc \"2.0 \""},
+      {"{\"jsonrpc\":\"2.00\",\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc \"2.00\""},
+      {"{\"jsonrpc\":\"2\",\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc \"2\""},
+      {"{\"jsonrpc\":\"2.0\\u0000\",\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST,
+       "jsonrpc \"2.0\\u0000\" (a NUL does not end the string)"},
+      {"{\"jsonrpc\":\"2\\u002e0\",\"id\":1,\"method\":\"ping\"}", JRPC_OK,
+       "jsonrpc \"2\\u002e0\" decodes to 2.0"},
+      {"{\"jsonrpc\":null,\"id\":1,\"method\":\"ping\"}", JRPC_INVALID_REQUEST, "jsonrpc null"},
+      {PRE "\"id\":1,\"method\":1}", JRPC_INVALID_REQUEST, "method a number"},
+      {PRE "\"id\":1,\"method\":null}", JRPC_INVALID_REQUEST, "method null"},
+      {PRE "\"id\":1,\"method\":{\"a\":\"b\"}}", JRPC_INVALID_REQUEST, "method an object"},
+      {PRE "\"id\":1,\"method\":[\"ping\"]}", JRPC_INVALID_REQUEST, "method an array"},
+      {PRE "\"method\":1}", JRPC_INVALID_REQUEST, "a notification whose method is a number"},
+      {CALL "\"greet\"}", JRPC_INVALID_REQUEST, "params a string"},
+      {CALL "1}", JRPC_INVALID_REQUEST, "params a number"},
+      {CALL "null}", JRPC_INVALID_REQUEST, "params null"},
+      {CALL "true}", JRPC_INVALID_REQUEST, "params true"},
+      {PRE "\"id\":1,\"result\":{},\"error\":{}}", JRPC_INVALID_REQUEST, "result and error"},
+      {PRE "\"id\":1}", JRPC_INVALID_REQUEST, "neither method, result nor error"},
+      {PRE "\"result\":{}}", JRPC_INVALID_REQUEST, "a result without id"},
+      {PRE "\"error\":{}}", JRPC_INVALID_REQUEST, "an error without id"},
+      {PRE "\"id\":null,\"error\":{\"code\":-32700}}", JRPC_INVALID_REQUEST,
+       "an error response with id null (the header: id a string or a number)"},
+      {"{\"jsonrpc\":\"2.0\"}", JRPC_INVALID_REQUEST, "only jsonrpc"},
+      {PRE "\"Method\":\"ping\",\"id\":1}", JRPC_INVALID_REQUEST, "\"Method\" is not method"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    expect(cases[i].in, cases[i].want, cases[i].what);
 
   /* Reading comes first: bad JSON is a parse error whatever its shape. */
   expect("[1,]", JRPC_PARSE_ERROR, "a broken batch is a parse error");
