@@ -6,7 +6,8 @@
  * forms, no surrogates, nothing above U+10FFFF), \u escapes decoded and
  * paired (a lone surrogate escape is refused); no member name twice in one
  * object, at any depth, compared after decoding (so "n\u0061me" is "name");
- * nesting at most JRPC_MAX_DEPTH; numbers as the grammar says. Anything
+ * nesting at most JRPC_MAX_DEPTH (the top-level value is depth 1, so 64
+ * levels pass and 65 fail); numbers as the grammar says. Anything
  * else is JRPC_PARSE_ERROR (JSON-RPC -32700).
  *
  * Then the message's shape: the top-level value must be an object (an array
@@ -61,7 +62,9 @@ typedef struct {
   const char *id;
   size_t id_len;
   uint8_t params_object; /* "params" is an object */
-  /* On an error: a static description and the byte offset it was found at. */
+  /* On an error: a static description and, for JRPC_PARSE_ERROR, the byte
+   * offset it was found at (0 for a shape error). On any error kind,
+   * method, name, uri and id are cleared. */
   const char *why;
   size_t err_off;
 } jrpc_msg_t;
@@ -71,7 +74,9 @@ jrpc_result_t jrpc_parse(const char *body, size_t len, jrpc_msg_t *out);
 /* Whether a decoded string equals the C string s (the whole of it). */
 int jrpc_str_is(const jrpc_str_t *v, const char *buf, const char *s);
 
-/* The JSON-RPC error code of a result (-32700, -32600), 0 for JRPC_OK. */
+/* The JSON-RPC error code of a result (-32700, -32600; -32603 for
+ * JRPC_NOMEM), 0 for JRPC_OK. Judge names with jrpc_str_is or full_len:
+ * a cut buffer may end inside a UTF-8 sequence. */
 int jrpc_code(jrpc_result_t r);
 
 #endif
