@@ -110,7 +110,12 @@ void answer_refusal_headers(answer_kind_t k, const char *desc, const char *scope
   }
   switch (k) {
   case ANS_UNAUTHORIZED:
-    snprintf(buf, cap, "WWW-Authenticate: Bearer resource_metadata=\"%s\"\r\n", metadata_url);
+    /* The scopes the route needs, so a client asks for them at once. */
+    if (scope[0])
+      snprintf(buf, cap, "WWW-Authenticate: Bearer resource_metadata=\"%s\", scope=\"%s\"\r\n",
+               metadata_url, scope);
+    else
+      snprintf(buf, cap, "WWW-Authenticate: Bearer resource_metadata=\"%s\"\r\n", metadata_url);
     break;
   case ANS_INSUFFICIENT_SCOPE:
     /* No scope parameter when no scope would help (an unmatched route). */

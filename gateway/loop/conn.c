@@ -419,6 +419,7 @@ static void request_destroy(request_t *r) {
   outbuf_free(&r->resp);
   outbuf_free(&r->ident);
   outbuf_free(&r->logx);
+  outbuf_free(&r->mcp_princ);
   free(r);
 }
 
@@ -444,6 +445,8 @@ static request_t *request_new(client_t *c) {
     r->resp = keep.resp;
     r->ident = keep.ident;
     r->logx = keep.logx;
+    r->mcp_princ = keep.mcp_princ;
+    r->mcp_princ.len = 0;
     r->uphead.len = r->resp.len = r->ident.len = r->logx.len = 0;
   } else {
     r = calloc(1, sizeof *r);

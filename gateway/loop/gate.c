@@ -17,6 +17,9 @@
 #include "http.h"
 #include "keys.h"
 #include "local.h"
+#include "jsonrpc.h"
+#include "mcpjudge.h"
+#include "mcpsess.h"
 #include "log.h"
 #include "pathnorm.h"
 #include "revocations.h"
@@ -65,6 +68,18 @@ static void refuse(client_t *c, request_t *r, answer_kind_t kind, const char *de
                          extra, sizeof extra);
   r->decision = answer_def(kind)->code;
   conn_answer_ex(c, kind, desc, hdr, extra);
+}
+
+/* The scopes a request needs ("Required scopes" in SPEC): all of the
+ * route's scopes and any_scopes, plus those of the MCP item called, so that
+ * a client that re-authorizes with exactly this list gets a token that
+ * passes; into buf ("" when none). */
+static const char *required_scopes(const request_t *r, const gw_mcp_item_t *item, char *buf, size_t cap) {
+  gw_scopeset_t need = 0;
+  if (r->route) need |= r->route->required | r->route->any;
+  if (item) need |= item->required | item->any;
+  if (!need || scopes_format(auth_of(r)->scopes, need, buf, cap) < 0) buf[0] = '\0';
+  return buf;
 }
 
 /* ---- CORS ------------------------------------------------------------------ */
@@ -266,6 +281,178 @@ void gate_forward(client_t *c, request_t *r) {
   upstream_start(r);
 }
 
+/* ---- MCP upstreams (protocol = mcp) ---------------------------------------- */
+
+static int is_mcp(const request_t *r) { return r->pool && request_upstream(r)->protocol == GW_PROTO_MCP; }
+
+static int method_is(const request_t *r, const char *m) {
+  size_t ml;
+  const char *rm = req_method(r, &ml);
+  return ml == strlen(m) && memcmp(rm, m, ml) == 0;
+}
+
+static mcp_hdr_t hdr_value(const request_t *r, const char *lname) {
+  const hdr_t *h = req_header(r, lname, NULL);
+  mcp_hdr_t v = {h ? r->h.arena + h->val_off : NULL, h ? h->val_len : 0};
+  return v;
+}
+
+/* An Origin the upstream does not allow is refused before any token work
+ * (a browser page must not reach a local MCP server: DNS rebinding). */
+static int mcp_origin_refused(client_t *c, request_t *r) {
+  mcp_hdr_t o = hdr_value(r, "origin");
+  if (!o.p) return 0;
+  const gw_upstream_cfg_t *u = request_upstream(r);
+  char *const *list = u->allow_origins_set ? u->allow_origins : r->gen->cfg->cors_origins;
+  size_t n = u->allow_origins_set ? u->nallow_origins : r->gen->cfg->ncors_origins;
+  if (mcp_origin_allowed(o.p, o.len, list, n)) return 0;
+  r->decision = "origin";
+  conn_answer_rpc(c, ANS_RPC_ORIGIN, NULL, NULL, 0);
+  return 1;
+}
+
+/* The session a request names must be bound to its caller; the server gets
+ * its own id back (restored in the forwarded head). */
+static int mcp_session_refused(client_t *c, request_t *r, const gw_tokcache_val_t *v) {
+  const gw_authctx_t *a = auth_of(r);
+  const char *iss = v ? a->cfg->issuers[v->issuer].iss : "";
+  char princ[MCPSESS_PRINCIPAL_MAX];
+  size_t pl = mcpsess_principal(princ, sizeof princ, iss, strlen(iss),
+                                v ? v->strs[VERIFY_STR_SUB] : NULL, v ? v->lens[VERIFY_STR_SUB] : 0,
+                                v ? v->strs[VERIFY_STR_CLIENT] : NULL, v ? v->lens[VERIFY_STR_CLIENT] : 0);
+  r->mcp_princ.len = 0;
+  outbuf_append(&r->mcp_princ, princ, pl);
+  int n = 0;
+  const hdr_t *h = req_header(r, "mcp-session-id", &n);
+  if (!h) return 0;
+  size_t sidlen = 0;
+  if (n > 1) {
+    r->decision = "invalid_request";
+    conn_answer_rpc(c, ANS_RPC_INVALID, "more than one Mcp-Session-Id header", NULL, 0);
+    return 1;
+  }
+  const unsigned char *key = r->gen->snap->mcp_keys[r->up_index];
+  if (pl == 0 || !mcpsess_check(key, princ, pl, r->h.arena + h->val_off, h->val_len, &sidlen)) {
+    r->decision = "session";
+    conn_answer_rpc(c, ANS_RPC_SESSION, NULL, NULL, 0);
+    return 1;
+  }
+  r->mcp_sid_off = h->val_off;
+  r->mcp_sid_len = (uint32_t)sidlen;
+  return 0;
+}
+
+/* The body of a JSON-RPC POST: kept whole up to mcp_max_body. */
+static answer_kind_t mcp_body_sink(void *ud, const char *p, size_t n) {
+  request_t *r = ud;
+  if (r->m2mbody.len + n > request_upstream(r)->mcp_max_body) return ANS_MCP_TOO_LARGE;
+  if (outbuf_append(&r->m2mbody, p, n)) return ANS_NO_MEMORY;
+  return ANS_NONE;
+}
+
+static void decide(client_t *c, request_t *r, const gw_mcp_item_t *item, int deny_unlisted);
+static void mcp_body_done(request_t *r);
+
+/* A JSON-RPC POST is decided once its body is read. */
+static void mcp_read_body(client_t *c, request_t *r) {
+  mcp_hdr_t ct = hdr_value(r, "content-type");
+  if (!ct.p || !mcp_media_is_json(ct.p, ct.len)) {
+    conn_answer(c, ANS_UNSUPPORTED_MEDIA, NULL);
+    return;
+  }
+  if (!r->h.chunked_in && r->h.content_length > request_upstream(r)->mcp_max_body) {
+    conn_answer(c, ANS_MCP_TOO_LARGE, NULL);
+    return;
+  }
+  r->state = RS_M2M;
+  r->body_done = mcp_body_done;
+  r->h.sink = mcp_body_sink;
+  r->h.sink_ud = r;
+}
+
+static void log_field(request_t *r, const char *name, const char *v, size_t n) {
+  if (!access_log_enabled()) return;
+  char esc[300];
+  gw_json_escape(esc, sizeof esc, v, n, 128);
+  outbuf_printf(&r->logx, ",\"%s\":\"%s\"", name, esc);
+}
+
+static void mcp_body_done(request_t *r) {
+  client_t *c = r->c;
+  r->state = RS_LOCAL;
+  jrpc_msg_t m;
+  jrpc_result_t res = jrpc_parse(r->m2mbody.data ? r->m2mbody.data : "", r->m2mbody.len, &m);
+  if (res != JRPC_OK) {
+    r->decision = "invalid_request";
+    r->reason = res == JRPC_INVALID_REQUEST ? "jsonrpc_invalid" : "jsonrpc_parse";
+    conn_answer_rpc(c, res == JRPC_INVALID_REQUEST ? ANS_RPC_INVALID : res == JRPC_NOMEM ? ANS_NO_MEMORY : ANS_RPC_PARSE,
+                    m.why, NULL, 0);
+    return;
+  }
+  mcp_verdict_t v;
+  const gw_policy_t *p = auth_of(r)->policy;
+  static const gw_mcp_items_t none = {0};
+  mcp_judge(&m, p ? policy_mcp(p) : &none, hdr_value(r, "mcp-method"), hdr_value(r, "mcp-name"), &v);
+  if (m.method.type == JRPC_STRING) log_field(r, "mcp_method", m.method_buf, m.method.len);
+  if (v.has_kind) log_field(r, "mcp_name", v.name, v.name_len);
+  if (v.refuse != ANS_NONE) {
+    r->decision = "invalid_request";
+    conn_answer_rpc(c, v.refuse, v.why, m.id, m.id_len);
+    return;
+  }
+  r->body_buffered = 1;
+  decide(c, r, v.item, v.deny_unlisted);
+}
+
+/* ---- the decision ------------------------------------------------------------ */
+
+/* Route and MCP item against the token (r->tok_ok, r->tok_scopes). */
+static void decide(client_t *c, request_t *r, const gw_mcp_item_t *item, int deny_unlisted) {
+  const gw_authctx_t *a = auth_of(r);
+  const gw_route_t *rt = r->route;
+  char scope[1024];
+  int item_scopes = item && (item->required || item->any);
+  if (!r->tok_ok) {
+    /* A public route; an item that names scopes still needs a token. */
+    if (!item_scopes && !deny_unlisted) {
+      r->decision = "public";
+      count_auth(r, GW_MOUT_PUBLIC, GW_MREASON_NONE);
+      gate_forward(c, r);
+      return;
+    }
+    refuse(c, r, ANS_UNAUTHORIZED, NULL, required_scopes(r, item, scope, sizeof scope));
+    return;
+  }
+  gw_scopeset_t missing = 0, have = r->tok_scopes;
+  gw_policy_verdict_t verdict =
+      a->policy ? policy_decide(a->policy, rt, 1, have, &missing) : GW_POLICY_ALLOW;
+  if (verdict == GW_POLICY_PUBLIC) verdict = GW_POLICY_ALLOW;
+  if (verdict == GW_POLICY_ALLOW && item) {
+    missing = item->required & ~have;
+    if (item->any && !(item->any & have)) missing |= item->any;
+    if (missing) verdict = GW_POLICY_INSUFFICIENT_SCOPE;
+  }
+  if (verdict == GW_POLICY_ALLOW && !deny_unlisted) {
+    r->decision = "allow";
+    count_auth(r, GW_MOUT_ALLOW, GW_MREASON_NONE);
+    gate_forward(c, r);
+    return;
+  }
+  r->ident.len = 0;
+  if (verdict == GW_POLICY_INSUFFICIENT_SCOPE) {
+    refuse(c, r, ANS_INSUFFICIENT_SCOPE, item && (item->required & missing || item->any & missing)
+                                             ? "the token lacks a scope this MCP item requires"
+                                             : "the token lacks a scope this route requires",
+           required_scopes(r, item, scope, sizeof scope));
+    return;
+  }
+  if (verdict == GW_POLICY_ALLOW) {
+    refuse(c, r, ANS_INSUFFICIENT_SCOPE, "the policy lists no such MCP item (mcp_unlisted = deny)", "");
+    return;
+  }
+  refuse(c, r, ANS_INSUFFICIENT_SCOPE, "no policy route allows this request", "");
+}
+
 static void gate_auth(client_t *c, request_t *r) {
   verifier_t *g = r->gen->verifier;
   const gw_authctx_t *a = auth_of(r);
@@ -275,17 +462,24 @@ static void gate_auth(client_t *c, request_t *r) {
   const char *m = req_method(r, &ml);
   const gw_route_t *rt = a->policy ? policy_match(a->policy, m, ml, r->npath, r->npath_len) : NULL;
   r->route = rt;
+  /* A JSON-RPC POST to an MCP upstream is judged with its body; proxy mode only. */
+  int mcp_post = is_mcp(r) && !r->decide_only && method_is(r, "POST");
+  char scope[1024];
   if (a->policy && rt && rt->auth == GW_AUTH_NONE) {
-    r->decision = "public";
-    count_auth(r, GW_MOUT_PUBLIC, GW_MREASON_NONE);
-    gate_forward(c, r);
+    r->tok_ok = 0;
+    if (is_mcp(r) && mcp_session_refused(c, r, NULL)) return;
+    if (mcp_post) {
+      mcp_read_body(c, r);
+      return;
+    }
+    decide(c, r, NULL, 0);
     return;
   }
   const char *tok = NULL, *why = NULL;
   size_t tlen = 0;
   switch (extract_token(r, &tok, &tlen, &why)) {
   case TOK_CONFLICT: refuse(c, r, ANS_AUTH_BAD_REQUEST, why, NULL); return;
-  case TOK_ABSENT: refuse(c, r, ANS_UNAUTHORIZED, NULL, NULL); return;
+  case TOK_ABSENT: refuse(c, r, ANS_UNAUTHORIZED, NULL, required_scopes(r, NULL, scope, sizeof scope)); return;
   case TOK_MALFORMED:
     r->mreason = GW_MREASON_MALFORMED;
     refuse(c, r, ANS_INVALID_TOKEN, why, NULL);
@@ -339,9 +533,6 @@ static void gate_auth(client_t *c, request_t *r) {
     return;
   }
   if (!val) val = &fresh;
-  gw_scopeset_t missing = 0;
-  gw_policy_verdict_t verdict =
-      a->policy ? policy_decide(a->policy, rt, 1, val->scopes, &missing) : GW_POLICY_ALLOW;
   apply_identity(c, r, val);
   /* After apply_identity, so the access log names whose token it was. */
   if (revocations_refuse(r, val)) {
@@ -352,21 +543,16 @@ static void gate_auth(client_t *c, request_t *r) {
     refuse(c, r, ANS_INVALID_TOKEN, "token has been revoked", NULL);
     return;
   }
+  r->tok_ok = 1;
+  r->tok_scopes = val->scopes;
+  int refused = is_mcp(r) && mcp_session_refused(c, r, val);
   jwt_claims_free(&cl);
-  if (verdict == GW_POLICY_ALLOW) {
-    r->decision = "allow";
-    count_auth(r, GW_MOUT_ALLOW, GW_MREASON_NONE);
-    gate_forward(c, r);
+  if (refused) return;
+  if (mcp_post) {
+    mcp_read_body(c, r);
     return;
   }
-  r->ident.len = 0;
-  if (verdict == GW_POLICY_INSUFFICIENT_SCOPE) {
-    char scope[1024];
-    if (scopes_format(a->scopes, missing, scope, sizeof scope) < 0) scope[0] = '\0';
-    refuse(c, r, ANS_INSUFFICIENT_SCOPE, "the token lacks a scope this route requires", scope);
-    return;
-  }
-  refuse(c, r, ANS_INSUFFICIENT_SCOPE, "no policy route allows this request", "");
+  decide(c, r, NULL, 0);
 }
 
 /* ---- the entry point --------------------------------------------------------- */
@@ -501,6 +687,7 @@ void gate_request(client_t *c, request_t *r) {
     local_preflight(c, r);
     return;
   }
+  if (is_mcp(r) && mcp_origin_refused(c, r)) return;
   gate_auth(c, r);
 }
 

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "reqhead.h"
+#include "scopes.h"
 #include "worker-t.h"
 
 struct gw_route;
@@ -41,6 +42,11 @@ struct request {
   uint8_t in_field;       /* the response parser is inside a header name */
   uint8_t logged;         /* the access log has its line */
   uint8_t decide_only;    /* from a [decision] listener: answered, never forwarded */
+  uint8_t tok_ok;         /* a token passed every check; its scopes in tok_scopes */
+  uint8_t body_buffered;  /* the body was read whole (into m2mbody) and goes upstream as is */
+  gw_scopeset_t tok_scopes;
+  outbuf_t mcp_princ;     /* MCP upstreams: the principal its sessions are bound to */
+  uint32_t mcp_sid_off, mcp_sid_len; /* the server's own session id, inside the client's header */
   uint8_t client_gone;    /* the client closed or reset before the answer was complete */
   const char *err_desc;   /* set by a response callback that refused */
   int status;             /* status sent to the client (0: nothing sent) */

@@ -82,6 +82,13 @@ void uphead_build(request_t *r, outbuf_t *o, const char *client_ip, int client_t
       continue;
     }
     if (forward_header_stripped(r, n, nl)) continue;
+    if (r->mcp_sid_len && HTTP_NAME_IS(n, nl, "mcp-session-id")) {
+      /* The client holds the bound id; the server gets its own back. */
+      OUTBUF_LIT(o, "Mcp-Session-Id: ");
+      outbuf_append(o, a + r->mcp_sid_off, r->mcp_sid_len);
+      OUTBUF_LIT(o, "\r\n");
+      continue;
+    }
     outbuf_append(o, n, nl);
     outbuf_append(o, ": ", 2);
     outbuf_append(o, a + h->val_off, h->val_len);
@@ -107,7 +114,9 @@ void uphead_build(request_t *r, outbuf_t *o, const char *client_ip, int client_t
     OUTBUF_LIT(o, "\r\n");
   }
   outbuf_append(o, r->ident.data, r->ident.len);
-  if (r->h.chunked_in)
+  if (r->body_buffered)
+    outbuf_append_u64(o, "Content-Length: ", r->m2mbody.len); /* read whole, sent as it came */
+  else if (r->h.chunked_in)
     outbuf_append(o, "Transfer-Encoding: chunked\r\n", 28);
   else if (r->h.content_length > 0 || req_header(r, "content-length", NULL))
     outbuf_append_u64(o, "Content-Length: ", r->h.content_length);

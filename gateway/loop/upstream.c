@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "gen.h"
 #include "log.h"
+#include "mcpsess.h"
 #include "snapshot.h"
 #include "upbatch.h"
 #include "uphead.h"
@@ -437,7 +438,10 @@ answer_kind_t upstream_body_sink(void *ud, const char *p, size_t n) {
 void upstream_body_end(request_t *r) {
   upconn_t *uc = r->uc;
   if (!uc) return;
-  if (r->h.chunked_in) outbuf_append(&uc->wq.out, "0\r\n\r\n", 5);
+  if (r->body_buffered)
+    outbuf_append(&uc->wq.out, r->m2mbody.data, r->m2mbody.len);
+  else if (r->h.chunked_in)
+    outbuf_append(&uc->wq.out, "0\r\n\r\n", 5);
   if (!uc->got_response_bytes) set_tmo(uc, TMO_RESPONSE, r->pool->cfg->response_timeout_ms);
 }
 
@@ -698,6 +702,21 @@ static int te_only_chunked(const request_t *r) {
   return k.chunked == 1 && k.other == 0;
 }
 
+/* An MCP server's session id goes to the client bound to the caller
+ * (mcpsess.h); one that cannot be bound is not passed on. */
+static void bind_session(request_t *r, outbuf_t *o, const char *sid, size_t n) {
+  char bound[MCPSESS_SID_MAX + 1 + MCPSESS_MAC_CHARS];
+  size_t bl = mcpsess_bind(r->gen->snap->mcp_keys[r->up_index], r->mcp_princ.data, r->mcp_princ.len,
+                           sid, n, bound, sizeof bound);
+  if (!bl) {
+    LOG_WARN("upstream %s: Mcp-Session-Id of %zu bytes not passed on", r->pool->cfg->name, n);
+    return;
+  }
+  OUTBUF_LIT(o, "Mcp-Session-Id: ");
+  outbuf_append(o, bound, bl);
+  OUTBUF_LIT(o, "\r\n");
+}
+
 static int r_on_headers_complete(llhttp_t *p) {
   upconn_t *uc = p->data;
   request_t *r = uc->req;
@@ -757,6 +776,10 @@ static int r_on_headers_complete(llhttp_t *p) {
     if (r->cors && (HTTP_NAME_IS(n, nl, "access-control-allow-origin") ||
                     HTTP_NAME_IS(n, nl, "access-control-expose-headers")))
       continue;
+    if (uc->pool->cfg->protocol == GW_PROTO_MCP && HTTP_NAME_IS(n, nl, "mcp-session-id")) {
+      bind_session(r, o, a + h->val_off, h->val_len);
+      continue;
+    }
     outbuf_append(o, n, nl);
     outbuf_append(o, ": ", 2);
     outbuf_append(o, a + h->val_off, h->val_len);

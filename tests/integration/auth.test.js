@@ -502,11 +502,21 @@ test('scope wins over scp when both are present', T, async () => {
   assert.deepEqual(upstreamSaw(e, 'x-auth-scopes'), ['tags:read'], 'forwarded scopes are the scope claim');
 });
 
-test('missing scope: 403 insufficient_scope naming exactly the missing scope, not forwarded', T, async () => {
+// SPEC "Required scopes": every scope the route needs, not only the missing
+// ones, so that re-authorizing with exactly that list gives a token that passes.
+test('missing scope: 403 insufficient_scope naming every scope the route requires, not forwarded', T, async () => {
   const res = await notForwarded(() => get('/api/v4/multi', bearer(token({ scope: 'profiles:read' }))));
-  expectInsufficientScope(res, { scope: 'tags:read', meta: META }, 'multi');
+  expectInsufficientScope(res, { scope: 'profiles:read tags:read', meta: META }, 'multi');
+  echoOf(await get('/api/v4/multi', bearer(token({ scope: 'profiles:read tags:read' }))));
   const res2 = await notForwarded(() => get('/api/v4/profiles', bearer(token({ scope: 'tags:read profiles:write' }))));
   expectInsufficientScope(res2, { scope: 'profiles:read', meta: META }, 'profiles');
+});
+
+test('no token on a route that needs scopes: the 401 challenge names them (scope=); none on a token-only route', T, async () => {
+  const c = expectNoToken(await notForwarded(() => get('/api/v4/multi')), META, 'multi');
+  assert.equal(c.params.scope, 'profiles:read tags:read', `scope= lists the route's scopes: ${c.raw}`);
+  const c2 = expectNoToken(await notForwarded(() => get('/mcp/x')), META_MCP, 'token-only route');
+  assert.equal(c2.params.scope, undefined, `no scope= when the route needs no scope: ${c2.raw}`);
 });
 
 test('a token with no scope at all on a route needing two scopes: 403 naming both', T, async () => {
