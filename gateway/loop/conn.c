@@ -722,6 +722,8 @@ void request_append_response(request_t *r, const void *p, size_t n) {
 
 int conn_client_backlogged(const client_t *c) { return c->wq.queued > GW_WQ_HIGH; }
 
+void conn_keepalive(client_t *c) { uv_tcp_keepalive(&c->tcp, 1, 60); }
+
 void conn_response_progress(request_t *r) { client_flush(r->c); }
 
 void conn_response_complete(request_t *r) {

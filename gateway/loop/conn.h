@@ -58,5 +58,8 @@ outbuf_t *conn_response_buf(request_t *r);    /* where the response head and bod
 void request_append_response(request_t *r, const void *p, size_t n);
 void conn_client_writable(client_t *c);       /* back-pressure check after an upstream write */
 int conn_client_backlogged(const client_t *c);
+/* A response that may stay silent for long (an event stream): TCP keepalive
+ * on the client's socket finds a client that vanished. */
+void conn_keepalive(client_t *c);
 
 #endif

@@ -46,6 +46,7 @@ struct upconn {
   uint8_t write_failed;
   uint8_t event;          /* EV_MSG when the response completed */
   uint8_t framing_lied;   /* a bodiless response announced a body: never reuse */
+  uint8_t sse;            /* the response is text/event-stream: never cut for silence */
 };
 
 enum { EV_NONE = 0, EV_HEAD, EV_MSG, EV_STATUS };

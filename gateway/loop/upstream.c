@@ -10,6 +10,9 @@
 #include <strings.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "upstream.h"
 
@@ -51,9 +54,33 @@ static const llhttp_settings_t *resp_settings(void);
 
 static uint64_t now_ms(upool_t *p) { return worker_now(p->w); }
 
+/* Silence from either side ends an exchange after idle_timeout, except an
+ * event stream: MCP servers are silent for minutes during a long tool call
+ * (TCP keepalive finds a dead peer instead). */
+static void stream_tmo(upconn_t *uc);
+
 static void set_tmo(upconn_t *uc, tmo_kind_t k, uint64_t ms) {
   uc->tmo = (uint8_t)k;
   uc->deadline = now_ms(uc->pool) + ms;
+}
+
+static void stream_tmo(upconn_t *uc) {
+  if (uc->sse)
+    uc->tmo = TMO_NONE;
+  else
+    set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
+}
+
+/* TCP keepalive for a socket that may stay silent: probes after 60 s idle,
+ * every 10 s, 6 of them, so a vanished peer is found within two minutes. */
+static void keepalive_on(uv_tcp_t *t) {
+  uv_os_fd_t fd;
+  if (uv_fileno((uv_handle_t *)t, &fd) != 0) return;
+  int on = 1, idle = 60, intvl = 10, cnt = 6;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
 }
 
 static void write_failed(upconn_t *uc) {
@@ -80,6 +107,7 @@ static void attach(request_t *r, upconn_t *uc) {
   uc->parser.data = uc;
   uc->got_response_bytes = 0;
   uc->write_failed = 0;
+  uc->sse = 0;
   uc->framing_lied = 0;
   uc->event = EV_NONE;
   r->nrhdrs = 0;
@@ -414,7 +442,7 @@ static void upstream_timeout(upconn_t *uc) {
 
 void upstream_touch(request_t *r) {
   upconn_t *uc = r->uc;
-  if (uc && uc->tmo == TMO_STREAM) set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
+  if (uc && uc->tmo == TMO_STREAM) stream_tmo(uc);
 }
 
 answer_kind_t upstream_body_sink(void *ud, const char *p, size_t n) {
@@ -431,7 +459,7 @@ answer_kind_t upstream_body_sink(void *ud, const char *p, size_t n) {
   } else {
     outbuf_append(&uc->wq.out, p, n);
   }
-  if (uc->tmo == TMO_STREAM) set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
+  if (uc->tmo == TMO_STREAM) stream_tmo(uc);
   return ANS_NONE;
 }
 
@@ -563,7 +591,7 @@ static void up_process(upconn_t *uc, const char *data, size_t nread) {
     return;
   }
   uc->got_response_bytes = 1;
-  set_tmo(uc, TMO_STREAM, uc->pool->w->cfg->idle_timeout_ms);
+  stream_tmo(uc);
   const char *p = data, *end = data + nread;
   llhttp_errno_t e;
   for (;;) {
@@ -776,6 +804,9 @@ static int r_on_headers_complete(llhttp_t *p) {
     if (r->cors && (HTTP_NAME_IS(n, nl, "access-control-allow-origin") ||
                     HTTP_NAME_IS(n, nl, "access-control-expose-headers")))
       continue;
+    if (HTTP_NAME_IS(n, nl, "content-type") && h->val_len >= 17 &&
+        strncasecmp(a + h->val_off, "text/event-stream", 17) == 0)
+      uc->sse = !no_body;
     if (uc->pool->cfg->protocol == GW_PROTO_MCP && HTTP_NAME_IS(n, nl, "mcp-session-id")) {
       bind_session(r, o, a + h->val_off, h->val_len);
       continue;
@@ -787,6 +818,11 @@ static int r_on_headers_complete(llhttp_t *p) {
   }
   answer_cors_t cors = request_cors(r);
   answer_cors(o, &cors);
+  if (uc->sse) {
+    uc->tmo = TMO_NONE;
+    keepalive_on(&uc->tcp);
+    conn_keepalive(r->c);
+  }
   if (cl && !chunked && status != 204) {
     outbuf_append(o, "Content-Length: ", 16);
     outbuf_append(o, a + cl->val_off, cl->val_len);
