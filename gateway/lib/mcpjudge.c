@@ -65,6 +65,30 @@ void mcp_judge(const jrpc_msg_t *m, const gw_mcp_items_t *items, mcp_hdr_t mcp_m
   out->deny_unlisted = !out->item && items->unlisted == GW_MCP_UNLISTED_DENY;
 }
 
+int mcp_item_usable(const gw_mcp_items_t *items, gw_mcp_kind_t k, const char *name, size_t len,
+                    int tok_ok, gw_scopeset_t have) {
+  const gw_mcp_item_t *it = mcp_items_find(items, k, name, len);
+  if (!it) return items->unlisted == GW_MCP_UNLISTED_ALLOW;
+  if (!it->required && !it->any) return 1;
+  if (!tok_ok) return 0;
+  if (it->required & ~have) return 0;
+  return !it->any || (it->any & have);
+}
+
+int mcp_list_method(const jrpc_msg_t *m, gw_mcp_kind_t *k) {
+  if (m->kind != JRPC_REQUEST || m->method.type != JRPC_STRING) return 0;
+  static const struct {
+    const char *method;
+    gw_mcp_kind_t kind;
+  } lists[] = {{"tools/list", GW_MCP_TOOL}, {"prompts/list", GW_MCP_PROMPT}, {"resources/list", GW_MCP_RESOURCE}};
+  for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+    if (jrpc_str_is(&m->method, m->method_buf, lists[i].method)) {
+      *k = lists[i].kind;
+      return 1;
+    }
+  return 0;
+}
+
 int mcp_media_is_json(const char *v, size_t n) {
   size_t i = 0;
   while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;

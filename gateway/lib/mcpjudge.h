@@ -33,6 +33,15 @@ typedef struct {
 void mcp_judge(const jrpc_msg_t *m, const gw_mcp_items_t *items, mcp_hdr_t mcp_method,
                mcp_hdr_t mcp_name, mcp_verdict_t *out);
 
+/* Whether a token with these scopes (tok_ok 0: no token) may use the item
+ * named: what a tools/list, prompts/list or resources/list answer may show. */
+int mcp_item_usable(const gw_mcp_items_t *items, gw_mcp_kind_t k, const char *name, size_t len,
+                    int tok_ok, gw_scopeset_t have);
+
+/* The item kind a tools/list, prompts/list or resources/list request
+ * lists: 1 and *k set, or 0. */
+int mcp_list_method(const jrpc_msg_t *m, gw_mcp_kind_t *k);
+
 /* Content-Type application/json, case-insensitive, parameters allowed. */
 int mcp_media_is_json(const char *v, size_t n);
 

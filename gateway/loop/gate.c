@@ -400,6 +400,18 @@ static void mcp_body_done(request_t *r) {
     conn_answer_rpc(c, v.refuse, v.why, m.id, m.id_len);
     return;
   }
+  gw_mcp_kind_t lk;
+  if (mcp_list_method(&m, &lk)) {
+    /* The answer is filtered by this id; one too long to keep cannot be
+     * matched, and an unfiltered list is never sent. */
+    if (m.id_len > sizeof r->mcp_list_id) {
+      conn_answer_rpc(c, ANS_RPC_INVALID, "id too long for a list request", NULL, 0);
+      return;
+    }
+    r->mcp_list = (uint8_t)(1 + lk);
+    r->mcp_list_idlen = (uint8_t)m.id_len;
+    memcpy(r->mcp_list_id, m.id, m.id_len);
+  }
   r->body_buffered = 1;
   decide(c, r, v.item, v.deny_unlisted);
 }

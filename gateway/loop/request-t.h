@@ -47,6 +47,9 @@ struct request {
   gw_scopeset_t tok_scopes;
   outbuf_t mcp_princ;     /* MCP upstreams: the principal its sessions are bound to */
   uint32_t mcp_sid_off, mcp_sid_len; /* the server's own session id, inside the client's header */
+  uint8_t mcp_list;       /* 1 + gw_mcp_kind_t of a list request, whose answer is filtered */
+  uint8_t mcp_list_idlen; /* its id, as sent (raw JSON text) */
+  char mcp_list_id[128];
   uint8_t client_gone;    /* the client closed or reset before the answer was complete */
   const char *err_desc;   /* set by a response callback that refused */
   int status;             /* status sent to the client (0: nothing sent) */
