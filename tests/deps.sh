@@ -15,3 +15,15 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
 fi
+# The npm packages of package.json (the MCP SDK for tests/servers/mcp-server.js
+# and the MCP tests), exactly as package-lock.json pins them.
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$root/node_modules/@modelcontextprotocol/sdk" ]; then
+  command -v npm >/dev/null 2>&1 || {
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm
+  }
+  echo "make deps: npm ci"
+  (cd "$root" && npm ci --no-audit --no-fund)
+fi
