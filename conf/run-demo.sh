@@ -103,7 +103,8 @@ cat <<'MSG'
     import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
     import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
     const authProvider = new ClientCredentialsProvider(
-      { clientId: 'demo', clientSecret: 'demo-secret', scope: 'profiles:read tags:manage' });
+      { clientId: 'demo', clientSecret: 'demo-secret', scope: 'profiles:read tags:manage',
+        expectedIssuer: 'http://127.0.0.1:9003' });
     const client = new Client({ name: 'demo', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(
       new URL('http://127.0.0.1:8080/mcp'), { authProvider }));
