@@ -16,9 +16,9 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
 fi
 # The npm packages of package.json (the MCP SDK for tests/servers/mcp-server.js
-# and the MCP tests), exactly as package-lock.json pins them.
+# and the MCP tests, oidc-provider for tests/servers/demo-as.mjs), exactly as package-lock.json pins them.
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$root/node_modules/@modelcontextprotocol/sdk" ]; then
+if [ ! -d "$root/node_modules/@modelcontextprotocol/sdk" ] || [ ! -d "$root/node_modules/oidc-provider" ]; then
   command -v npm >/dev/null 2>&1 || {
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq

@@ -47,6 +47,8 @@ struct gw_m2m {
   size_t nclients;
   m2m_client_t dummy;           /* unknown ids are checked against this */
   m2m_limits_t ft;
+  char *meta, *meta_path, *authorize_path; /* RFC 8414 document and where it is served */
+  size_t meta_len;
 };
 
 static const char *const outcome_names[GW_M2M_OUTCOME_COUNT] = {
@@ -249,6 +251,78 @@ done:
 }
 
 /* ------------------------------------------------------------------ */
+/* RFC 8414 metadata                                                   */
+
+/* RFC 8414 §3: "/.well-known/oauth-authorization-server" goes between the
+ * issuer's host and its path (NULL on OOM). */
+static char *metadata_path(const char *issuer) {
+  const char *p = strstr(issuer, "://");
+  p = p ? strchr(p + 3, '/') : NULL;
+  size_t n = p ? strlen(p) : 0;
+  while (n && p[n - 1] == '/') n--; /* "https://h/" names the same issuer as "https://h" */
+  char *s = NULL;
+  if (asprintf(&s, "/.well-known/oauth-authorization-server%.*s", (int)n, p ? p : "") < 0) return NULL;
+  return s;
+}
+
+static int add_url(json_t *o, const char *key, const char *base, const char *path) {
+  char *u = NULL;
+  if (asprintf(&u, "%s%s", base, path) < 0) return -1;
+  int rc = json_object_set_new(o, key, json_string(u));
+  free(u);
+  return rc;
+}
+
+/* Only what this issuer does: client_credentials with a client secret. The
+ * official MCP SDK's parser insists on authorization_endpoint and
+ * response_types_supported, which RFC 8414 lets an issuer without an
+ * authorization endpoint omit; the endpoint named answers every request with
+ * unsupported_response_type, and no response type is listed. */
+static int build_metadata(gw_m2m_t *m, const gw_config_t *cfg, gw_errors_t *errs) {
+  const gw_m2m_cfg_t *mc = &cfg->m2m;
+  size_t il = strlen(m->issuer);
+  while (il && m->issuer[il - 1] == '/') il--;
+  char *base = strndup(m->issuer, il);
+  const char *pub = cfg->public_url ? cfg->public_url : base;
+  json_t *o = json_object(), *scopes = json_array();
+  m->meta_path = metadata_path(m->issuer);
+  m->authorize_path = NULL;
+  if (mc->token_path && asprintf(&m->authorize_path, "%s/authorize", mc->token_path) < 0)
+    m->authorize_path = NULL;
+  int bad = !base || !o || !scopes || !m->meta_path || !m->authorize_path;
+  for (size_t i = 0; !bad && i < m->nclients; i++) {
+    for (size_t k = 0; k < m->clients[i].nscopes; k++) {
+      const char *sc = m->clients[i].scopes[k];
+      int seen = 0;
+      for (size_t j = 0; j < json_array_size(scopes); j++)
+        if (strcmp(json_string_value(json_array_get(scopes, j)), sc) == 0) seen = 1;
+      if (!seen && json_array_append_new(scopes, json_string(sc)) != 0) bad = 1;
+    }
+  }
+  if (!bad) {
+    bad = json_object_set_new(o, "issuer", json_string(m->issuer)) != 0 ||
+          add_url(o, "token_endpoint", pub, mc->token_path) != 0 ||
+          add_url(o, "jwks_uri", pub, mc->jwks_path) != 0 ||
+          add_url(o, "authorization_endpoint", pub, m->authorize_path) != 0 ||
+          json_object_set_new(o, "response_types_supported", json_array()) != 0 ||
+          json_object_set_new(o, "grant_types_supported", json_pack("[s]", "client_credentials")) != 0 ||
+          json_object_set_new(o, "token_endpoint_auth_methods_supported",
+                              json_pack("[s,s]", "client_secret_basic", "client_secret_post")) != 0 ||
+          json_object_set_new(o, "scopes_supported", json_incref(scopes)) != 0;
+  }
+  m->meta = bad ? NULL : json_dumps(o, JSON_COMPACT);
+  if (m->meta) m->meta_len = strlen(m->meta);
+  json_decref(o);
+  json_decref(scopes);
+  free(base);
+  if (!m->meta) {
+    gw_errors_add(errs, cfg->path, mc->line, "[m2m]: cannot build the RFC 8414 metadata (out of memory?)");
+    return -1;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Load / free                                                         */
 
 void m2m_free(gw_m2m_t *m) {
@@ -259,6 +333,9 @@ void m2m_free(gw_m2m_t *m) {
   jwks_keyset_unref(m->keyset);
   free(m->issuer);
   free(m->audience);
+  free(m->meta);
+  free(m->meta_path);
+  free(m->authorize_path);
   m2m_clients_free(m->clients, m->nclients);
   m2m_limits_destroy(&m->ft);
   free(m);
@@ -294,6 +371,10 @@ gw_m2m_t *m2m_load(const gw_config_t *cfg, gw_errors_t *errs) {
     m2m_free(m);
     return NULL;
   }
+  if (build_metadata(m, cfg, errs) != 0) {
+    m2m_free(m);
+    return NULL;
+  }
   if (m2m_client_dummy(&m->dummy, m->clients, m->nclients) != 0) {
     gw_errors_add(errs, cfg->path, mc->line, "[m2m]: the random generator failed");
     m2m_free(m);
@@ -306,6 +387,12 @@ const char *m2m_jwks(const gw_m2m_t *m, size_t *len) {
   if (len) *len = m ? m->jwks_len : 0;
   return m ? m->jwks : NULL;
 }
+const char *m2m_metadata(const gw_m2m_t *m, size_t *len) {
+  if (len) *len = m ? m->meta_len : 0;
+  return m ? m->meta : NULL;
+}
+const char *m2m_metadata_path(const gw_m2m_t *m) { return m ? m->meta_path : NULL; }
+const char *m2m_authorize_path(const gw_m2m_t *m) { return m ? m->authorize_path : NULL; }
 gw_keyset_t *m2m_keyset(const gw_m2m_t *m) { return m ? jwks_keyset_ref(m->keyset) : NULL; }
 const char *m2m_kid(const gw_m2m_t *m) { return m ? m->kid : NULL; }
 const char *m2m_alg(const gw_m2m_t *m) { return m ? jwa_name(m->alg) : NULL; }

@@ -112,6 +112,8 @@
  * - GET/HEAD cfg->m2m.jwks_path: m2m_jwks(), application/json; other methods
  *   405. The gateway's own [issuer:*] with iss = cfg->m2m.issuer can fetch
  *   it through jwks_uri, or the key store can use m2m_keyset() directly.
+ * - GET/HEAD m2m_metadata_path(): m2m_metadata(); m2m_authorize_path():
+ *   400 unsupported_response_type.
  * - Reload: build the new instance with m2m_load(), then
  *   m2m_inherit_limits(new, old) so that a SIGHUP does not clear lockouts.
  *
@@ -144,6 +146,16 @@ void m2m_free(gw_m2m_t *m); /* NULL is fine */
 /* The public JWKS document, {"keys": [one key with kid, alg, use "sig"]},
  * NUL-terminated; *len (may be NULL) gets its length. Valid until m2m_free. */
 const char *m2m_jwks(const gw_m2m_t *m, size_t *len);
+/* The RFC 8414 authorization server metadata (issuer, token_endpoint,
+ * jwks_uri, grant_types_supported [client_credentials], the auth methods,
+ * scopes_supported = every scope some client has), NUL-terminated, and the
+ * path it is served on: /.well-known/oauth-authorization-server followed by
+ * the issuer's path (RFC 8414 §3). The authorize path is the
+ * authorization_endpoint the document names only because MCP clients will
+ * not read metadata without one: it answers unsupported_response_type. */
+const char *m2m_metadata(const gw_m2m_t *m, size_t *len);
+const char *m2m_metadata_path(const gw_m2m_t *m);
+const char *m2m_authorize_path(const gw_m2m_t *m);
 /* The same key as a key set holding a new reference (jwks_keyset_unref it). */
 gw_keyset_t *m2m_keyset(const gw_m2m_t *m);
 const char *m2m_kid(const gw_m2m_t *m);

@@ -288,22 +288,39 @@ void local_m2m_start(request_t *r) {
   }
 }
 
+/* The issuer's public JSON documents: GET or HEAD, cacheable. */
+static int m2m_document(client_t *c, request_t *r, const char *decision, const char *doc, size_t len) {
+  if (!is_get_or_head(r)) {
+    conn_answer_ex(c, ANS_METHOD_NOT_ALLOWED, NULL, NULL, "");
+    return 1;
+  }
+  r->decision = decision;
+  conn_answer_raw(c, 200, "Content-Type: application/json\r\nCache-Control: max-age=300\r\n", doc, len);
+  return 1;
+}
+
 /* The M2M endpoints, before the policy: no bearer token is involved. */
 int local_m2m(client_t *c, request_t *r) {
   if (revocations_ssf(c, r)) return 1;
   gw_m2m_t *m2m = r->gen->snap->m2m;
   if (!m2m) return 0;
   const gw_m2m_cfg_t *mc = &r->gen->cfg->m2m;
+  size_t len;
   if (path_is(r, mc->jwks_path)) {
-    if (!is_get_or_head(r)) {
-      conn_answer_ex(c, ANS_METHOD_NOT_ALLOWED, NULL, NULL, "");
-      return 1;
-    }
-    size_t len;
     const char *doc = m2m_jwks(m2m, &len);
-    r->decision = "m2m_jwks";
-    conn_answer_raw(c, 200, "Content-Type: application/json\r\nCache-Control: max-age=300\r\n", doc,
-                    len);
+    return m2m_document(c, r, "m2m_jwks", doc, len);
+  }
+  if (path_is(r, m2m_metadata_path(m2m))) {
+    const char *doc = m2m_metadata(m2m, &len);
+    return m2m_document(c, r, "m2m_metadata", doc, len);
+  }
+  if (path_is(r, m2m_authorize_path(m2m))) {
+    /* Named in the metadata only because MCP clients require the member. */
+    static const char body[] = "{\"error\":\"unsupported_response_type\",\"error_description\":"
+                               "\"this issuer grants client_credentials only\"}";
+    r->decision = "m2m_authorize";
+    conn_answer_raw(c, 400, "Content-Type: application/json\r\nCache-Control: no-store\r\n", body,
+                    sizeof body - 1);
     return 1;
   }
   if (path_is(r, mc->token_path)) {

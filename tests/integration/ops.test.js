@@ -8,7 +8,7 @@
 // profiles route, the 403 for a missing scope, the 401 challenge); Ctrl-C
 // stops it and everything it started.
 //
-// `make run` listens on fixed ports (8080, 9001, 9002, 9901): its tests are
+// `make run` listens on fixed ports (8080, 9001, 9002, 9003, 9901): its tests are
 // skipped, saying so, only when one of them is already taken before the start.
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -88,7 +88,7 @@ test('a second make install does not overwrite an edited gateway.ini (and still 
 
 // ---- make run ----
 
-const RUN_PORTS = [8080, 9001, 9002, 9901];
+const RUN_PORTS = [8080, 9001, 9002, 9003, 9901];
 const GW = 'http://127.0.0.1:8080';
 let run = null;        // the `make run` process group
 let runSkip = null;    // skip reason when the ports were taken before the start
@@ -156,7 +156,7 @@ test('make run becomes ready, prints the curl instructions, and the docs\' M2M f
   assert.equal(c.params.resource_metadata, `${GW}/.well-known/oauth-protected-resource`);
 });
 
-test('make run: Ctrl-C (SIGINT to its process group) stops the gateway and the demo upstreams, freeing 8080, 9001, 9002, 9901', T, async (t) => {
+test('make run: Ctrl-C (SIGINT to its process group) stops the gateway and the demo upstreams, freeing 8080, 9001, 9002, 9003, 9901', T, async (t) => {
   if (runSkip) { t.skip(runSkip); return; }
   assert.ok(run, 'make run was not started (see the previous test)');
   assert.ok(!run.exited(), `make run exited on its own: ${JSON.stringify(run.exit)}\n${run.err.slice(-2000)}`);

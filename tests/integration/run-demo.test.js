@@ -14,7 +14,7 @@ const { REPO, GATEWAY_BIN, canConnect, waitExit, stopChild } = require('./lib/pr
 const T = { timeout: 60000 * SCALE };
 
 test('make run with :9901 answered by another process exits 2 and does not say the gateway is up', T, async (t) => {
-  for (const p of [8080, 9901, 9001, 9002]) {
+  for (const p of [8080, 9901, 9001, 9002, 9003]) {
     if (await canConnect(p, 500)) { t.skip(`port ${p} is already in use`); return; }
   }
   const other = http.createServer((req, res) => { res.writeHead(200); res.end('{"status":"ready"}'); });

@@ -42,7 +42,7 @@ function parsePolicy(text, file = 'policy') {
         cur = { methods: m[1] === '*' ? ['*'] : m[1].split(',').map((s) => s.trim()), pattern: m[2],
           scopes: [], anyScopes: [], auth: null, line: i + 1, section };
         routes.push(cur);
-      } else if (section === 'defaults' || section.startsWith('mcp-tool:')) {
+      } else if (section === 'defaults' || /^mcp-(tool|prompt|resource):/.test(section)) {
         cur = null;
       } else {
         throw new Error(`${file}:${i + 1}: section [${section}] not understood by the test`);
@@ -53,7 +53,7 @@ function parsePolicy(text, file = 'policy') {
     if (!kv) throw new Error(`${file}:${i + 1}: line not understood by the test: ${line}`);
     const key = kv[1].trim();
     const value = kv[2].replace(/\s+;.*$/, '').trim();
-    if (!cur) continue; // [defaults], [mcp-tool:*]
+    if (!cur) continue; // [defaults], [mcp-tool:*], [mcp-prompt:*], [mcp-resource:*]
     if (!ROUTE_KEYS.has(key)) throw new Error(`${file}:${i + 1}: route key ${key} not understood by the test`);
     if (key === 'scopes') cur.scopes = value.split(/\s+/).filter(Boolean);
     else if (key === 'any_scopes') cur.anyScopes = value.split(/\s+/).filter(Boolean);
