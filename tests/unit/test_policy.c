@@ -116,6 +116,47 @@ static const err_case_t err_cases[] = {
      {{3, "duplicate [mcp-tool:s] (first at line 1)"}}},
     {"mcp-tool empty name", "[mcp-tool:]\nscopes = a\n", {{1, "the name must have 1 to"}}},
     {"key outside a section", "scopes = a\n[GET /a]\nauth = token\n", {{1, "key 'scopes' outside of a section"}}},
+    /* MCP item sections (SPEC "MCP upstreams"): each refusal at its own line */
+    {"mcp-prompt empty name", "[mcp-prompt:]\nscopes = a\n", {{1, "the name must have 1 to 128"}}},
+    {"mcp-resource empty URI", "[mcp-resource:]\nscopes = a\n", {{1, "the name must have 1 to 1024"}}},
+    {"mcp-tool control byte in name", "[GET /a]\nauth = token\n[mcp-tool:a\x01" "b]\nscopes = a\n",
+     {{3, "bad [mcp-tool:a?b]: the name must be printable ASCII"}}},
+    {"mcp-tool space in name", "[mcp-tool:a b]\nscopes = a\n", {{1, "printable ASCII without spaces"}}},
+    {"mcp-prompt 8-bit name", "[mcp-prompt:caf\xc3\xa9]\nscopes = a\n", {{1, "bad [mcp-prompt:caf??]"}}},
+    {"mcp-resource DEL in URI", "[mcp-resource:file:///a\x7f]\nscopes = a\n", {{1, "printable ASCII"}}},
+    {"'*' in a tool name", "[mcp-tool:search*]\nscopes = a\n",
+     {{1, "bad [mcp-tool:search*]: '*' makes a prefix for resources only"}}},
+    {"'*' inside a tool name", "[mcp-tool:a*b]\nscopes = a\n", {{1, "'*' makes a prefix for resources only"}}},
+    {"'*' in a prompt name", "[mcp-prompt:*]\nscopes = a\n", {{1, "bad [mcp-prompt:*]"}}},
+    {"mcp-prompt twice", "[mcp-prompt:p]\nscopes = a\n\n[mcp-prompt:p]\nany_scopes = b\n",
+     {{4, "duplicate [mcp-prompt:p] (first at line 1)"}}},
+    {"mcp-resource twice", "[mcp-resource:file:///a]\nscopes = a\n[mcp-resource:file:///a]\nscopes = a\n",
+     {{3, "duplicate [mcp-resource:file:///a] (first at line 1)"}}},
+    {"mcp-resource prefix twice", "[mcp-resource:file:///*]\nscopes = a\n[mcp-resource:file:///*]\nscopes = a\n",
+     {{3, "duplicate [mcp-resource:file:///*] (first at line 1)"}}},
+    {"mcp-resource unknown key", "[mcp-resource:file:///a]\nscope = a\n",
+     {{2, "unknown key 'scope' in [mcp-resource:file:///a] (scopes, any_scopes)"},
+      {1, "[mcp-resource:file:///a] has no scopes"}}},
+    {"mcp-prompt unknown key", "[mcp-prompt:p]\nscopes = a\nunlisted = deny\n",
+     {{3, "unknown key 'unlisted' in [mcp-prompt:p]"}}},
+    {"mcp-tool scopes twice", "[mcp-tool:s]\nscopes = a\nany_scopes = c\nscopes = b\n",
+     {{4, "duplicate key 'scopes' in [mcp-tool:s]"}}},
+    {"mcp-resource any_scopes twice", "[mcp-resource:u*]\nany_scopes = a\nany_scopes = a\n",
+     {{3, "duplicate key 'any_scopes' in [mcp-resource:u*]"}}},
+    {"mcp-prompt without scopes, then a route", "[mcp-prompt:p]\n[GET /a]\nauth = token\n",
+     {{1, "[mcp-prompt:p] has no scopes"}}},
+    {"mcp-resource without scopes, last", "[GET /a]\nauth = token\n[mcp-resource:file:///*]\n",
+     {{3, "[mcp-resource:file:///*] has no scopes"}}},
+    {"mcp-tool empty scopes", "[mcp-tool:s]\nscopes =\n", {{2, "scopes is empty"}}},
+    {"mcp-tool invalid scope", "[mcp-tool:s]\nany_scopes = ok bad\"x\n", {{2, "invalid scope 'bad\"x'"}}},
+    {"mcp_unlisted = maybe", "[defaults]\nmcp_unlisted = maybe\n", {{2, "mcp_unlisted must be 'allow' or 'deny'"}}},
+    {"mcp_unlisted empty", "[defaults]\nmcp_unlisted =\n", {{2, "mcp_unlisted must be 'allow' or 'deny'"}}},
+    {"mcp_unlisted = Deny", "[defaults]\nmcp_unlisted = Deny\n", {{2, "mcp_unlisted must be"}}},
+    {"mcp_unlisted twice", "[defaults]\nmcp_unlisted = deny\nunmatched = deny\nmcp_unlisted = deny\n",
+     {{4, "duplicate key 'mcp_unlisted' (first at line 2)"}}},
+    {"mcp_unlisted outside [defaults]", "[mcp-tool:s]\nscopes = a\nmcp_unlisted = deny\n",
+     {{3, "unknown key 'mcp_unlisted' in [mcp-tool:s]"}}},
+    {"mcp section kind misspelt", "[mcp-tools:s]\nscopes = a\n", {{1, "bad route [mcp-tools:s]"}}},
 };
 
 static int has_error(const gw_errors_t *e, const char *file, int line, const char *text) {
@@ -653,6 +694,163 @@ static void test_profile_api(void) {
   gw_errors_free(&e);
 }
 
+/* ---- MCP item sections ---- */
+
+static const gw_mcp_item_t *find_item(const gw_policy_t *p, gw_mcp_kind_t k, const char *name) {
+  return mcp_items_find(policy_mcp(p), k, name, strlen(name));
+}
+
+static void test_mcp_items(void) {
+  const char *ini =
+      "[defaults]\n"                         /* 1 */
+      "mcp_unlisted = deny\n"                /* 2 */
+      "[POST /mcp]\n"                        /* 3 */
+      "scopes = mcp\n"                       /* 4 */
+      "[mcp-tool:search]\n"                  /* 5 */
+      "scopes = s1 s2\n"                     /* 6 */
+      "any_scopes = a1 a2\n"                 /* 7 */
+      "[mcp-tool:admin]\n"                   /* 8 */
+      "any_scopes = adm\n"                   /* 9 */
+      "[mcp-prompt:search]\n"                /* 10 */
+      "scopes = p1\n"                        /* 11 */
+      "[mcp-resource:file:///docs/*]\n"      /* 12 */
+      "scopes = r1\n"                        /* 13 */
+      "[mcp-resource:file:///docs/readme]\n" /* 14 */
+      "any_scopes = r2\n"                    /* 15 */
+      "[mcp-resource:search]\n"              /* 16 */
+      "scopes = r3\n"                        /* 17 */
+      "[mcp-resource:search*]\n"             /* 18 */
+      "scopes = r4 ; a prefix and the exact URI are two sections\n"; /* 19 */
+  gw_errors_t e = {0};
+  gw_policy_t *p = load_text(ini, NULL, 0, &e);
+  CHECK(p != NULL && e.n == 0, "mcp items: every kind and key loads; one name under several kinds is fine");
+  dump_errors(&e);
+  gw_errors_free(&e);
+  if (!p) return;
+  const gw_mcp_items_t *t = policy_mcp(p);
+  CHECK_INT(t->n, 7, "mcp items: seven sections");
+  CHECK_INT(t->unlisted, GW_MCP_UNLISTED_DENY, "mcp items: mcp_unlisted = deny");
+  CHECK_INT(t->unlisted_line, 2, "mcp items: mcp_unlisted from line 2");
+  CHECK_INT(policy_route_count(p), 1, "mcp items: sections are not routes");
+
+  const gw_mcp_item_t *it = find_item(p, GW_MCP_TOOL, "search");
+  CHECK(it && it->kind == GW_MCP_TOOL && it->line == 5 && !it->prefix, "tool search: found, line 5");
+  CHECK(it && it->required == S(p, "s1 s2") && it->any == S(p, "a1 a2"), "tool search: scopes and any_scopes apart");
+  CHECK_STR(it ? it->section : NULL, "[mcp-tool:search]", "tool search: section text");
+  CHECK_INT(it ? it->index : 99, 0, "tool search: first in file order");
+  it = find_item(p, GW_MCP_TOOL, "admin");
+  CHECK(it && it->required == 0 && it->any == S(p, "adm"), "tool admin: any_scopes only");
+  it = find_item(p, GW_MCP_PROMPT, "search");
+  CHECK(it && it->kind == GW_MCP_PROMPT && it->required == S(p, "p1") && it->line == 10, "prompt search: its own");
+  it = find_item(p, GW_MCP_RESOURCE, "file:///docs/x");
+  CHECK(it && it->prefix && it->len == 13 && memcmp(it->name, "file:///docs/", 13) == 0 && it->required == S(p, "r1"),
+        "resource prefix: name kept without the '*'");
+  CHECK_STR(it ? it->section : NULL, "[mcp-resource:file:///docs/*]", "resource prefix: section as written");
+  CHECK_INT(it ? it->index : 99, 3, "resource prefix: index is file order, whatever the lookup order");
+  it = find_item(p, GW_MCP_RESOURCE, "file:///docs/readme");
+  CHECK(it && !it->prefix && it->any == S(p, "r2") && it->line == 14, "resource exact: beats the prefix");
+  it = find_item(p, GW_MCP_RESOURCE, "search");
+  CHECK(it && !it->prefix && it->required == S(p, "r3"), "resource 'search': exact");
+  it = find_item(p, GW_MCP_RESOURCE, "searching");
+  CHECK(it && it->prefix && it->required == S(p, "r4"), "resource 'searching': the prefix search*");
+  CHECK(find_item(p, GW_MCP_PROMPT, "admin") == NULL, "prompt admin: a tool's name is no prompt");
+  CHECK(find_item(p, GW_MCP_TOOL, "file:///docs/readme") == NULL, "tool: a resource's URI is no tool");
+  CHECK(find_item(p, GW_MCP_RESOURCE, "file:///doc") == NULL, "resource shorter than the prefix: none");
+
+  CHECK_INT(policy_tool(p, "search", 6), S(p, "s1 s2 a1 a2"), "policy_tool(search): scopes + any_scopes");
+  CHECK_INT(policy_tool(p, "admin", 5), S(p, "adm"), "policy_tool(admin): any_scopes");
+  CHECK_INT(policy_tool(p, "searc", 5), 0, "policy_tool: a prefix of a name is not the tool");
+  CHECK_INT(policy_tool(p, "searchx", 7), 0, "policy_tool: a longer name is not the tool");
+  CHECK_INT(policy_tool(p, "Search", 6), 0, "policy_tool: names are case-sensitive");
+  CHECK_INT(policy_tool(p, "file:///docs/readme", 19), 0, "policy_tool: resources are not tools");
+  CHECK_INT(policy_tool_scopes(p), S(p, "s1 s2 a1 a2 adm p1 r1 r2 r3 r4"),
+            "policy_tool_scopes: every item's scopes, not the route's");
+  CHECK(!(policy_tool_scopes(p) & S(p, "mcp")), "policy_tool_scopes: the route scope is not in it");
+  policy_free(p);
+
+  /* defaults: allow, and a policy without items */
+  p = load_text("[GET /a]\nauth = token\n", NULL, 0, &e);
+  CHECK(p && policy_mcp(p)->n == 0 && policy_mcp(p)->unlisted == GW_MCP_UNLISTED_ALLOW,
+        "no items: mcp_unlisted defaults to allow");
+  CHECK(p && policy_tool_scopes(p) == 0 && policy_tool(p, "x", 1) == 0, "no items: no tool scopes");
+  policy_free(p);
+  p = load_text("[defaults]\nmcp_unlisted = allow\nunmatched = token\n[mcp-tool:t]\nscopes = x\n", NULL, 0, &e);
+  CHECK(p && policy_mcp(p)->unlisted == GW_MCP_UNLISTED_ALLOW && policy_unmatched(p) == GW_UNMATCHED_TOKEN,
+        "mcp_unlisted = allow next to unmatched");
+  CHECK(p && policy_tool(p, "t", 1) == S(p, "x"), "an item section without any route");
+  policy_free(p);
+  dump_errors(&e);
+  gw_errors_free(&e);
+}
+
+static void test_mcp_limits(void) {
+  char ini[4096], name[GW_POLICY_MAX_RESOURCE_URI + 2];
+  gw_errors_t e = {0};
+  memset(name, 't', sizeof name);
+  name[GW_POLICY_MAX_TOOL_NAME] = '\0';
+  snprintf(ini, sizeof ini, "[mcp-tool:%s]\nscopes = a\n", name);
+  gw_policy_t *p = load_text(ini, NULL, 0, &e);
+  CHECK(p && policy_tool(p, name, GW_POLICY_MAX_TOOL_NAME) == S(p, "a"), "tool name of the longest length loads");
+  policy_free(p);
+  name[GW_POLICY_MAX_TOOL_NAME] = 't';
+  name[GW_POLICY_MAX_TOOL_NAME + 1] = '\0';
+  snprintf(ini, sizeof ini, "[GET /a]\nauth = token\n[mcp-prompt:%s]\nscopes = a\n", name);
+  p = load_text(ini, NULL, 0, &e);
+  if (!CHECK(!p && e.n == 1 && has_error(&e, tmpfile_path, 3, "the name must have 1 to 128"),
+             "prompt name one too long: refused at its line"))
+    dump_errors(&e);
+  gw_errors_free(&e);
+
+  memset(name, 'u', sizeof name);
+  name[GW_POLICY_MAX_RESOURCE_URI] = '\0';
+  snprintf(ini, sizeof ini, "[mcp-resource:%s]\nscopes = a\n", name);
+  p = load_text(ini, NULL, 0, &e);
+  CHECK(p != NULL && e.n == 0, "resource URI of the longest length loads");
+  policy_free(p);
+  name[GW_POLICY_MAX_RESOURCE_URI] = 'u';
+  name[GW_POLICY_MAX_RESOURCE_URI + 1] = '\0';
+  snprintf(ini, sizeof ini, "[mcp-resource:%s]\nscopes = a\n", name);
+  p = load_text(ini, NULL, 0, &e);
+  if (!CHECK(!p && e.n == 1 && has_error(&e, tmpfile_path, 1, "the name must have 1 to 1024"),
+             "resource URI one too long: refused"))
+    dump_errors(&e);
+  gw_errors_free(&e);
+
+  /* scopes_supported holds for item sections as for routes */
+  char *sup[] = {"a", "b"};
+  p = load_text("[mcp-tool:t]\nscopes = a\nany_scopes = b zz\n", sup, 2, &e);
+  if (!CHECK(!p && e.n == 1 && has_error(&e, tmpfile_path, 3, "scope 'zz' is not in [resource] scopes_supported"),
+             "item scope outside scopes_supported: refused at its line"))
+    dump_errors(&e);
+  gw_errors_free(&e);
+
+  /* every error of a file with several, in one load */
+  const char *many =
+      "[mcp-tool:]\n"              /* 1 */
+      "scopes = a\n"               /* 2 */
+      "[mcp-tool:x*]\n"            /* 3 */
+      "[mcp-tool:ok]\n"            /* 4 */
+      "scopes = a\n"               /* 5 */
+      "[mcp-tool:ok]\n"            /* 6 */
+      "[mcp-prompt:ok]\n"          /* 7 */
+      "color = red\n"              /* 8 */
+      "[defaults]\n"               /* 9 */
+      "mcp_unlisted = maybe\n"     /* 10 */
+      "mcp_unlisted = deny\n";     /* 11 */
+  p = load_text(many, NULL, 0, &e);
+  CHECK(p == NULL, "mcp many errors: refused");
+  CHECK(has_error(&e, tmpfile_path, 1, "must have 1 to"), "mcp many errors: line 1");
+  CHECK(has_error(&e, tmpfile_path, 3, "'*' makes a prefix"), "mcp many errors: line 3");
+  CHECK(has_error(&e, tmpfile_path, 6, "duplicate [mcp-tool:ok] (first at line 4)"), "mcp many errors: line 6");
+  CHECK(has_error(&e, tmpfile_path, 8, "unknown key 'color'"), "mcp many errors: line 8");
+  CHECK(has_error(&e, tmpfile_path, 7, "[mcp-prompt:ok] has no scopes"), "mcp many errors: line 7");
+  CHECK(has_error(&e, tmpfile_path, 10, "mcp_unlisted must be"), "mcp many errors: line 10");
+  CHECK(has_error(&e, tmpfile_path, 11, "duplicate key 'mcp_unlisted' (first at line 10)"), "mcp many errors: line 11");
+  CHECK_INT(e.n, 7, "mcp many errors: exactly seven");
+  if (e.n != 7) dump_errors(&e);
+  gw_errors_free(&e);
+}
+
 /* ---- randomized comparison with a linear reference ---- */
 
 typedef struct {
@@ -920,6 +1118,8 @@ int main(void) {
   test_decide();
   test_scopes_under();
   test_profile_api();
+  test_mcp_items();
+  test_mcp_limits();
   test_random();
   unlink(tmpfile_path);
   rmdir(tmpdir);
