@@ -150,6 +150,7 @@ typedef struct gw_config {
   size_t nupstreams;
 
   char *policy_file;            /* resolved path or NULL */
+  int policy_line;              /* line of [policy] file, for errors found when loading it */
 
   gw_forward_cfg_t *forward;
   size_t nforward;

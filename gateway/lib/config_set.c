@@ -731,7 +731,10 @@ void cfg_set_value(load_ctx *c, int k, const char *value, int line) {
   case SEC_RESOURCE: set_resource(c, k, value, line); break;
   case SEC_ISSUER: set_issuer(c, k, value, line); break;
   case SEC_UPSTREAM: set_upstream(c, k, value, line); break;
-  case SEC_POLICY: c->cfg->policy_file = cfg_resolve_path(c, line, value); break;
+  case SEC_POLICY:
+    c->cfg->policy_file = cfg_resolve_path(c, line, value);
+    c->cfg->policy_line = line;
+    break;
   case SEC_CORS: set_cors(c, value, line); break;
   case SEC_ADMIN: want_listen(c, line, "listen", value, &c->cfg->admin_listen); break;
   case SEC_LOG: set_log(c, k, value, line); break;
