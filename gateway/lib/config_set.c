@@ -185,6 +185,23 @@ static void set_server(load_ctx *c, int k, const char *v, int line) {
   case K_SRV_SHUTDOWN_DELAY:
     want_duration(c, line, "shutdown_delay", v, 0, &cfg->shutdown_delay_ms);
     return;
+  case K_SRV_TRUSTED_PROXIES: {
+    size_t n;
+    char **w = split_or_oom(c, line, v, &n);
+    for (size_t i = 0; w && i < n; i++) {
+      if (cfg->ntrusted_proxies == GW_MAX_TRUSTED_PROXIES) {
+        cfg_err(c, line, "trusted_proxies: at most %d entries", GW_MAX_TRUSTED_PROXIES);
+        break;
+      }
+      if (gw_cidr_parse(w[i], &cfg->trusted_proxies[cfg->ntrusted_proxies]) != 0)
+        cfg_err(c, line, "trusted_proxies: expected an address or CIDR (host bits zero), got " GW_VFMT,
+                GW_VARG(w[i]));
+      else
+        cfg->ntrusted_proxies++;
+    }
+    config_free_words(w);
+    return;
+  }
   case K_SRV_MAX_HEADERS:
     if (want_uint(c, line, "max_headers", v, 1, 10000, &u)) cfg->max_headers = (unsigned)u;
     return;
@@ -555,6 +572,19 @@ static void set_log(load_ctx *c, int k, const char *v, int line) {
       cfg->log_level = GW_LOG_ERROR;
     else
       cfg_err(c, line, "level: expected debug, info, warn or error, got " GW_VFMT, GW_VARG(v));
+    return;
+  }
+  if (k == K_LOG_FORMAT) {
+    if (strcmp(v, "text") == 0 || strcmp(v, "json") == 0)
+      cfg->log_json = strcmp(v, "json") == 0;
+    else
+      cfg_err(c, line, "format: expected text or json, got " GW_VFMT, GW_VARG(v));
+    return;
+  }
+  if (k == K_LOG_ACCESS_FORMAT) {
+    /* JSON lines are the only access format; the key exists so that a
+     * config can say so and a future format has a place. */
+    if (strcmp(v, "json") != 0) cfg_err(c, line, "access_format: expected json, got " GW_VFMT, GW_VARG(v));
     return;
   }
   if (strcmp(v, "-") == 0)
