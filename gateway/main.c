@@ -1,6 +1,8 @@
 /* main: command line, signals and the lifecycle of one gateway process.
  * Exit codes: 0 clean, 1 configuration error, 2 runtime failure. */
 #include <getopt.h>
+#include <termios.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,8 @@
 
 #include "config.h"
 #include "lint.h"
+#include "m2m.h"
+#include <openssl/crypto.h>
 #include "snapshot.h"
 #include <jansson.h>
 #include "log.h"
@@ -41,6 +45,8 @@ static void usage(FILE *f) {
           "       gateway -t -c FILE   check FILE (and the policy and key files it names), then exit;\n"
           "                            warnings are printed and do not fail the check\n"
           "       gateway -T -c FILE   the same check, warnings count as errors (also --strict)\n"
+          "       gateway --hash-secret  read an M2M client secret on stdin, print its\n"
+          "                            `secret =` value for the [m2m] clients file\n"
           "       gateway --version | --help\n"
           "\n"
           "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads configuration, policy\n"
@@ -207,12 +213,48 @@ static void on_hup(uv_signal_t *sig, int signum) {
     maybe_ready(a);
 }
 
+/* --hash-secret: the secret comes from stdin (asked for without echo on a
+ * terminal), never from argv, where `ps` would show it to every user. */
+static int hash_secret(void) {
+  char secret[4097], out[GW_M2M_HASH_MAX];
+  struct termios old, quiet;
+  int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    fprintf(stderr, "client secret: ");
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  size_t n = 0;
+  int ch;
+  while (n < sizeof secret && (ch = getchar()) != EOF && !(tty && ch == '\n')) secret[n++] = (char)ch;
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    fputc('\n', stderr);
+  }
+  if (n > 0 && secret[n - 1] == '\n') n--; /* printf/echo's newline is not part of it */
+  if (n > 0 && secret[n - 1] == '\r') n--;
+  int rc = 1;
+  if (n == sizeof secret)
+    fprintf(stderr, "gateway: secret longer than %zu bytes\n", sizeof secret - 1);
+  else if (n == 0 || memchr(secret, '\0', n))
+    fprintf(stderr, "gateway: %s\n", n ? "the secret contains a NUL byte" : "empty secret");
+  else if (m2m_hash_secret(secret, n, GW_M2M_DEFAULT_ITERATIONS, out, sizeof out) != 0)
+    fprintf(stderr, "gateway: cannot hash the secret\n");
+  else {
+    printf("%s\n", out);
+    rc = 0;
+  }
+  OPENSSL_cleanse(secret, sizeof secret);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   const char *conf = NULL;
   int test_only = 0, strict = 0;
   static const struct option longopts[] = {
       {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
-      {"strict", no_argument, NULL, 'T'},
+      {"strict", no_argument, NULL, 'T'},       {"hash-secret", no_argument, NULL, 'H'},
       {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int ch;
@@ -225,6 +267,7 @@ int main(int argc, char **argv) {
                      LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH);
       return 0;
     case 'h': usage(stdout); return 0;
+    case 'H': return optind == argc ? hash_secret() : (usage(stderr), 1);
     default: usage(stderr); return 1;
     }
   }
@@ -258,6 +301,7 @@ int main(int argc, char **argv) {
   }
   const gw_config_t *cfg = snap->cfg;
   gw_log_min_level = cfg->log_level;
+  gw_log_json = cfg->log_json;
   log_warnings(snap);
   signal(SIGPIPE, SIG_IGN);
   if (access_log_open(cfg)) {
