@@ -67,3 +67,12 @@ test('--hash-secret refuses an empty secret and takes no arguments', T, () => {
   assert.notEqual(s.status, 0, 'a secret on the command line is refused');
   assert.equal(s.stdout, '');
 });
+
+test('conf/dev/mint-token.js --help prints its options and exits 0', T, () => {
+  const script = path.join(__dirname, '..', '..', 'conf', 'dev', 'mint-token.js');
+  const r = spawnSync(process.execPath, [script, '--help'], { encoding: 'utf8', timeout: 10000 * SCALE });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^usage: /);
+  for (const opt of ['--scope', '--sub', '--client-id', '--m2m', '--ttl', '--alg', '--aud']) assert.ok(r.stdout.includes(opt), opt);
+  assert.doesNotMatch(r.stdout, /^eyJ/m, 'no token is printed');
+});
