@@ -1,12 +1,17 @@
 /* main: command line, signals and the lifecycle of one gateway process.
  * Exit codes: 0 clean, 1 configuration error, 2 runtime failure. */
 #include <getopt.h>
+#include <termios.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "lint.h"
+#include "m2m.h"
+#include <openssl/crypto.h>
 #include "snapshot.h"
 #include <jansson.h>
 #include "log.h"
@@ -37,7 +42,11 @@ typedef struct {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: gateway -c FILE      run with the configuration FILE\n"
-          "       gateway -t -c FILE   check FILE (and the policy and key files it names), then exit\n"
+          "       gateway -t -c FILE   check FILE (and the policy and key files it names), then exit;\n"
+          "                            warnings are printed and do not fail the check\n"
+          "       gateway -T -c FILE   the same check, warnings count as errors (also --strict)\n"
+          "       gateway --hash-secret  read an M2M client secret on stdin, print its\n"
+          "                            `secret =` value for the [m2m] clients file\n"
           "       gateway --version | --help\n"
           "\n"
           "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads configuration, policy\n"
@@ -52,6 +61,15 @@ static void print_errors(gw_errors_t *errs, gw_log_level_t level, int to_log) {
     else
       fprintf(stderr, "%s\n", errs->msgs[i]);
   }
+}
+
+/* What -t warns about is logged by a running gateway too, so a reload that
+ * brings a shadowed route in says so. */
+static void log_warnings(const gw_snapshot_t *s) {
+  gw_errors_t w = {0};
+  config_lint(s->cfg, s->auth.policy, &w);
+  print_errors(&w, GW_LOG_WARN, 1);
+  gw_errors_free(&w);
 }
 
 static void close_main_handles(app_t *a) {
@@ -167,6 +185,7 @@ static void on_hup(uv_signal_t *sig, int signum) {
     return;
   }
   gw_errors_free(&errs);
+  log_warnings(next);
   const gw_config_t *now = a->first->cfg, *c = next->cfg;
   if (!same_listen(now->listen, now->nlisten, c->listen, c->nlisten) ||
       now->workers != c->workers || now->admin_enabled != c->admin_enabled ||
@@ -194,22 +213,61 @@ static void on_hup(uv_signal_t *sig, int signum) {
     maybe_ready(a);
 }
 
+/* --hash-secret: the secret comes from stdin (asked for without echo on a
+ * terminal), never from argv, where `ps` would show it to every user. */
+static int hash_secret(void) {
+  char secret[4097], out[GW_M2M_HASH_MAX];
+  struct termios old, quiet;
+  int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    fprintf(stderr, "client secret: ");
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  size_t n = 0;
+  int ch;
+  while (n < sizeof secret && (ch = getchar()) != EOF && !(tty && ch == '\n')) secret[n++] = (char)ch;
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    fputc('\n', stderr);
+  }
+  if (n > 0 && secret[n - 1] == '\n') n--; /* printf/echo's newline is not part of it */
+  if (n > 0 && secret[n - 1] == '\r') n--;
+  int rc = 1;
+  if (n == sizeof secret)
+    fprintf(stderr, "gateway: secret longer than %zu bytes\n", sizeof secret - 1);
+  else if (n == 0 || memchr(secret, '\0', n))
+    fprintf(stderr, "gateway: %s\n", n ? "the secret contains a NUL byte" : "empty secret");
+  else if (m2m_hash_secret(secret, n, GW_M2M_DEFAULT_ITERATIONS, out, sizeof out) != 0)
+    fprintf(stderr, "gateway: cannot hash the secret\n");
+  else {
+    printf("%s\n", out);
+    rc = 0;
+  }
+  OPENSSL_cleanse(secret, sizeof secret);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   const char *conf = NULL;
-  int test_only = 0;
+  int test_only = 0, strict = 0;
   static const struct option longopts[] = {
       {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+      {"strict", no_argument, NULL, 'T'},       {"hash-secret", no_argument, NULL, 'H'},
       {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int ch;
-  while ((ch = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "c:tTVh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'c': conf = optarg; break;
     case 't': test_only = 1; break;
+    case 'T': test_only = strict = 1; break;
     case 'V': printf("gateway %s (libuv %s, llhttp %d.%d.%d)\n", GW_VERSION, uv_version_string(),
                      LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH);
       return 0;
     case 'h': usage(stdout); return 0;
+    case 'H': return optind == argc ? hash_secret() : (usage(stderr), 1);
     default: usage(stderr); return 1;
     }
   }
@@ -229,12 +287,22 @@ int main(int argc, char **argv) {
   }
   gw_errors_free(&errs);
   if (test_only) {
-    printf("configuration ok\n");
+    gw_errors_t w = {0};
+    size_t nw = config_lint(snap->cfg, snap->auth.policy, &w);
+    print_errors(&w, GW_LOG_WARN, 0);
+    gw_errors_free(&w);
     snapshot_free(snap);
+    if (strict && nw) {
+      fprintf(stderr, "%zu warning%s, which -T counts as errors\n", nw, nw == 1 ? "" : "s");
+      return 1;
+    }
+    printf("configuration ok\n");
     return 0;
   }
   const gw_config_t *cfg = snap->cfg;
   gw_log_min_level = cfg->log_level;
+  gw_log_json = cfg->log_json;
+  log_warnings(snap);
   signal(SIGPIPE, SIG_IGN);
   if (access_log_open(cfg)) {
     snapshot_free(snap);

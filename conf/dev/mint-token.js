@@ -10,6 +10,18 @@ const crypto = require('node:crypto');
 
 const o = { scope: 'profiles:read tags:manage', sub: 'user-42', clientId: 'demo', m2m: false, ttl: 3600, alg: 'RS256',
   iss: 'https://login.profilebehavior.com', aud: 'https://vanguard.profilebehavior.com' };
+const USAGE = `usage: node conf/dev/mint-token.js [options]
+Prints a demo access token signed with the bundled development keys
+(never trusted in production).
+  --scope "a b"     scopes (default "profiles:read tags:manage")
+  --sub ID          subject of a user token (default user-42)
+  --client-id ID    client_id claim (default demo)
+  --m2m             a client-credentials token: sub = client_id
+  --ttl SECONDS     lifetime (default 3600)
+  --alg RS256|ES256 signing key (default RS256)
+  --aud URL         audience (default https://vanguard.profilebehavior.com)
+  -h, --help        this text
+`;
 const a = process.argv.slice(2);
 for (let i = 0; i < a.length; i++) {
   const v = () => a[++i];
@@ -21,7 +33,8 @@ for (let i = 0; i < a.length; i++) {
     case '--ttl': o.ttl = Number(v()); break;
     case '--alg': o.alg = v(); break;
     case '--aud': o.aud = v(); break;
-    default: process.stderr.write(`unknown argument ${a[i]}\n`); process.exit(2);
+    case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
+    default: process.stderr.write(`unknown argument ${a[i]}\n${USAGE}`); process.exit(2);
   }
 }
 const es = o.alg === 'ES256';

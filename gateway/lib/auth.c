@@ -1,6 +1,7 @@
 /* auth: the read-only part built once per configuration: the policy, the
  * accepted audiences per upstream and issuer, and the RFC 9728 documents. */
 #include "auth.h"
+#include <errno.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,15 @@ int auth_init(gw_authctx_t *a, const gw_config_t *cfg, gw_keystore_t *keys, gw_e
   a->cfg = cfg;
   a->keys = keys;
   if (cfg->policy_file) {
+    /* The policy loader can only name the file it cannot open; the operator
+     * also needs the line that points at it. */
+    FILE *f = fopen(cfg->policy_file, "re");
+    if (!f) {
+      gw_errors_add(errs, cfg->path, cfg->policy_line, "[policy] file %s: cannot open: %s",
+                    cfg->policy_file, strerror(errno));
+      return -1;
+    }
+    fclose(f);
     a->policy = policy_load(cfg->policy_file, cfg->scopes_supported, cfg->nscopes_supported, errs);
     if (!a->policy) return -1;
     a->scopes = policy_scopes(a->policy);

@@ -34,6 +34,7 @@ const char *const cfg_server_keys[K_SRV_N] = {
     [K_SRV_IDLE_TIMEOUT] = "idle_timeout",
     [K_SRV_DRAIN_TIMEOUT] = "drain_timeout",
     [K_SRV_SHUTDOWN_DELAY] = "shutdown_delay",
+    [K_SRV_TRUSTED_PROXIES] = "trusted_proxies",
     [K_SRV_MAX_HEADERS] = "max_headers",
     [K_SRV_MAX_CONNECTIONS] = "max_connections",
 };
@@ -86,7 +87,9 @@ static const char *const cors_keys[K_CORS_N] = {[K_CORS_ORIGINS] = "allow_origin
 static const char *const admin_keys[K_ADM_N] = {[K_ADM_LISTEN] = "listen"};
 static const char *const decision_keys[K_DEC_N] = {[K_DEC_LISTEN] = "listen"};
 
-static const char *const log_keys[K_LOG_N] = {[K_LOG_LEVEL] = "level", [K_LOG_ACCESS] = "access"};
+static const char *const log_keys[K_LOG_N] = {[K_LOG_LEVEL] = "level", [K_LOG_ACCESS] = "access",
+                                              [K_LOG_FORMAT] = "format",
+                                              [K_LOG_ACCESS_FORMAT] = "access_format"};
 
 static const char *const m2m_keys[K_M2M_N] = {
     [K_M2M_ENABLE] = "enable",

@@ -14,6 +14,7 @@
 #include "cfgini.h"
 #include "cfgval.h"
 #include "errs.h"
+#include "reqmeta.h"
 
 #define GW_MAX_LISTEN 16
 
@@ -134,6 +135,8 @@ typedef struct gw_config {
   uint64_t drain_timeout_ms;    /* default 30s */
   uint64_t shutdown_delay_ms;   /* SIGTERM: unready, still serving, this long before the drain; default 0 */
   unsigned max_connections;     /* per process; default 10000 */
+  gw_cidr_t trusted_proxies[GW_MAX_TRUSTED_PROXIES]; /* peers whose X-Forwarded-For is believed */
+  size_t ntrusted_proxies;
 
   /* [resource] */
   char *resource_identifier;
@@ -150,6 +153,7 @@ typedef struct gw_config {
   size_t nupstreams;
 
   char *policy_file;            /* resolved path or NULL */
+  int policy_line;              /* line of [policy] file, for errors found when loading it */
 
   gw_forward_cfg_t *forward;
   size_t nforward;
@@ -165,6 +169,7 @@ typedef struct gw_config {
   size_t ndecision_listen;
 
   gw_log_level_t log_level;     /* default info */
+  int log_json;                 /* [log] format = json; default text */
   char *access_log;             /* "-" = stdout (default), NULL/"off" = none, else path */
 
   /* [m2m] */

@@ -185,6 +185,23 @@ static void set_server(load_ctx *c, int k, const char *v, int line) {
   case K_SRV_SHUTDOWN_DELAY:
     want_duration(c, line, "shutdown_delay", v, 0, &cfg->shutdown_delay_ms);
     return;
+  case K_SRV_TRUSTED_PROXIES: {
+    size_t n;
+    char **w = split_or_oom(c, line, v, &n);
+    for (size_t i = 0; w && i < n; i++) {
+      if (cfg->ntrusted_proxies == GW_MAX_TRUSTED_PROXIES) {
+        cfg_err(c, line, "trusted_proxies: at most %d entries", GW_MAX_TRUSTED_PROXIES);
+        break;
+      }
+      if (gw_cidr_parse(w[i], &cfg->trusted_proxies[cfg->ntrusted_proxies]) != 0)
+        cfg_err(c, line, "trusted_proxies: expected an address or CIDR (host bits zero), got " GW_VFMT,
+                GW_VARG(w[i]));
+      else
+        cfg->ntrusted_proxies++;
+    }
+    config_free_words(w);
+    return;
+  }
   case K_SRV_MAX_HEADERS:
     if (want_uint(c, line, "max_headers", v, 1, 10000, &u)) cfg->max_headers = (unsigned)u;
     return;
@@ -557,6 +574,19 @@ static void set_log(load_ctx *c, int k, const char *v, int line) {
       cfg_err(c, line, "level: expected debug, info, warn or error, got " GW_VFMT, GW_VARG(v));
     return;
   }
+  if (k == K_LOG_FORMAT) {
+    if (strcmp(v, "text") == 0 || strcmp(v, "json") == 0)
+      cfg->log_json = strcmp(v, "json") == 0;
+    else
+      cfg_err(c, line, "format: expected text or json, got " GW_VFMT, GW_VARG(v));
+    return;
+  }
+  if (k == K_LOG_ACCESS_FORMAT) {
+    /* JSON lines are the only access format; the key exists so that a
+     * config can say so and a future format has a place. */
+    if (strcmp(v, "json") != 0) cfg_err(c, line, "access_format: expected json, got " GW_VFMT, GW_VARG(v));
+    return;
+  }
   if (strcmp(v, "-") == 0)
     cfg->access_log = cfg_strdup(c, line, "-");
   else if (strcmp(v, "off") == 0)
@@ -731,7 +761,10 @@ void cfg_set_value(load_ctx *c, int k, const char *value, int line) {
   case SEC_RESOURCE: set_resource(c, k, value, line); break;
   case SEC_ISSUER: set_issuer(c, k, value, line); break;
   case SEC_UPSTREAM: set_upstream(c, k, value, line); break;
-  case SEC_POLICY: c->cfg->policy_file = cfg_resolve_path(c, line, value); break;
+  case SEC_POLICY:
+    c->cfg->policy_file = cfg_resolve_path(c, line, value);
+    c->cfg->policy_line = line;
+    break;
   case SEC_CORS: set_cors(c, value, line); break;
   case SEC_ADMIN: want_listen(c, line, "listen", value, &c->cfg->admin_listen); break;
   case SEC_LOG: set_log(c, k, value, line); break;

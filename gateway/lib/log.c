@@ -20,19 +20,36 @@ void gw_time_rfc3339(char *buf, size_t cap) {
            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
 }
 
+int gw_log_json = 0;
+
+size_t gw_log_vformat(char *line, size_t cap, gw_log_level_t level, const char *fmt, va_list ap) {
+  char ts[40];
+  gw_time_rfc3339(ts, sizeof ts);
+  size_t len;
+  if (gw_log_json) {
+    char msg[1024], esc[1536];
+    int m = vsnprintf(msg, sizeof msg, fmt, ap);
+    gw_json_escape(esc, sizeof esc, msg, m < 0 ? 0 : (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1, 1024);
+    int n = snprintf(line, cap - 1, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}", ts,
+                     level_names[level], esc);
+    len = n < 0 ? 0 : (size_t)n;
+  } else {
+    int n = snprintf(line, cap, "%s %s ", ts, level_names[level]);
+    int m = vsnprintf(line + n, cap - (size_t)n - 1, fmt, ap);
+    len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+  }
+  if (len > cap - 2) len = cap - 2;
+  line[len++] = '\n';
+  return len;
+}
+
 void gw_log(gw_log_level_t level, const char *fmt, ...) {
   if (level < gw_log_min_level) return;
   char line[2048];
-  char ts[40];
-  gw_time_rfc3339(ts, sizeof ts);
-  int n = snprintf(line, sizeof line, "%s %s ", ts, level_names[level]);
   va_list ap;
   va_start(ap, fmt);
-  int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+  size_t len = gw_log_vformat(line, sizeof line, level, fmt, ap);
   va_end(ap);
-  size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-  if (len > sizeof line - 2) len = sizeof line - 2;
-  line[len++] = '\n';
   /* One write per line: lines from different threads never interleave. */
   ssize_t w = write(STDERR_FILENO, line, len);
   (void)w;

@@ -5,6 +5,7 @@
 #ifndef GW_LOG_H
 #define GW_LOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -12,6 +13,12 @@
 extern gw_log_level_t gw_log_min_level;
 
 void gw_log(gw_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* [log] format = json: each error-log line is {"time","level","msg"}. */
+extern int gw_log_json;
+/* One line as gw_log writes it (text or JSON, '\n'-terminated, cut to
+ * cap - 1 bytes); returns its length. The writer is gw_log's business. */
+size_t gw_log_vformat(char *line, size_t cap, gw_log_level_t level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 #define LOG_DEBUG(...) do { if (gw_log_min_level <= GW_LOG_DEBUG) gw_log(GW_LOG_DEBUG, __VA_ARGS__); } while (0)
 #define LOG_INFO(...) do { if (gw_log_min_level <= GW_LOG_INFO) gw_log(GW_LOG_INFO, __VA_ARGS__); } while (0)
 #define LOG_WARN(...) gw_log(GW_LOG_WARN, __VA_ARGS__)

@@ -844,6 +844,10 @@ gw_scopeset_t policy_scopes_under(const gw_policy_t *p, const char *prefix, size
   return s;
 }
 
+int policy_route_reaches(const gw_route_t *r, const char *prefix, size_t len) {
+  return reaches(r->pattern, prefix, len);
+}
+
 gw_scopeset_t policy_tool_scopes(const gw_policy_t *p) { return p->mcp.all; }
 
 gw_scopeset_t policy_tool(const gw_policy_t *p, const char *name, size_t len) {

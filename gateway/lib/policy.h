@@ -111,6 +111,8 @@ gw_scopeset_t policy_all_scopes(const gw_policy_t *p);
 // (segment boundary, e.g. "/mcp"; a catch-all "/**" counts), for an
 // upstream's own RFC 9728 document.
 gw_scopeset_t policy_scopes_under(const gw_policy_t *p, const char *prefix, size_t len);
+/* 1 when some path at or under prefix can match r's pattern. */
+int policy_route_reaches(const gw_route_t *r, const char *prefix, size_t len);
 /* Union of the scopes every [mcp-*] item section names. */
 gw_scopeset_t policy_tool_scopes(const gw_policy_t *p);
 /* Scopes (scopes and any_scopes) a tools/call of tool NAME names on top of

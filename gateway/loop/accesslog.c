@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "policy.h"
+#include "reqmeta.h"
 #include "snapshot.h"
 
 #define ACCESS_FLUSH_BYTES (16 * 1024)
@@ -67,7 +68,52 @@ void access_log_flush(worker_t *w) {
 
 int access_log_enabled(void) { return access_fd >= 0; }
 
-void access_log_request(const request_t *r, int is_admin) {
+#define MAX_XFF_HEADERS 16
+
+void request_client_addr(const request_t *r, const char *peer, char *out, size_t cap) {
+  const gw_config_t *cfg = r->gen->cfg;
+  const char *vals[MAX_XFF_HEADERS];
+  size_t lens[MAX_XFF_HEADERS], n = 0;
+  for (uint32_t i = 0; cfg->ntrusted_proxies && i < r->h.nhdrs; i++) {
+    const hdr_t *f = &r->h.hdrs[i];
+    if (f->name_len != 15 || !http_name_eq(r->h.arena + f->name_off, 15, "x-forwarded-for"))
+      continue;
+    /* More headers than this: the client's own padding, left of the hops
+     * that matter; keep the rightmost ones. */
+    if (n == MAX_XFF_HEADERS) {
+      memmove(vals, vals + 1, sizeof vals - sizeof vals[0]);
+      memmove(lens, lens + 1, sizeof lens - sizeof lens[0]);
+      n--;
+    }
+    vals[n] = r->h.arena + f->val_off;
+    lens[n++] = f->val_len;
+  }
+  gw_client_addr(peer, cfg->trusted_proxies, cfg->ntrusted_proxies, vals, lens, n, out, cap);
+}
+
+/* A header's value, JSON-escaped and cut, as `,"key":"value"`; nothing
+ * when the header is absent. */
+static void log_header(outbuf_t *o, const request_t *r, const char *lname, const char *key,
+                       size_t max) {
+  const hdr_t *h = req_header(r, lname, NULL);
+  if (!h) return;
+  char v[6 * 256 + 8];
+  gw_json_escape(v, sizeof v, r->h.arena + h->val_off, h->val_len, max);
+  outbuf_printf(o, ",\"%s\":\"%s\"", key, v);
+}
+
+static void log_trace(outbuf_t *o, const request_t *r) {
+  int n;
+  const hdr_t *h = req_header(r, "traceparent", &n);
+  char trace[33], span[17];
+  /* Two traceparent headers are no trace context (W3C: ignore them). */
+  if (!h || n != 1 || gw_traceparent(r->h.arena + h->val_off, h->val_len, trace, span) != 0)
+    return;
+  outbuf_printf(o, ",\"trace_id\":\"%s\",\"span_id\":\"%s\"", trace, span);
+}
+
+void access_log_request(const request_t *r, int is_admin, const char *peer,
+                        const char *upstream_addr) {
   worker_t *w = r->gen->w;
   if (is_admin) return;
   if (w->mc && r->gen->snap->ml) {
@@ -102,8 +148,17 @@ void access_log_request(const request_t *r, int is_admin) {
   if (r->request_id[0]) outbuf_printf(&w->access, ",\"request_id\":\"%s\"", r->request_id);
   if (r->decision) outbuf_printf(&w->access, ",\"decision\":\"%s\"", r->decision);
   if (r->reason) outbuf_printf(&w->access, ",\"reason\":\"%s\"", r->reason);
-  if (r->status == GW_STATUS_CLIENT_CLOSED && r->up_status)
-    outbuf_printf(&w->access, ",\"upstream_status\":%d", r->up_status);
+  if (r->up_status) outbuf_printf(&w->access, ",\"upstream_status\":%d", r->up_status);
+  if (upstream_addr)
+    outbuf_printf(&w->access, ",\"upstream_addr\":\"%s\"", upstream_addr);
+  char client[GW_IP_TEXT];
+  request_client_addr(r, peer, client, sizeof client);
+  outbuf_printf(&w->access, ",\"client\":\"%s\",\"proto\":\"HTTP/%d.%d\",\"bytes_in\":%llu",
+                client, r->h.parser.http_major, r->h.parser.http_minor,
+                (unsigned long long)r->h.hs.total + r->h.body_in);
+  log_header(&w->access, r, "host", "host", 256);
+  log_header(&w->access, r, "user-agent", "user_agent", 256);
+  log_trace(&w->access, r);
   if (r->kind) outbuf_printf(&w->access, ",\"kind\":\"%s\"", r->kind);
   if (r->decide_only) OUTBUF_LIT(&w->access, ",\"mode\":\"decision\"");
   outbuf_append(&w->access, r->logx.data, r->logx.len);

@@ -12,8 +12,15 @@ int access_log_open(const gw_config_t *cfg);
 int access_log_reopen(const gw_config_t *cfg);
 void access_log_close(void);
 int access_log_enabled(void);
-/* The request's line (and its request metrics); admin requests have none. */
-void access_log_request(const request_t *r, int is_admin);
+/* The request's line (and its request metrics); admin requests have none.
+ * peer: the connection's peer address (conn_peer_ip); upstream_addr: where
+ * the request was sent (upstream_addr_text), NULL when it was not. */
+void access_log_request(const request_t *r, int is_admin, const char *peer,
+                        const char *upstream_addr);
+/* The client address (SPEC "Token details"): peer, or behind [server]
+ * trusted_proxies the rightmost untrusted X-Forwarded-For entry. For the
+ * access log, the M2M lockout and address rate keys alike. */
+void request_client_addr(const request_t *r, const char *peer, char *out, size_t cap);
 void access_log_flush(worker_t *w);
 
 #endif

@@ -251,7 +251,10 @@ static void request_log(request_t *r) {
   }
   if (!r->status) return;
   r->logged = 1;
-  access_log_request(r, r->c->is_admin);
+  char peer[64], up[80];
+  conn_peer_ip(r->c, peer, sizeof peer);
+  int sent = r->pool && r->up_start_ms && upstream_addr_text(r, up, sizeof up) == 0;
+  access_log_request(r, r->c->is_admin, peer, sent ? up : NULL);
 }
 
 /* The client went away (EOF, reset, a failed write): whatever it asked for

@@ -269,7 +269,11 @@ void local_m2m_start(request_t *r) {
   snprintf(wk->method, sizeof wk->method, "%.*s", (int)(ml < 15 ? ml : 15), m);
   wk->content_type = hdr_dup(r, "content-type");
   wk->authorization = hdr_dup(r, "authorization");
-  conn_peer_ip(c, wk->addr, sizeof wk->addr);
+  char peer[64];
+  conn_peer_ip(c, peer, sizeof peer);
+  /* Behind a trusted proxy every client shares its address: lock out the
+   * one that failed, not all of them. */
+  request_client_addr(r, peer, wk->addr, sizeof wk->addr);
   wk->too_large = r->m2m_too_large;
   if (r->m2mbody.len) {
     wk->body = malloc(r->m2mbody.len);

@@ -882,3 +882,13 @@ static const llhttp_settings_t *resp_settings(void) {
   };
   return &s;
 }
+
+int upstream_addr_text(const request_t *r, char *buf, size_t cap) {
+  const upool_t *p = r->pool;
+  char ip[64];
+  int v6 = p && p->addr.ss_family == AF_INET6;
+  if (!p || p->addrlen == 0 || uv_ip_name((const struct sockaddr *)&p->addr, ip, sizeof ip)) return -1;
+  /* sin_port and sin6_port sit at the same offset */
+  snprintf(buf, cap, v6 ? "[%s]:%u" : "%s:%u", ip, ntohs(((const struct sockaddr_in *)&p->addr)->sin_port));
+  return 0;
+}

@@ -27,5 +27,8 @@ void upstream_pools_close_idle(wgen_t *g);
 void upstream_sweep(worker_t *w, uint64_t now);
 void upstream_close_all(worker_t *w);
 upool_t *upstream_pool(wgen_t *g, size_t i);
+/* The address the request's upstream was reached at, "ip:port" or
+ * "[ip6]:port", for the access log; -1 when none is known. */
+int upstream_addr_text(const request_t *r, char *buf, size_t cap);
 
 #endif
