@@ -51,7 +51,7 @@ void sse_free(sse_t *s) {
 
 static void fill_event(sse_t *s, sse_event_t *ev) {
   memset(ev, 0, sizeof *ev);
-  if (!s->too_large) {
+  if (s->hold && !s->too_large) {
     ev->data = s->data.data ? s->data.data : "";
     ev->data_len = s->data.len - (s->has_data ? 1 : 0); /* the last LF */
   }
@@ -136,7 +136,7 @@ static int end_event(sse_t *s, int complete) {
 }
 
 static void add_data(sse_t *s, const char *p, size_t n) {
-  if (s->too_large) return;
+  if (s->too_large || !s->hold) return;
   /* max + 1: the LF after the last line is not part of the data */
   if (s->data.len + n > s->max + 1 || outbuf_append(&s->data, p, n)) s->too_large = 1;
 }

@@ -26,10 +26,10 @@
  * SSE_STREAM on SSE_OVERFLOW, the bytes forwarded are exactly the bytes fed,
  * in order, however they were cut into feeds.
  *
- * Memory: two growable buffers, each at most `max` bytes: the decoded data
- * of the current event, and the raw bytes of a held event. They keep their
- * size between events and are freed by sse_free. Nothing else is
- * allocated. */
+ * Memory: for a held event only, two growable buffers of at most `max`
+ * bytes each: its raw bytes and its decoded data (an event passed through
+ * costs nothing: its data is not kept). They keep their size between
+ * events and are freed by sse_free. Nothing else is allocated. */
 #ifndef GW_SSE_H
 #define GW_SSE_H
 
@@ -56,7 +56,8 @@ enum {
 };
 
 typedef struct {
-  /* Decoded data (final LF removed); NULL when too_large. */
+  /* Decoded data (final LF removed) of a held event; NULL when not held
+   * (or no longer: after an overflow) and when the event is not complete. */
   const char *data;
   size_t data_len;
   /* The event's bytes as received, when held (NULL otherwise, and after
@@ -70,7 +71,7 @@ typedef struct {
   size_t type_len, id_len;
   int64_t retry;       /* a valid "retry" of this event (saturated), else -1 */
   uint8_t has_data;    /* a "data" line was seen: a client dispatches it */
-  uint8_t too_large;   /* data or (held) raw bytes went over max */
+  uint8_t too_large;   /* held, and its raw bytes went over max (SSE_OVERFLOW was asked) */
   uint8_t held;        /* SSE_HOLD was answered and no overflow since */
   uint8_t dropped;     /* SSE_DROP was answered */
   uint8_t complete;    /* ended by an empty line (0: by sse_finish) */
@@ -83,8 +84,8 @@ typedef int (*sse_cb)(void *ud, sse_what_t what, const char *p, size_t n, const 
 
 typedef struct sse sse_t;
 
-/* A parser for one response body; max bounds an event's decoded data and
- * a held event's raw bytes (mcp_max_body). NULL when out of memory. */
+/* A parser for one response body; max bounds a held event's raw bytes
+ * (mcp_max_body; its data is shorter). NULL when out of memory. */
 sse_t *sse_new(size_t max);
 void sse_free(sse_t *s);
 

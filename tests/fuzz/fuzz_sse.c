@@ -12,8 +12,8 @@
  *     every held event, the bytes forwarded are the input, in order;
  *   - answering SSE_DROP, no byte of a dropped event is forwarded: what is
  *     forwarded is the input minus whole spans, and never longer;
- *   - held events are at most max bytes, data at most max, too_large
- *     exactly when data is NULL on a complete event; a held complete
+ *   - held events are at most max bytes, data at most max; data exactly
+ *     for held complete events, never too_large while held; a held complete
  *     event's raw, fed alone into a fresh parser, is one event with the
  *     same data (unless it starts with a BOM's first byte, which a fresh
  *     stream would read as a BOM). */
@@ -57,6 +57,7 @@ typedef struct {
 
 static int alone_cb(void *ud, sse_what_t what, const char *p, size_t n, const sse_event_t *ev) {
   alone_t *a = ud;
+  if (what == SSE_BEGIN) return SSE_HOLD;
   if (what == SSE_EVENT && ev->complete) {
     a->count++;
     a->has_data = ev->has_data;
@@ -100,8 +101,9 @@ static int cb(void *ud, sse_what_t what, const char *p, size_t n, const sse_even
     CHECK(ev && !p && !n);
     CHECK(ev->raw_len <= r->max && (!ev->data || ev->data_len <= r->max));
     CHECK(ev->held == (ev->raw != NULL));
-    if (ev->complete) CHECK(ev->too_large == (ev->data == NULL));
-    else CHECK(ev->data == NULL);
+    if (ev->complete && ev->held) CHECK(!ev->too_large && ev->data);
+    if (!ev->complete || !ev->held) CHECK(ev->data == NULL);
+    if (ev->too_large) CHECK(!ev->held);
     CHECK(ev->type_len <= SSE_FIELD_MAX && ev->id_len <= SSE_FIELD_MAX);
     r->events++;
     uint8_t flags[] = {ev->has_data, ev->too_large, ev->held, ev->dropped, ev->complete,
