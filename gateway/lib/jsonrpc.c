@@ -509,6 +509,18 @@ int jrpc_str_is(const jrpc_str_t *v, const char *buf, const char *s) {
          memcmp(buf, s, v->len) == 0;
 }
 
+size_t jrpc_unescape(const char *raw, char *dst, size_t cap, const char **close) {
+  const unsigned char *p = (const unsigned char *)raw;
+  unsigned char unit[4];
+  size_t n, len = 0;
+  while ((n = decode_unit(&p, unit)) != 0) {
+    if (len < cap) memcpy(dst + len, unit, len + n <= cap ? n : cap - len);
+    len += n;
+  }
+  *close = (const char *)p;
+  return len;
+}
+
 int jrpc_code(jrpc_result_t r) {
   switch (r) {
   case JRPC_OK: return 0;

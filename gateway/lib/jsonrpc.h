@@ -74,6 +74,12 @@ jrpc_result_t jrpc_parse(const char *body, size_t len, jrpc_msg_t *out);
 /* Whether a decoded string equals the C string s (the whole of it). */
 int jrpc_str_is(const jrpc_str_t *v, const char *buf, const char *s);
 
+/* Decodes a string of a document jrpc_parse accepted: raw is just after
+ * its opening quote. Up to cap decoded bytes go to dst; returns the decoded
+ * length of the whole string, and *close points at its closing quote. For
+ * readers that walk a document jrpc_parse has already checked. */
+size_t jrpc_unescape(const char *raw, char *dst, size_t cap, const char **close);
+
 /* The JSON-RPC error code of a result (-32700, -32600; -32603 for
  * JRPC_NOMEM), 0 for JRPC_OK. Judge names with jrpc_str_is or full_len:
  * a cut buffer may end inside a UTF-8 sequence. */
