@@ -17,6 +17,7 @@
 #include "gen.h"
 #include "local.h"
 #include "log.h"
+#include "mcpresp.h"
 #include "stream.h"
 #include "upstream.h"
 
@@ -489,6 +490,8 @@ static void request_free(request_t *r) {
   free(r->npath);
   r->npath = NULL;
   outbuf_free(&r->m2mbody);
+  mcpresp_free(r->mresp);
+  r->mresp = NULL;
   wgen_release(r->gen);
   if (!keep_for_reuse(w, r)) {
     request_destroy(r);

@@ -48,6 +48,7 @@ struct request {
   outbuf_t mcp_princ;     /* MCP upstreams: the principal its sessions are bound to */
   uint32_t mcp_sid_off, mcp_sid_len; /* the server's own session id, inside the client's header */
   uint8_t mcp_list;       /* 1 + gw_mcp_kind_t of a list request, whose answer is filtered */
+  struct mcpresp *mresp;  /* that filter, while the answer is read */
   uint8_t mcp_list_idlen; /* its id, as sent (raw JSON text) */
   char mcp_list_id[128];
   uint8_t client_gone;    /* the client closed or reset before the answer was complete */

@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "gen.h"
 #include "log.h"
+#include "mcpresp.h"
 #include "mcpsess.h"
 #include "snapshot.h"
 #include "upbatch.h"
@@ -777,7 +778,7 @@ static int r_on_headers_complete(llhttp_t *p) {
   r->up_status = status;
   r->status = status;
   r->resp_started = 1;
-  const hdr_t *cl = NULL;
+  const hdr_t *cl = NULL, *ctype = NULL;
   int chunked = 0;
   outbuf_t *o = conn_response_buf(r);
   size_t before = o->len;
@@ -804,9 +805,10 @@ static int r_on_headers_complete(llhttp_t *p) {
     if (r->cors && (HTTP_NAME_IS(n, nl, "access-control-allow-origin") ||
                     HTTP_NAME_IS(n, nl, "access-control-expose-headers")))
       continue;
-    if (HTTP_NAME_IS(n, nl, "content-type") && h->val_len >= 17 &&
-        strncasecmp(a + h->val_off, "text/event-stream", 17) == 0)
-      uc->sse = !no_body;
+    if (HTTP_NAME_IS(n, nl, "content-type")) {
+      uc->sse = !no_body && h->val_len >= 17 && strncasecmp(a + h->val_off, "text/event-stream", 17) == 0;
+      ctype = h;
+    }
     if (uc->pool->cfg->protocol == GW_PROTO_MCP && HTTP_NAME_IS(n, nl, "mcp-session-id")) {
       bind_session(r, o, a + h->val_off, h->val_len);
       continue;
@@ -818,6 +820,10 @@ static int r_on_headers_complete(llhttp_t *p) {
   }
   answer_cors_t cors = request_cors(r);
   answer_cors(o, &cors);
+  /* A list answer changes length when filtered: it goes out re-framed. */
+  if (!no_body && (r->mresp = mcpresp_start(r, status, ctype ? a + ctype->val_off : NULL,
+                                            ctype ? ctype->val_len : 0)))
+    cl = NULL;
   if (uc->sse) {
     uc->tmo = TMO_NONE;
     keepalive_on(&uc->tcp);
@@ -845,9 +851,9 @@ static int r_on_headers_complete(llhttp_t *p) {
   return no_body; /* 1: llhttp reads no body */
 }
 
-static int r_on_body(llhttp_t *p, const char *at, size_t n) {
-  upconn_t *uc = p->data;
-  request_t *r = uc->req;
+static void emit_body(void *ud, const char *at, size_t n) {
+  request_t *r = ud;
+  if (n == 0) return;
   if (r->chunked_out) {
     char line[24];
     int k = snprintf(line, sizeof line, "%zx\r\n", n);
@@ -857,6 +863,15 @@ static int r_on_body(llhttp_t *p, const char *at, size_t n) {
   } else {
     request_append_response(r, at, n);
   }
+}
+
+static int r_on_body(llhttp_t *p, const char *at, size_t n) {
+  upconn_t *uc = p->data;
+  request_t *r = uc->req;
+  if (r->mresp)
+    mcpresp_body(r->mresp, at, n, emit_body, r);
+  else
+    emit_body(r, at, n);
   return 0;
 }
 
@@ -864,6 +879,7 @@ static int r_on_message_complete(llhttp_t *p) {
   upconn_t *uc = p->data;
   request_t *r = uc->req;
   if (llhttp_get_status_code(p) < 200) return 0; /* an interim answer: the real one follows */
+  if (r->mresp) mcpresp_end(r->mresp, emit_body, r);
   if (r->chunked_out) request_append_response(r, "0\r\n\r\n", 5);
   uc->event = EV_MSG;
   return HPE_PAUSED;

@@ -1,0 +1,173 @@
+/* mcpresp: filtering MCP list answers, JSON or SSE. */
+#include "mcpresp.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "mcpjudge.h"
+#include "mcplist.h"
+#include "snapshot.h"
+#include "sse.h"
+
+struct mcpresp {
+  request_t *r;
+  mcplist_kind_t kind;
+  gw_mcp_kind_t item_kind;
+  const gw_mcp_items_t *items;
+  size_t max;
+  sse_t *sse;       /* NULL: a JSON body, read whole into body */
+  outbuf_t body;
+  outbuf_t out;
+  uint8_t too_large;
+  uint8_t answered; /* the event for our id went out: the rest streams */
+  mcpresp_emit emit;
+  void *ud;
+};
+
+static const gw_mcp_items_t no_items = {0};
+
+mcpresp_t *mcpresp_start(request_t *r, int status, const char *ctype, size_t ctlen) {
+  if (!r->mcp_list || status < 200 || status > 299) return NULL;
+  mcpresp_t *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->r = r;
+  m->item_kind = (gw_mcp_kind_t)(r->mcp_list - 1);
+  m->kind = m->item_kind == GW_MCP_TOOL     ? MCPLIST_TOOLS
+            : m->item_kind == GW_MCP_PROMPT ? MCPLIST_PROMPTS
+                                            : MCPLIST_RESOURCES;
+  const gw_policy_t *p = r->gen->snap->auth.policy;
+  m->items = p ? policy_mcp(p) : &no_items;
+  m->max = request_upstream(r)->mcp_max_body;
+  /* Anything but an event stream is read as the one JSON answer: failing
+   * closed when it is not one. */
+  if (ctype && ctlen >= 17 && strncasecmp(ctype, "text/event-stream", 17) == 0) {
+    m->sse = sse_new(m->max);
+    if (!m->sse) {
+      free(m);
+      return NULL;
+    }
+  }
+  return m;
+}
+
+static int allowed(void *ud, const char *name, size_t len) {
+  const mcpresp_t *m = ud;
+  return mcp_item_usable(m->items, m->item_kind, name, len, m->r->tok_ok, m->r->tok_scopes);
+}
+
+/* The answer as it may go to the client, into m->out (MCPLIST_FILTERED, or
+ * MCPLIST_FAIL with an error for our id there), or MCPLIST_NOT_OURS when it
+ * goes as it came. */
+static mcplist_result_t filter(mcpresp_t *m, const char *json, size_t len) {
+  request_t *r = m->r;
+  m->out.len = 0;
+  mcplist_result_t res = mcplist_filter(json, len, r->mcp_list_id, r->mcp_list_idlen, m->kind, allowed,
+                                        m, &m->out);
+  if (res == MCPLIST_FAIL) {
+    LOG_WARN("upstream %s: a list answer that cannot be read strictly: sent as an error",
+             request_upstream(r)->name);
+    m->out.len = 0;
+    mcplist_error(&m->out, r->mcp_list_id, r->mcp_list_idlen, -32603,
+                  "the list answer could not be filtered");
+  }
+  return res;
+}
+
+static void error_for_id(mcpresp_t *m, const char *why) {
+  m->out.len = 0;
+  mcplist_error(&m->out, m->r->mcp_list_id, m->r->mcp_list_idlen, -32603, why);
+}
+
+static int on_sse(void *ud, sse_what_t what, const char *p, size_t n, const sse_event_t *ev) {
+  mcpresp_t *m = ud;
+  switch (what) {
+  case SSE_PASS:
+    m->emit(m->ud, p, n);
+    return 0;
+  case SSE_BEGIN:
+    /* Until our answer went out, every event is held to its end: its id
+     * is only known from its data. */
+    return m->answered ? SSE_STREAM : SSE_HOLD;
+  case SSE_OVERFLOW:
+    /* Larger than mcp_max_body: it may be our list, so it is never sent. */
+    m->answered = 1;
+    error_for_id(m, "the list answer is larger than mcp_max_body");
+    {
+      static const char pre[] = "event: message\ndata: ", post[] = "\n\n";
+      m->emit(m->ud, pre, sizeof pre - 1);
+      m->emit(m->ud, m->out.data, m->out.len);
+      m->emit(m->ud, post, sizeof post - 1);
+    }
+    return SSE_DROP;
+  case SSE_EVENT: {
+    if (!ev->held) return 0;
+    if (!ev->complete) return 0; /* cut off by the end: a client discards it too */
+    size_t k = 0;
+    while (k < ev->data_len && (ev->data[k] == ' ' || ev->data[k] == '\t' || ev->data[k] == '\n' ||
+                                ev->data[k] == '\r'))
+      k++;
+    /* No message at all (a priming event, a keep-alive): as it came. */
+    if (!ev->has_data || k == ev->data_len) {
+      m->emit(m->ud, ev->raw, ev->raw_len);
+      return 0;
+    }
+    mcplist_result_t rc = filter(m, ev->data, ev->data_len);
+    if (rc == MCPLIST_NOT_OURS) {
+      m->emit(m->ud, ev->raw, ev->raw_len);
+      return 0;
+    }
+    /* Only a filtered answer ends the watch: after an unreadable event
+     * (sent as an error for our id) the real answer may still come, and it
+     * must be filtered too. */
+    if (rc == MCPLIST_FILTERED) m->answered = 1;
+    outbuf_t rew = {0};
+    if (sse_rewrite_data(ev->raw, ev->raw_len, m->out.data, m->out.len, &rew) == 0)
+      m->emit(m->ud, rew.data, rew.len);
+    outbuf_free(&rew);
+    return 0;
+  }
+  }
+  return 0;
+}
+
+void mcpresp_body(mcpresp_t *m, const char *p, size_t n, mcpresp_emit emit, void *ud) {
+  m->emit = emit;
+  m->ud = ud;
+  if (m->sse) {
+    sse_feed(m->sse, p, n, on_sse, m);
+    return;
+  }
+  if (m->too_large) return;
+  if (m->body.len + n > m->max) {
+    m->too_large = 1;
+    outbuf_free(&m->body);
+    return;
+  }
+  outbuf_append(&m->body, p, n);
+}
+
+void mcpresp_end(mcpresp_t *m, mcpresp_emit emit, void *ud) {
+  m->emit = emit;
+  m->ud = ud;
+  if (m->sse) {
+    sse_finish(m->sse, on_sse, m);
+    return;
+  }
+  if (m->too_large)
+    error_for_id(m, "the list answer is larger than mcp_max_body");
+  else if (filter(m, m->body.data ? m->body.data : "", m->body.len) == MCPLIST_NOT_OURS) {
+    emit(ud, m->body.data, m->body.len);
+    return;
+  }
+  emit(ud, m->out.data, m->out.len);
+}
+
+void mcpresp_free(mcpresp_t *m) {
+  if (!m) return;
+  sse_free(m->sse);
+  outbuf_free(&m->body);
+  outbuf_free(&m->out);
+  free(m);
+}
