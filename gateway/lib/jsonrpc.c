@@ -150,6 +150,17 @@ static uint64_t hash_add(uint64_t h, const unsigned char *b, size_t n) {
   return h;
 }
 
+/* Bytes that stand for themselves inside a string: printable ASCII but the
+ * quote and the backslash. */
+static const unsigned char plain[256] = {
+#define R8(x) x, x, x, x, x, x, x, x
+    R8(0), R8(0), R8(0), R8(0), /* 0x00-0x1f */
+    1, 1, 0, 1, 1, 1, 1, 1, R8(1), R8(1), R8(1), /* 0x20-0x3f: not '"' */
+    R8(1), R8(1), R8(1), 1, 1, 1, 1, 0, 1, 1, 1, /* 0x40-0x5f: not '\\' */
+    R8(1), R8(1), R8(1), R8(1),                   /* 0x60-0x7f */
+#undef R8
+};
+
 /* Reads the string at r->p (on its opening quote), validating it; the
  * decoded bytes go to dst (at most cap of them) when dst is given. */
 static int read_string(rd_t *r, char *dst, size_t cap, jrpc_str_t *out, jkey_t *key) {
@@ -158,6 +169,15 @@ static int read_string(rd_t *r, char *dst, size_t cap, jrpc_str_t *out, jkey_t *
   size_t dlen = 0;
   uint64_t h = 0xcbf29ce484222325u;
   for (;;) {
+    /* Most of a body is plain ASCII: take a run of it at once. */
+    const unsigned char *run = p;
+    while (p < end && plain[*p]) p++;
+    if (p > run) {
+      size_t rl = (size_t)(p - run);
+      if (dst && dlen < cap) memcpy(dst + dlen, run, dlen + rl <= cap ? rl : cap - dlen);
+      if (key) h = hash_add(h, run, rl);
+      dlen += rl;
+    }
     if (p >= end) return fail(r, JRPC_PARSE_ERROR, "unterminated string");
     unsigned char c = *p;
     unsigned char unit[4];
