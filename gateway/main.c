@@ -14,9 +14,12 @@
 #include "sdnotify.h"
 #include "server.h"
 #include "accesslog.h"
+#include "logring.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "0.1.0"
+/* How long exit waits for a slow log reader before giving up on it. */
+#define LOG_DRAIN_MS 2000
 #endif
 
 typedef struct {
@@ -240,6 +243,8 @@ int main(int argc, char **argv) {
     snapshot_free(snap);
     return 2;
   }
+  /* From here on no thread writes a log descriptor itself (logring.h). */
+  if (logring_start(access_log_fd())) LOG_WARN("log writer thread: cannot start, logging synchronously");
 
   app_t a;
   memset(&a, 0, sizeof a);
@@ -252,6 +257,7 @@ int main(int argc, char **argv) {
     gw_errors_free(&errs);
     snapshot_free(snap);
     if (a.metrics) metrics_free(a.metrics);
+    logring_stop(LOG_DRAIN_MS);
     return 2;
   }
   metrics_activate(a.metrics, snap->ml);
@@ -288,6 +294,7 @@ int main(int argc, char **argv) {
     uv_loop_close(a.loop);
     snapshot_free(a.current);
     metrics_free(a.metrics);
+    logring_stop(LOG_DRAIN_MS);
     return rc;
   }
   keystore_start(&snap->keys, a.loop, on_keys, &a);
@@ -313,5 +320,6 @@ int main(int argc, char **argv) {
   reap(&a, 1);
   snapshot_free(a.current);
   metrics_free(a.metrics);
+  logring_stop(LOG_DRAIN_MS);
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "logring.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,9 +35,9 @@ void gw_log(gw_log_level_t level, const char *fmt, ...) {
   size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
   if (len > sizeof line - 2) len = sizeof line - 2;
   line[len++] = '\n';
-  /* One write per line: lines from different threads never interleave. */
-  ssize_t w = write(STDERR_FILENO, line, len);
-  (void)w;
+  /* Whole lines into the ring: lines from different threads never
+   * interleave, and a slow reader of stderr never stalls the caller. */
+  logring_write(GW_LOGRING_ERROR, STDERR_FILENO, line, len);
 }
 
 /* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
