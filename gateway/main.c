@@ -14,6 +14,7 @@
 #include "sdnotify.h"
 #include "server.h"
 #include "accesslog.h"
+#include "jobs.h"
 #include "logring.h"
 
 #ifndef GW_VERSION
@@ -286,6 +287,7 @@ int main(int argc, char **argv) {
     if (a.server.started) {
       server_command(&a.server, SERVER_STOP);
       server_join(&a.server);
+      jobs_stop();
     } else {
       server_abort(&a.server);
     }
@@ -307,6 +309,7 @@ int main(int argc, char **argv) {
 
   uv_run(a.loop, UV_RUN_DEFAULT);
   server_join(&a.server);
+  jobs_stop(); /* token jobs still queued hold snapshot references */
   uv_loop_close(a.loop);
   LOG_INFO("stopped");
   /* Workers are gone: every snapshot can go. The first one may also be the
