@@ -19,9 +19,13 @@
 #include "sdnotify.h"
 #include "server.h"
 #include "accesslog.h"
+#include "jobs.h"
+#include "logring.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "0.1.0"
+/* How long exit waits for a slow log reader before giving up on it. */
+#define LOG_DRAIN_MS 2000
 #endif
 
 typedef struct {
@@ -308,6 +312,8 @@ int main(int argc, char **argv) {
     snapshot_free(snap);
     return 2;
   }
+  /* From here on no thread writes a log descriptor itself (logring.h). */
+  if (logring_start(access_log_fd())) LOG_WARN("log writer thread: cannot start, logging synchronously");
 
   app_t a;
   memset(&a, 0, sizeof a);
@@ -320,6 +326,7 @@ int main(int argc, char **argv) {
     gw_errors_free(&errs);
     snapshot_free(snap);
     if (a.metrics) metrics_free(a.metrics);
+    logring_stop(LOG_DRAIN_MS);
     return 2;
   }
   metrics_activate(a.metrics, snap->ml);
@@ -348,6 +355,7 @@ int main(int argc, char **argv) {
     if (a.server.started) {
       server_command(&a.server, SERVER_STOP);
       server_join(&a.server);
+      jobs_stop();
     } else {
       server_abort(&a.server);
     }
@@ -356,6 +364,7 @@ int main(int argc, char **argv) {
     uv_loop_close(a.loop);
     snapshot_free(a.current);
     metrics_free(a.metrics);
+    logring_stop(LOG_DRAIN_MS);
     return rc;
   }
   keystore_start(&snap->keys, a.loop, on_keys, &a);
@@ -368,6 +377,7 @@ int main(int argc, char **argv) {
 
   uv_run(a.loop, UV_RUN_DEFAULT);
   server_join(&a.server);
+  jobs_stop(); /* token jobs still queued hold snapshot references */
   uv_loop_close(a.loop);
   LOG_INFO("stopped");
   /* Workers are gone: every snapshot can go. The first one may also be the
@@ -381,5 +391,6 @@ int main(int argc, char **argv) {
   reap(&a, 1);
   snapshot_free(a.current);
   metrics_free(a.metrics);
+  logring_stop(LOG_DRAIN_MS);
   return 0;
 }

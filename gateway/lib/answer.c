@@ -27,6 +27,8 @@ static const answer_def_t defs[ANS_KIND_COUNT] = {
     [ANS_NO_MEMORY_KEEP] = {503, 0, 0, "temporarily_unavailable", "out of memory", NULL},
     [ANS_NOT_READY] = {503, 0, 0, "unavailable", "not ready", NULL},
     [ANS_TOKEN_JOB_FAILED] = {503, 1, 0, "temporarily_unavailable", "token request could not run", NULL},
+    [ANS_TOKEN_BUSY] = {503, 0, 0, "temporarily_unavailable", "too many token requests in progress; retry later",
+                        "Retry-After: 1\r\n"},
     [ANS_BAD_GATEWAY] = {502, 0, 0, "bad_gateway", NULL, NULL},
     [ANS_GATEWAY_TIMEOUT] = {504, 0, 0, "gateway_timeout", NULL, NULL},
     [ANS_UNAUTHORIZED] = {401, 0, 1, "unauthorized", "no bearer token in the Authorization header", NULL},

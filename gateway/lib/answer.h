@@ -28,6 +28,7 @@ typedef enum {
   ANS_NO_MEMORY_KEEP,     /* 503, the connection stays */
   ANS_NOT_READY,          /* 503 from /readyz */
   ANS_TOKEN_JOB_FAILED,   /* 503: the M2M job could not run */
+  ANS_TOKEN_BUSY,         /* 503 + Retry-After: the M2M job queue is full */
   ANS_BAD_GATEWAY,        /* 502 */
   ANS_GATEWAY_TIMEOUT,    /* 504 */
   /* The token and policy refusals: they carry a challenge. */

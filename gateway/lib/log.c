@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "logring.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,9 +52,9 @@ void gw_log(gw_log_level_t level, const char *fmt, ...) {
   va_start(ap, fmt);
   size_t len = gw_log_vformat(line, sizeof line, level, fmt, ap);
   va_end(ap);
-  /* One write per line: lines from different threads never interleave. */
-  ssize_t w = write(STDERR_FILENO, line, len);
-  (void)w;
+  /* Whole lines into the ring: lines from different threads never
+   * interleave, and a slow reader of stderr never stalls the caller. */
+  logring_write(GW_LOGRING_ERROR, STDERR_FILENO, line, len);
 }
 
 /* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong

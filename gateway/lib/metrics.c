@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "logring.h"
+
 #define NO_CELLS UINT32_MAX
 #define CACHE_LINE 64
 
@@ -696,6 +698,15 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
   for (unsigned r = 0; r < GW_MREFUSED_COUNT; r++) {
     series(&b, "connections_refused_total", "reason", refused_names[r], NULL, NULL, NULL, NULL);
     value_u64(&b, sum_field(m, offsetof(gw_mcounters_t, connections_refused) + r * sizeof(gw_mcell_t)));
+  }
+
+  static const char *const log_names[GW_LOGRING_COUNT] = {"error", "access"};
+  family(&b, "log_dropped_lines_total", "counter",
+         "Log lines dropped because the log's reader fell behind and its buffer was full, by log "
+         "(error: stderr, access: the access log).");
+  for (unsigned i = 0; i < GW_LOGRING_COUNT; i++) {
+    series(&b, "log_dropped_lines_total", "log", log_names[i], NULL, NULL, NULL, NULL);
+    value_u64(&b, logring_dropped((gw_logring_id_t)i));
   }
 
   family(&b, "reloads_total", "counter", "Configuration reloads, by result.");

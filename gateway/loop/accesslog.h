@@ -12,6 +12,8 @@ int access_log_open(const gw_config_t *cfg);
 int access_log_reopen(const gw_config_t *cfg);
 void access_log_close(void);
 int access_log_enabled(void);
+/* The access log's descriptor, -1 when off (for logring_start). */
+int access_log_fd(void);
 /* The request's line (and its request metrics); admin requests have none.
  * peer: the connection's peer address (conn_peer_ip); upstream_addr: where
  * the request was sent (upstream_addr_text), NULL when it was not. */

@@ -18,6 +18,7 @@
 #include "local.h"
 #include "log.h"
 #include "mcpresp.h"
+#include "logring.h"
 #include "stream.h"
 #include "upstream.h"
 
@@ -707,12 +708,15 @@ void conn_upstream_failed(request_t *r, answer_kind_t k, const char *desc) {
   client_t *c = r->c;
   const char *name = r->pool ? request_upstream(r)->name : "-";
   if (r->uc) upstream_release(r, 0);
+  /* One warning per failed request during an outage would be thousands a
+   * second: a few pass, the rest are summed up once per window. */
+  static gw_logrl_t mid_rl = GW_LOGRL("upstream failures mid-response"), rl = GW_LOGRL("upstream failures");
   if (r->resp_started) {
-    LOG_WARN("upstream %s failed mid-response: %s", name, desc);
+    LOG_WARN_RL(&mid_rl, "upstream %s failed mid-response: %s", name, desc);
     conn_close(c);
     return;
   }
-  LOG_WARN("upstream %s: %s", name, desc);
+  LOG_WARN_RL(&rl, "upstream %s: %s", name, desc);
   conn_answer(c, k, desc);
   client_continue(c);
 }

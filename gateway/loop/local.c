@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "http.h"
+#include "jobs.h"
 #include "keys.h"
 #include "m2m.h"
 #include "revocations.h"
@@ -150,12 +151,13 @@ int local_wellknown(client_t *c, request_t *r) {
 
 /* ---- the built-in M2M token endpoint ---------------------------------- */
 
-/* One token request on the libuv thread pool: PBKDF2 takes tens of
- * milliseconds and must not stall a worker loop. The work owns copies of
- * what it reads and a reference to its snapshot (so the issuer outlives a
- * reload); the request may go away meanwhile (then r is NULL). */
+/* One token request on the jobs pool (jobs.h), not libuv's: PBKDF2 takes
+ * tens of milliseconds and must neither stall a worker loop nor make
+ * uv_getaddrinfo wait behind it. The work owns copies of what it reads and
+ * a reference to its snapshot (so the issuer outlives a reload); the
+ * request may go away meanwhile (then r is NULL). */
 struct m2m_work {
-  uv_work_t req;
+  gw_job_t job;
   request_t *r;
   gw_snapshot_t *snap;
   char method[16];
@@ -202,8 +204,8 @@ static void work_free(struct m2m_work *wk) {
   free(wk);
 }
 
-static void m2m_run(uv_work_t *req) {
-  struct m2m_work *wk = container_of(req, struct m2m_work, req);
+static void m2m_run(gw_job_t *job) {
+  struct m2m_work *wk = container_of(job, struct m2m_work, job);
   gw_m2m_request_t q = {
       .method = wk->method,
       .content_type = wk->content_type,
@@ -216,10 +218,10 @@ static void m2m_run(uv_work_t *req) {
   m2m_token(wk->snap->m2m, &q, (int64_t)time(NULL), &wk->resp);
 }
 
-static void m2m_done(uv_work_t *req, int status) {
-  struct m2m_work *wk = container_of(req, struct m2m_work, req);
+static void m2m_done(gw_job_t *job, int ok) {
+  struct m2m_work *wk = container_of(job, struct m2m_work, job);
   request_t *r = wk->r;
-  if (r && status == 0) {
+  if (r && ok) {
     client_t *c = r->c;
     r->m2m_work = NULL;
     char hdrs[512];
@@ -284,11 +286,14 @@ void local_m2m_start(request_t *r) {
   wk->r = r;
   r->m2m_work = wk;
   r->state = RS_WAIT;
-  if (uv_queue_work(&conn_worker(c)->loop, &wk->req, m2m_run, m2m_done) != 0) {
+  wk->job.run = m2m_run;
+  wk->job.done = m2m_done;
+  if (jobs_submit(conn_worker(c), &wk->job) != 0) {
     r->m2m_work = NULL;
     r->state = RS_LOCAL;
     work_free(wk);
-    conn_answer(c, ANS_TOKEN_JOB_FAILED, NULL);
+    r->reason = "busy";
+    conn_answer(c, ANS_TOKEN_BUSY, NULL);
   }
 }
 

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "gate.h"
 #include "gen.h"
+#include "jobs.h"
 #include "jwt.h"
 #include "log.h"
 #include "server-t.h"
@@ -45,6 +46,7 @@ static void worker_close_handles(worker_t *w) {
   uv_close((uv_handle_t *)&w->accept_timer, NULL);
   uv_close((uv_handle_t *)&w->tick, NULL);
   uv_close((uv_handle_t *)&w->async, NULL);
+  jobs_worker_close(w);
   upbatch_close(w);
 }
 
@@ -115,6 +117,7 @@ int worker_init(server_t *s, worker_t *w, int id) {
   uv_async_init(&w->loop, &w->async, on_async);
   w->async.data = w;
   upbatch_init(w);
+  if (jobs_worker_init(w)) return -1;
   w->cur = wgen_new(w, atomic_load(&s->snap));
   if (!w->cur) return -1;
   w->mc = s->metrics ? metrics_worker(s->metrics, (unsigned)id) : NULL;
@@ -134,6 +137,7 @@ void worker_abort(worker_t *w) {
   uv_close((uv_handle_t *)&w->accept_timer, NULL);
   uv_close((uv_handle_t *)&w->tick, NULL);
   uv_close((uv_handle_t *)&w->async, NULL);
+  jobs_worker_close(w);
   upbatch_close(w);
   uv_run(&w->loop, UV_RUN_NOWAIT);
   uv_loop_close(&w->loop);

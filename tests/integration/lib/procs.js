@@ -90,8 +90,8 @@ async function stopChild(child, { signal = 'SIGTERM', timeoutMs = 8000 * SCALE }
 
 // ---- upstream ----
 // Starts tests/servers/upstream.js; resolves {port, child, url, stats(), reset(), stop()}.
-async function startUpstream({ name = 'upstream', keepAliveTimeout, demo = false } = {}) {
-  const args = [UPSTREAM_JS, '--port', '0', '--name', name, '--exit-with-stdin'];
+async function startUpstream({ name = 'upstream', keepAliveTimeout, demo = false, port: want = 0 } = {}) {
+  const args = [UPSTREAM_JS, '--port', String(want), '--name', name, '--exit-with-stdin'];
   if (keepAliveTimeout !== undefined) args.push('--keep-alive-timeout', String(keepAliveTimeout));
   if (demo) args.push('--demo');
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
