@@ -19,6 +19,7 @@
 #include "local.h"
 #include "log.h"
 #include "pathnorm.h"
+#include "ratelimits.h"
 #include "revocations.h"
 #include "snapshot.h"
 #include "upstream.h"
@@ -65,6 +66,18 @@ static void refuse(client_t *c, request_t *r, answer_kind_t kind, const char *de
                          extra, sizeof extra);
   r->decision = answer_def(kind)->code;
   conn_answer_ex(c, kind, desc, hdr, extra);
+}
+
+/* Over the route's `rate`: 429 (ratelimits.h). */
+static int rate_limited(client_t *c, request_t *r, const gw_tokcache_val_t *v) {
+  char hdr[256], ip[64];
+  if (!r->route || !r->route->rate.count) return 0;
+  conn_peer_ip(c, ip, sizeof ip);
+  if (!ratelimits_over(r->route, v, ip, worker_now(conn_worker(c)), hdr, sizeof hdr)) return 0;
+  r->ident.len = 0;
+  r->decision = "rate_limited";
+  conn_answer_ex(c, ANS_RATE_LIMITED, NULL, hdr, NULL);
+  return 1;
 }
 
 /* ---- CORS ------------------------------------------------------------------ */
@@ -276,6 +289,7 @@ static void gate_auth(client_t *c, request_t *r) {
   const gw_route_t *rt = a->policy ? policy_match(a->policy, m, ml, r->npath, r->npath_len) : NULL;
   r->route = rt;
   if (a->policy && rt && rt->auth == GW_AUTH_NONE) {
+    if (rate_limited(c, r, NULL)) return;
     r->decision = "public";
     count_auth(r, GW_MOUT_PUBLIC, GW_MREASON_NONE);
     gate_forward(c, r);
@@ -354,6 +368,7 @@ static void gate_auth(client_t *c, request_t *r) {
   }
   jwt_claims_free(&cl);
   if (verdict == GW_POLICY_ALLOW) {
+    if (rate_limited(c, r, val)) return;
     r->decision = "allow";
     count_auth(r, GW_MOUT_ALLOW, GW_MREASON_NONE);
     gate_forward(c, r);
