@@ -37,6 +37,7 @@ static const answer_def_t defs[ANS_KIND_COUNT] = {
     [ANS_AUTH_BAD_REQUEST] = {400, 0, 1, "invalid_request", NULL, NULL},
     [ANS_KEYS_UNAVAILABLE] = {503, 0, 0, "temporarily_unavailable",
                               "signing keys of the token issuer are not loaded yet", "Retry-After: 5\r\n"},
+    [ANS_RATE_LIMITED] = {429, 0, 0, "rate_limited", "rate limit of this route exceeded", NULL},
     [ANS_UNSUPPORTED_MEDIA] = {415, 0, 0, "unsupported_media_type",
                                "a JSON-RPC message must be sent as application/json", NULL},
     [ANS_MCP_TOO_LARGE] = {413, 1, 0, "payload_too_large", "JSON-RPC body larger than mcp_max_body", NULL},

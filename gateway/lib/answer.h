@@ -37,6 +37,7 @@ typedef enum {
   ANS_INSUFFICIENT_SCOPE, /* 403 */
   ANS_AUTH_BAD_REQUEST,   /* 400 invalid_request about the Authorization header */
   ANS_KEYS_UNAVAILABLE,   /* 503 + Retry-After: the issuer's keys are not loaded yet */
+  ANS_RATE_LIMITED,       /* 429: the route's rate; Retry-After and RateLimit* by the caller */
   /* MCP upstreams (protocol = mcp) */
   ANS_UNSUPPORTED_MEDIA,  /* 415: a JSON-RPC POST that is not application/json */
   ANS_MCP_TOO_LARGE,      /* 413: over mcp_max_body */

@@ -27,6 +27,7 @@ const char *const cfg_server_keys[K_SRV_N] = {
     [K_SRV_TLS_KEY] = "tls_key",
     [K_SRV_TLS_CIPHERS] = "tls_ciphers",
     [K_SRV_TLS_TICKET_ROTATE] = "tls_ticket_rotate",
+    [K_SRV_TLS_TICKET_KEY_FILE] = "tls_ticket_key_file",
     [K_SRV_WORKERS] = "workers",
     [K_SRV_PUBLIC_URL] = "public_url",
     [K_SRV_MAX_HEADER_BYTES] = "max_header_bytes",
@@ -407,6 +408,7 @@ void config_free(gw_config_t *cfg) {
   free(cfg->tls_cert);
   free(cfg->tls_key);
   free(cfg->tls_ciphers);
+  free(cfg->tls_ticket_key_file);
   for (size_t i = 0; i < cfg->ntls_certs; i++) {
     gw_tls_cert_cfg_t *t = &cfg->tls_certs[i];
     free(t->name);

@@ -124,6 +124,8 @@ typedef struct gw_config {
   char *tls_ciphers;            /* TLS 1.2 cipher list (OpenSSL syntax); NULL: ECDHE + AEAD only */
   int tls_cert_line, tls_key_line, tls_ciphers_line; /* for errors found when loading them */
   uint64_t tls_ticket_rotate_ms; /* session ticket key lifetime; default 1h */
+  char *tls_ticket_key_file;     /* nginx-style 48/80-byte key file shared by instances; NULL: random */
+  int tls_ticket_key_file_line;
   gw_tls_cert_cfg_t *tls_certs; /* [tls:NAME] sections in file order */
   size_t ntls_certs;
   unsigned workers;             /* 0 = one per CPU available to the process */

@@ -147,6 +147,10 @@ static void set_server(load_ctx *c, int k, const char *v, int line) {
      * reported at this line then). */
     cfg->tls_ciphers = cfg_strdup(c, line, v);
     return;
+  case K_SRV_TLS_TICKET_KEY_FILE:
+    cfg->tls_ticket_key_file = cfg_resolve_path(c, line, v);
+    cfg->tls_ticket_key_file_line = line;
+    return;
   case K_SRV_TLS_TICKET_ROTATE:
     if (want_duration(c, line, "tls_ticket_rotate", v, 1000, &u)) {
       if (u > 24ull * 3600 * 1000 || u % 1000)

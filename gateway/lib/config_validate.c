@@ -94,6 +94,8 @@ static void validate_server(load_ctx *c) {
   cfg->tls_ciphers_line = c->server.key_line[K_SRV_TLS_CIPHERS];
   if (tlsl && (!cert || !key))
     cfg_err(c, tlsl, "tls_listen needs both tls_cert and tls_key in [server]");
+  else if (!tlsl && c->server.key_line[K_SRV_TLS_TICKET_KEY_FILE])
+    cfg_err(c, c->server.key_line[K_SRV_TLS_TICKET_KEY_FILE], "tls_ticket_key_file without tls_listen in [server]");
   else if (!tlsl && c->server.key_line[K_SRV_TLS_TICKET_ROTATE])
     cfg_err(c, c->server.key_line[K_SRV_TLS_TICKET_ROTATE], "tls_ticket_rotate without tls_listen in [server]");
   else if (cert && !key)

@@ -55,10 +55,12 @@ typedef struct {
   uint32_t buckets[M2M_FT_BUCKETS];
 } m2m_limits_t;
 
-/* What the table counts under: a digest of a client id or of an address. */
+/* What the table counts under: a digest of a client id and address pair,
+ * of an address, or of a client id. */
 typedef struct {
   unsigned char key[16];
   int used;                     /* 0: skip this slot */
+  unsigned factor;              /* locks after max_failures times this (0 counts as 1) */
 } m2m_limit_key_t;
 
 /* ---- A parsed token request (m2m_req.h) ---- */

@@ -522,10 +522,15 @@ out:
   return tok;
 }
 
-static void log_lockout(const gw_m2m_t *m, const char *what, const char *v, size_t n) {
+/* from: the address a client id is locked out at (NULL: the address itself is). */
+static void log_lockout(const gw_m2m_t *m, const char *what, const char *v, size_t n,
+                        const char *from, unsigned failures) {
   char safe[6 * GW_M2M_MAX_CLIENT_ID + 8]; /* gw_log_safe keeps cap/6 input bytes */
-  LOG_WARN("m2m: %s '%s' locked out for %llds after %u failed authentications", what,
-           gw_log_safe(safe, sizeof safe, v, n), (long long)m->ft.lockout_s, m->ft.max_failures);
+  char at[6 * 64 + 8];
+  LOG_WARN("m2m: %s '%s'%s%s locked out for %llds after %u failed authentications", what,
+           gw_log_safe(safe, sizeof safe, v, n), from ? " at address " : "",
+           from ? gw_log_safe(at, sizeof at, from, strlen(from)) : "", (long long)m->ft.lockout_s,
+           failures);
 }
 
 void m2m_token(gw_m2m_t *m, const gw_m2m_request_t *req, int64_t now,
@@ -533,7 +538,7 @@ void m2m_token(gw_m2m_t *m, const gw_m2m_request_t *req, int64_t now,
   memset(out, 0, sizeof *out);
   m2m_params_t p;
   memset(&p, 0, sizeof p);
-  m2m_limit_key_t keys[2]; /* [0] the client id, [1] the address */
+  m2m_limit_key_t keys[2]; /* [0] the client id and address pair, [1] the address */
   memset(keys, 0, sizeof keys);
 
   if (!m || !req) {
@@ -620,7 +625,7 @@ void m2m_token(gw_m2m_t *m, const gw_m2m_request_t *req, int64_t now,
   if (cl) memcpy(out->client_id, cl->id, cl->id_len + 1);
 
   if (limit) {
-    m2m_limit_key_client(id, id_len, &keys[0]);
+    m2m_limit_key_pair(id, id_len, req->client_addr, &keys[0]);
     size_t which = 0;
     unsigned retry = m2m_limits_begin(&m->ft, keys, 2, now, &which);
     if (retry) {
@@ -633,8 +638,12 @@ void m2m_token(gw_m2m_t *m, const gw_m2m_request_t *req, int64_t now,
   int ok = m2m_client_check_secret(cl ? cl : &m->dummy, secret, secret_len) && cl;
   if (limit) {
     unsigned locked = m2m_limits_end(&m->ft, keys, 2, now, !ok);
-    if (locked & 1u) log_lockout(m, "client id", id, id_len);
-    if (locked & 2u) log_lockout(m, "address", req->client_addr, strlen(req->client_addr));
+    if (locked & 1u)
+      log_lockout(m, "client id", id, id_len, req->client_addr ? req->client_addr : "",
+                  m->ft.max_failures);
+    if (locked & 2u)
+      log_lockout(m, "address", req->client_addr, strlen(req->client_addr), NULL,
+                  m->ft.max_failures * GW_M2M_ADDR_FACTOR);
   }
   if (!ok) {
     answer(out, 401, cl ? GW_M2M_BAD_SECRET : GW_M2M_UNKNOWN_CLIENT, "invalid_client",

@@ -79,15 +79,18 @@
  * other connections: run it on the libuv thread pool (uv_queue_work).
  *
  * Rate limiting (decision): failed authentications (unknown client, wrong
- * secret) are counted per presented client id (known or not) and per client
- * address (IPv4 address; IPv6 by /64 prefix, v4-mapped as IPv4). When
- * `max_failures` failures fall within `lockout` of the first one, that id
- * or address gets 429 with Retry-After and {"error": "slow_down"} until
+ * secret) are counted per (presented client id, known or not, and client
+ * address) pair and per client address (IPv4 address; IPv6 by /64 prefix,
+ * v4-mapped as IPv4), never per client id alone (SPEC: nobody can lock an
+ * integration out by knowing its id). When `max_failures` failures of a
+ * pair (GW_M2M_ADDR_FACTOR times that for an address, which stands for
+ * every client behind it) fall within `lockout` of the first one, that
+ * pair or address gets 429 with Retry-After and {"error": "slow_down"} until
  * `lockout` has passed from the last counted failure, even with the right
  * secret, and without running PBKDF2. RFC 6749 has no error code for this;
  * 429 + Retry-After is what operators and HTTP clients understand, and
  * "slow_down" is the registered OAuth token-endpoint code closest to it
- * (RFC 8628 §3.5). A success clears the client id's counter, not the
+ * (RFC 8628 §3.5). A success clears the pair's counter, not the
  * address's. Attempts answered 429 are not counted. While the last allowed
  * attempts of an id or address that already has failures are being checked
  * on other threads, further ones get 429 with Retry-After: 1, so concurrency
@@ -95,9 +98,10 @@
  * back: many honest clients may share one egress address). max_failures = 0
  * turns counting off. The table holds GW_M2M_MAX_TRACKED ids and addresses
  * (least recently failed evicted first), so memory is bounded whatever an
- * attacker sends; keys are SHA-256 digests of the id or address. Note that
- * anyone who knows a client id can lock that client out for `lockout`: the
- * price of stopping distributed guessing.
+ * attacker sends; keys are SHA-256 digests of the pair or address. The
+ * price of not locking by id alone: a guesser spread over many addresses
+ * gets max_failures tries per address (PBKDF2 and secret length are what
+ * stand against that).
  *
  * Tokens: JWS compact, header {"alg", "typ": "at+jwt", "kid"}, claims
  * {"iss", "sub": client_id, "aud", "client_id", "scope", "iat", "exp",

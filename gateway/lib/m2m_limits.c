@@ -117,6 +117,10 @@ static void ft_refresh(m2m_ft_entry_t *x, int64_t now, int64_t lockout_s) {
   if (!x->locked_until && x->count && now - x->window_start >= lockout_s) x->count = 0;
 }
 
+static unsigned limit_of(const m2m_limits_t *ft, const m2m_limit_key_t *k) {
+  return ft->max_failures * (k->factor ? k->factor : 1);
+}
+
 unsigned m2m_limits_begin(m2m_limits_t *ft, const m2m_limit_key_t *keys, size_t nkeys,
                           int64_t now, size_t *which) {
   unsigned retry = 0;
@@ -130,7 +134,7 @@ unsigned m2m_limits_begin(m2m_limits_t *ft, const m2m_limit_key_t *keys, size_t 
     if (x->locked_until) {
       retry = (unsigned)(x->locked_until - now);
       *which = k;
-    } else if (x->count > 0 && x->count + x->inflight >= ft->max_failures) {
+    } else if (x->count > 0 && x->count + x->inflight >= limit_of(ft, &keys[k])) {
       /* The last allowed attempts are being checked right now. A key
        * without failures is never refused for concurrency: many honest
        * clients may share one egress address. */
@@ -164,7 +168,7 @@ unsigned m2m_limits_end(m2m_limits_t *ft, const m2m_limit_key_t *keys, size_t nk
       if (x->locked_until) continue; /* already locked by a concurrent attempt */
       if (x->count == 0) x->window_start = now;
       x->count++;
-      if (x->count >= ft->max_failures) {
+      if (x->count >= limit_of(ft, &keys[k])) {
         x->locked_until = now + ft->lockout_s;
         locked |= 1u << k;
       }
@@ -225,44 +229,73 @@ static void digest_key(const char *tag, const void *data, size_t n, m2m_limit_ke
     memset(d, 0, sizeof d);
   memcpy(out->key, d, 16);
   out->used = 1;
+  out->factor = 1;
 }
 
 void m2m_limit_key_client(const char *id, size_t n, m2m_limit_key_t *out) {
   digest_key("client", id, n, out);
 }
 
-/* By /64 for IPv6: one host usually owns a whole /64. */
-void m2m_limit_key_addr(const char *addr, m2m_limit_key_t *out) {
-  unsigned char buf[1 + 16];
-  size_t n = 0;
+/* The bytes an address counts by (*n 0: not an address, use the text).
+ * By /64 for IPv6: one host usually owns a whole /64. */
+static void addr_canon(const char *addr, unsigned char buf[17], size_t *n) {
   char tmp[INET6_ADDRSTRLEN + 8];
   size_t al = strlen(addr);
+  *n = 0;
   if (al >= 2 && addr[0] == '[' && addr[al - 1] == ']') addr++, al -= 2;
-  if (al < sizeof tmp) {
-    memcpy(tmp, addr, al);
-    tmp[al] = '\0';
-    char *pct = strchr(tmp, '%'); /* zone id */
-    if (pct) *pct = '\0';
-    struct in_addr v4;
-    struct in6_addr v6;
-    if (inet_pton(AF_INET, tmp, &v4) == 1) {
+  if (al >= sizeof tmp) return;
+  memcpy(tmp, addr, al);
+  tmp[al] = '\0';
+  char *pct = strchr(tmp, '%'); /* zone id */
+  if (pct) *pct = '\0';
+  struct in_addr v4;
+  struct in6_addr v6;
+  if (inet_pton(AF_INET, tmp, &v4) == 1) {
+    buf[0] = 4;
+    memcpy(buf + 1, &v4, 4);
+    *n = 5;
+  } else if (inet_pton(AF_INET6, tmp, &v6) == 1) {
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
       buf[0] = 4;
-      memcpy(buf + 1, &v4, 4);
-      n = 5;
-    } else if (inet_pton(AF_INET6, tmp, &v6) == 1) {
-      if (IN6_IS_ADDR_V4MAPPED(&v6)) {
-        buf[0] = 4;
-        memcpy(buf + 1, v6.s6_addr + 12, 4);
-        n = 5;
-      } else {
-        buf[0] = 6;
-        memcpy(buf + 1, v6.s6_addr, 8);
-        n = 9;
-      }
+      memcpy(buf + 1, v6.s6_addr + 12, 4);
+      *n = 5;
+    } else {
+      buf[0] = 6;
+      memcpy(buf + 1, v6.s6_addr, 8);
+      *n = 9;
     }
   }
+}
+
+void m2m_limit_key_addr(const char *addr, m2m_limit_key_t *out) {
+  unsigned char buf[17];
+  size_t n;
+  addr_canon(addr, buf, &n);
   if (n)
     digest_key("addr", buf, n, out);
   else
-    digest_key("addr", addr, al, out);
+    digest_key("addr", addr, strlen(addr), out);
+  out->factor = GW_M2M_ADDR_FACTOR;
+}
+
+/* The address's bytes (or text) first, length-prefixed, then the id: no
+ * two different pairs share the input. */
+void m2m_limit_key_pair(const char *id, size_t n, const char *addr, m2m_limit_key_t *out) {
+  unsigned char buf[17 + 256 + 1];
+  size_t an;
+  addr_canon(addr ? addr : "", buf + 1, &an);
+  if (!an) {
+    an = strnlen(addr ? addr : "", 256);
+    memcpy(buf + 1, addr ? addr : "", an);
+  }
+  buf[0] = (unsigned char)an;
+  unsigned char *all = malloc(1 + an + n);
+  if (!all) {
+    digest_key("pair", id, n, out); /* still a key of this id, just coarser */
+    return;
+  }
+  memcpy(all, buf, 1 + an);
+  memcpy(all + 1 + an, id, n);
+  digest_key("pair", all, 1 + an + n, out);
+  free(all);
 }

@@ -16,11 +16,19 @@
 void m2m_limits_init(m2m_limits_t *t, unsigned max_failures, int64_t lockout_s);
 void m2m_limits_destroy(m2m_limits_t *t);
 
-/* The key of a presented client id / of a client address: IPv4 as is, IPv6
- * by its /64, IPv4-mapped IPv6 as IPv4, "[...]" and a %zone dropped, and
- * anything else as the text. */
+/* An address alone locks after this many times max_failures: it stands
+ * for every client behind it (a NAT, an egress proxy), so one integration
+ * guessing wrong there does not lock out the others at once, while a
+ * host trying many ids is still stopped. */
+#define GW_M2M_ADDR_FACTOR 4
+
+/* The key of a presented client id / of a client address / of the pair.
+ * Addresses: IPv4 as is, IPv6 by its /64, IPv4-mapped IPv6 as IPv4, "[...]"
+ * and a %zone dropped, and anything else as the text. An address key has
+ * factor GW_M2M_ADDR_FACTOR. */
 void m2m_limit_key_client(const char *id, size_t n, m2m_limit_key_t *out);
 void m2m_limit_key_addr(const char *addr, m2m_limit_key_t *out);
+void m2m_limit_key_pair(const char *id, size_t n, const char *addr, m2m_limit_key_t *out);
 
 /* Seconds until key's lockout ends, 0 when it is not locked out. */
 unsigned m2m_limits_locked(m2m_limits_t *t, const m2m_limit_key_t *key, int64_t now);
@@ -34,7 +42,7 @@ unsigned m2m_limits_begin(m2m_limits_t *t, const m2m_limit_key_t *keys, size_t n
 
 /* After checking (each begin that returned 0 has one end): a failure
  * counts on every used key and may start a lockout (bit k of the result
- * for keys[k]); a success clears the counter of keys[0] (the client id). */
+ * for keys[k]); a success clears the counter of keys[0] (the pair). */
 unsigned m2m_limits_end(m2m_limits_t *t, const m2m_limit_key_t *keys, size_t nkeys, int64_t now,
                         int failed);
 

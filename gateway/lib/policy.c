@@ -30,6 +30,7 @@ typedef struct route {
   int nkeys;
   int bad; /* header or pattern refused: keys are still checked, nothing else */
   int line_scopes, line_any, line_auth;
+  int line_rate, line_burst, line_rkey;
 } route_t;
 
 typedef struct pnode pnode_t;
@@ -418,6 +419,12 @@ static const route_t *find_duplicate(route_t *const *list, size_t n, const route
 /* ---- sections ---- */
 
 static void finish_section(load_t *ld) {
+  route_t *r = ld->route;
+  if (ld->kind == SEC_ROUTE && r && !r->line_rate && (r->line_burst || r->line_rkey))
+    ERR(ld, r->line_burst ? r->line_burst : r->line_rkey, "%s needs rate",
+        r->line_burst ? "burst" : "rate_key");
+  if (ld->kind == SEC_ROUTE && r && r->pub.rate.count && !r->line_burst)
+    r->pub.rate.burst = r->pub.rate.count;
   if (ld->kind == SEC_ROUTE && ld->route && !ld->route->bad && ld->route->nkeys == 0)
     ERR(ld, ld->sec_line, "route [%s %s] has no scopes, any_scopes or auth",
         ld->route->pub.methods ? ld->route->pub.methods : "?", ld->route->pub.pattern);
@@ -612,8 +619,14 @@ static void route_key(load_t *ld, const char *name, const char *value, int line)
     seen = &r->line_any;
   else if (strcmp(name, "auth") == 0)
     seen = &r->line_auth;
+  else if (strcmp(name, "rate") == 0)
+    seen = &r->line_rate;
+  else if (strcmp(name, "burst") == 0)
+    seen = &r->line_burst;
+  else if (strcmp(name, "rate_key") == 0)
+    seen = &r->line_rkey;
   else {
-    ERR(ld, line, "unknown key '%s' in route (scopes, any_scopes, auth)",
+    ERR(ld, line, "unknown key '%s' in route (scopes, any_scopes, auth, rate, burst, rate_key)",
         printable(name, shown, sizeof shown));
     return;
   }
@@ -622,6 +635,21 @@ static void route_key(load_t *ld, const char *name, const char *value, int line)
     return;
   }
   *seen = line;
+  if (seen == &r->line_rate || seen == &r->line_burst || seen == &r->line_rkey) {
+    gw_rate_t *rt = &r->pub.rate;
+    char *end = NULL;
+    unsigned long b = seen == &r->line_burst ? strtoul(value, &end, 10) : 0;
+    if (seen == &r->line_rate ? ratelimit_parse_rate(value, &rt->count, &rt->window_s) != 0
+        : seen == &r->line_rkey ? ratelimit_parse_key(value, &rt->key) != 0
+        : (value[0] < '1' || value[0] > '9' || *end || b > 1000000000ul))
+      ERR(ld, line, "%s must be %s, not '%s'", name,
+          seen == &r->line_rate ? "COUNT/s, COUNT/m or COUNT/h"
+          : seen == &r->line_rkey ? "sub, client_id or address" : "a count from 1",
+          printable(value, shown, sizeof shown));
+    else if (seen == &r->line_burst)
+      rt->burst = (uint32_t)b;
+    return;
+  }
   r->nkeys++;
   if (seen == &r->line_auth) {
     if (strcmp(value, "none") == 0)

@@ -9,6 +9,9 @@
 //     any_scopes = c d     at least one required
 //     auth = none|token    none: public (no token looked at; excludes the
 //                          two keys above); token: any valid token
+//     rate = 100/s         (/m, /h) token bucket per rate_key (ratelimit.h)
+//     burst = N            bucket size (default: the count); needs rate
+//     rate_key = sub|client_id|address   (default sub); needs rate
 //   [defaults]
 //     unmatched = deny     (default) no route: 401 without a valid token,
 //                          403 with one: fail closed
@@ -47,6 +50,7 @@
 
 #include "config.h"
 #include "policy_mcp.h"
+#include "ratelimit.h"
 #include "scopes.h"
 
 #define GW_POLICY_MAX_ROUTES 16384
@@ -65,6 +69,7 @@ typedef struct gw_route {
   gw_scopeset_t required; /* every one of these */
   gw_scopeset_t any;      /* at least one of these; 0 = no such requirement */
   unsigned index;         /* position in file order: policy_route(p, index) is this route */
+  gw_rate_t rate;         /* `rate`, `burst`, `rate_key`; rate.count 0: no limit */
 } gw_route_t;
 
 typedef struct gw_policy gw_policy_t;

@@ -17,6 +17,8 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
+#include "fileio.h"
+
 #define DEFAULT_CIPHERS                                                                     \
   "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
   "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
@@ -66,7 +68,14 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
  * callback runs, a ticket sealed in period E opens in E and E+1 only
  * (renewed in E+1), and a ticket made for one certificate opens under no
  * other. The secret outlives reloads, so a SIGHUP does not cost every client
- * a full handshake; a restart does. */
+ * a full handshake; a restart does.
+ *
+ * [server] tls_ticket_key_file (nginx's format, 48 or 80 random bytes)
+ * replaces the random secret by the SHA-256 of the file, and periods are
+ * then counted on the real-time clock: every instance that reads the same
+ * file makes and opens the same tickets. Rotation: write a new file on
+ * every instance and reload; tickets sealed under the old one cost their
+ * clients one full handshake. */
 static unsigned char ticket_secret[32];
 static int ticket_secret_ok;
 static pthread_once_t ticket_once = PTHREAD_ONCE_INIT;
@@ -75,14 +84,16 @@ static void ticket_secret_init(void) {
   ticket_secret_ok = RAND_bytes(ticket_secret, sizeof ticket_secret) == 1;
 }
 
-static int derive(const char *label, const char *tag, uint64_t epoch, unsigned char out[32]) {
+static int derive(const gw_tls_server_t *srv, const char *label, const char *tag, uint64_t epoch,
+                  unsigned char out[32]) {
   unsigned char msg[8 + sizeof ((gw_tls_cert_t *)0)->tag + 8] = {0};
   size_t tl = strnlen(tag, sizeof ((gw_tls_cert_t *)0)->tag);
   memcpy(msg, label, strnlen(label, 8));
   memcpy(msg + 8, tag, tl);
   for (int i = 0; i < 8; i++) msg[8 + tl + i] = (unsigned char)(epoch >> (56 - 8 * i));
   unsigned int n = 32;
-  return HMAC(EVP_sha256(), ticket_secret, sizeof ticket_secret, msg, 16 + tl, out, &n) != NULL;
+  return HMAC(EVP_sha256(), srv->ticket_secret, sizeof srv->ticket_secret, msg, 16 + tl, out, &n) !=
+         NULL;
 }
 
 static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
@@ -90,12 +101,13 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
   /* The client hello callback has already moved ssl to its certificate's
    * context, so this is the certificate the ticket is (or was) made for. */
   const gw_tls_cert_t *cert = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-  if (!cert || !ticket_secret_ok) return enc ? -1 : 0;
+  if (!cert || !cert->srv->ticket_ok) return enc ? -1 : 0;
+  const gw_tls_server_t *srv = cert->srv;
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(srv->ticket_wallclock ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
   uint64_t now = (uint64_t)ts.tv_sec / cert->srv->ticket_rotate_s, epoch = now;
   unsigned char prefix[32];
-  if (!derive("name", cert->tag, 0, prefix)) return -1;
+  if (!derive(srv, "name", cert->tag, 0, prefix)) return -1;
   if (enc) {
     memcpy(name, prefix, 8);
     for (int i = 0; i < 8; i++) name[8 + i] = (unsigned char)(now >> (56 - 8 * i));
@@ -104,10 +116,12 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
     if (memcmp(name, prefix, 8) != 0) return 0; /* another certificate or process */
     epoch = 0;
     for (int i = 0; i < 8; i++) epoch = epoch << 8 | name[8 + i];
-    if (epoch != now && epoch + 1 != now) return 0; /* too old (or from the future) */
+    /* Too old, or from the future; instances sharing a key file may sit a
+     * little apart across a period boundary. */
+    if (epoch != now && epoch + 1 != now && !(srv->ticket_wallclock && epoch == now + 1)) return 0;
   }
   unsigned char aes[32], mac[32];
-  int ok = derive("aes", cert->tag, epoch, aes) && derive("mac", cert->tag, epoch, mac);
+  int ok = derive(srv, "aes", cert->tag, epoch, aes) && derive(srv, "mac", cert->tag, epoch, mac);
   if (ok) {
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, mac, sizeof mac),
@@ -231,6 +245,28 @@ static SSL_CTX *server_ctx(gw_tls_cert_t *cert, const gw_config_t *cfg, const ch
 
 SSL_CTX *tls_server_ctx(const gw_tls_server_t *srv) { return srv->certs[0].ctx; }
 
+static int ticket_key_file(gw_tls_server_t *srv, const gw_config_t *cfg, const char *cfg_path,
+                           gw_errors_t *errs) {
+  char *buf = NULL, why[128];
+  size_t len = 0;
+  int rc = gw_read_file(cfg->tls_ticket_key_file, 81, &buf, &len, why, sizeof why);
+  if (rc == 0 && len != 48 && len != 80) {
+    snprintf(why, sizeof why, "%zu bytes; expected 80 (or 48) random bytes, e.g. openssl rand 80", len);
+    rc = -1;
+  }
+  if (rc == 0) {
+    SHA256((const unsigned char *)buf, len, srv->ticket_secret);
+    srv->ticket_ok = 1;
+    srv->ticket_wallclock = 1;
+  } else {
+    gw_errors_add(errs, cfg_path, cfg->tls_ticket_key_file_line, "tls_ticket_key_file %s: %s",
+                  cfg->tls_ticket_key_file, why);
+  }
+  if (buf) OPENSSL_cleanse(buf, len);
+  free(buf);
+  return rc == 0 ? 0 : -1;
+}
+
 gw_tls_server_t *tls_server_new(const gw_config_t *cfg, const char *cfg_path, gw_errors_t *errs) {
   pthread_once(&ticket_once, ticket_secret_init);
   gw_tls_server_t *srv = calloc(1, sizeof *srv);
@@ -241,6 +277,13 @@ gw_tls_server_t *tls_server_new(const gw_config_t *cfg, const char *cfg_path, gw
     return NULL;
   }
   srv->ticket_rotate_s = cfg->tls_ticket_rotate_ms / 1000 ? cfg->tls_ticket_rotate_ms / 1000 : 3600;
+  memcpy(srv->ticket_secret, ticket_secret, sizeof ticket_secret);
+  srv->ticket_ok = ticket_secret_ok;
+  if (cfg->tls_ticket_key_file && ticket_key_file(srv, cfg, cfg_path, errs) != 0) {
+    free(srv->certs);
+    free(srv);
+    return NULL;
+  }
   for (size_t i = 0; i <= cfg->ntls_certs; i++) {
     gw_tls_cert_t *c = &srv->certs[i];
     const gw_tls_cert_cfg_t *t = i ? &cfg->tls_certs[i - 1] : NULL;
@@ -264,6 +307,7 @@ void tls_server_free(gw_tls_server_t *srv) {
   if (!srv) return;
   for (size_t i = 0; i < srv->ncerts; i++) SSL_CTX_free(srv->certs[i].ctx);
   free(srv->certs);
+  OPENSSL_cleanse(srv->ticket_secret, sizeof srv->ticket_secret);
   free(srv);
 }
 

@@ -37,6 +37,9 @@ struct gw_tls_server {
   gw_tls_cert_t *certs; /* [0]: default; then one per [tls:NAME] */
   size_t ncerts;
   uint64_t ticket_rotate_s;
+  unsigned char ticket_secret[32]; /* the process's, or from tls_ticket_key_file */
+  int ticket_ok;
+  int ticket_wallclock; /* periods by the real-time clock: instances must agree */
 };
 /* The context new connections start with. */
 SSL_CTX *tls_server_ctx(const gw_tls_server_t *srv);

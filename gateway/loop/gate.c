@@ -22,6 +22,7 @@
 #include "mcpsess.h"
 #include "log.h"
 #include "pathnorm.h"
+#include "ratelimits.h"
 #include "revocations.h"
 #include "snapshot.h"
 #include "upstream.h"
@@ -80,6 +81,18 @@ static const char *required_scopes(const request_t *r, const gw_mcp_item_t *item
   if (item) need |= item->required | item->any;
   if (!need || scopes_format(auth_of(r)->scopes, need, buf, cap) < 0) buf[0] = '\0';
   return buf;
+}
+
+/* Over the route's `rate`: 429 (ratelimits.h). */
+static int rate_limited(client_t *c, request_t *r, const gw_tokcache_val_t *v) {
+  char hdr[256], ip[64];
+  if (!r->route || !r->route->rate.count) return 0;
+  conn_peer_ip(c, ip, sizeof ip);
+  if (!ratelimits_over(r->route, v, ip, worker_now(conn_worker(c)), hdr, sizeof hdr)) return 0;
+  r->ident.len = 0;
+  r->decision = "rate_limited";
+  conn_answer_ex(c, ANS_RATE_LIMITED, NULL, hdr, NULL);
+  return 1;
 }
 
 /* ---- CORS ------------------------------------------------------------------ */
@@ -480,6 +493,7 @@ static void gate_auth(client_t *c, request_t *r) {
   if (a->policy && rt && rt->auth == GW_AUTH_NONE) {
     r->tok_ok = 0;
     if (is_mcp(r) && mcp_session_refused(c, r, NULL)) return;
+    if (rate_limited(c, r, NULL)) return;
     if (mcp_post) {
       mcp_read_body(c, r);
       return;
@@ -559,7 +573,7 @@ static void gate_auth(client_t *c, request_t *r) {
   r->tok_scopes = val->scopes;
   int refused = is_mcp(r) && mcp_session_refused(c, r, val);
   jwt_claims_free(&cl);
-  if (refused) return;
+  if (refused || rate_limited(c, r, val)) return;
   if (mcp_post) {
     mcp_read_body(c, r);
     return;

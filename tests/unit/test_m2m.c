@@ -23,6 +23,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "m2m.h"
+#include "m2m_limits.h"
 #include "scopes.h"
 #include "tap.h"
 
@@ -625,84 +626,94 @@ static void test_lockout(gw_m2m_t *m) {
   gw_m2m_response_t out;
   char w[120];
 
-  /* Per client: failures from three addresses lock the client id. */
+  /* Per (client id, address) pair: three failures from one address lock
+   * that pair only. */
   for (int i = 0; i < 3; i++) {
-    char addr[32];
-    snprintf(addr, sizeof addr, "203.0.113.%d", 10 + i);
-    snprintf(w, sizeof w, "client lockout: failure %d is 401", i + 1);
-    call(m, (rq){.auth = bad, .addr = addr}, NOW + i, &out);
+    snprintf(w, sizeof w, "pair lockout: failure %d is 401", i + 1);
+    call(m, (rq){.auth = bad, .addr = "203.0.113.10"}, NOW + i, &out);
     CHECK_INT(out.status, 401, w);
     m2m_response_free(&out);
   }
-  call(m, (rq){.auth = good, .addr = "203.0.113.50"}, NOW + 3, &out);
-  CHECK_INT(out.status, 429, "client lockout: the right secret now gets 429");
-  CHECK_STR(error_of(&out), "slow_down", "client lockout: slow_down");
-  CHECK_STR(m2m_outcome_name(out.outcome), "locked_client", "client lockout: outcome");
-  CHECK(out.retry_after_s >= 55 && out.retry_after_s <= 60, "client lockout: Retry-After ~60");
-  CHECK(out.www_authenticate == NULL, "client lockout: no challenge on 429");
+  call(m, (rq){.auth = good, .addr = "203.0.113.10"}, NOW + 3, &out);
+  CHECK_INT(out.status, 429, "pair lockout: the right secret from that address now gets 429");
+  CHECK_STR(error_of(&out), "slow_down", "pair lockout: slow_down");
+  CHECK_STR(m2m_outcome_name(out.outcome), "locked_client", "pair lockout: outcome");
+  CHECK(out.retry_after_s >= 55 && out.retry_after_s <= 60, "pair lockout: Retry-After ~60");
+  CHECK(out.www_authenticate == NULL, "pair lockout: no challenge on 429");
   m2m_response_free(&out);
-  EXPECT(m, ((rq){.auth = wgood, .addr = "203.0.113.50"}), 200, NULL,
-         "client lockout: another client is not affected");
-  /* A locked client can be refreshed into a new instance on reload. */
+  EXPECT(m, ((rq){.auth = good, .addr = "203.0.113.50"}), 200, NULL,
+         "pair lockout: a second address is not locked out");
+  EXPECT(m, ((rq){.auth = wgood, .addr = "203.0.113.10"}), 200, NULL,
+         "pair lockout: another client from that address is not affected");
+  /* A locked pair is carried into a new instance on reload. */
   gw_errors_t e = {0};
   gw_m2m_t *m2 = load_m2m("rsa.pem", "max_failures = 3\nlockout = 1m\n", &e);
   CHECK(m2 != NULL, "reload instance loads");
   if (m2) {
-    EXPECT(m2, ((rq){.auth = good, .addr = "203.0.113.51"}), 200, NULL,
+    EXPECT(m2, ((rq){.auth = good, .addr = "203.0.113.10"}), 200, NULL,
            "a fresh instance has no lockouts");
     m2m_inherit_limits(m2, m);
-    call(m2, (rq){.auth = good, .addr = "203.0.113.52"}, NOW + 4, &out);
+    call(m2, (rq){.auth = good, .addr = "203.0.113.10"}, NOW + 4, &out);
     CHECK_INT(out.status, 429, "m2m_inherit_limits carries the lockout over");
     m2m_response_free(&out);
     m2m_free(m2);
   }
   gw_errors_free(&e);
-  call(m, (rq){.auth = good, .addr = "203.0.113.50"}, NOW + 2 + 60, &out);
-  CHECK_INT(out.status, 200, "client lockout: over after `lockout`");
+  call(m, (rq){.auth = good, .addr = "203.0.113.10"}, NOW + 2 + 60, &out);
+  CHECK_INT(out.status, 200, "pair lockout: over after `lockout`");
   m2m_response_free(&out);
 
-  /* A success clears the client's counter. */
+  /* Never per client id alone: whoever knows an id cannot lock it out by
+   * failing from addresses of their own. */
+  for (int i = 0; i < 6; i++) {
+    char addr[32];
+    snprintf(addr, sizeof addr, "203.0.113.%d", 60 + i);
+    call(m, (rq){.auth = bad, .addr = addr}, NOW + 100, &out), m2m_response_free(&out);
+  }
+  EXPECT(m, ((rq){.auth = good, .addr = "203.0.113.70"}), 200, NULL,
+         "failures for an id from other addresses do not lock the id");
+
+  /* A success clears the pair's counter. */
   int64_t t = NOW + 1000;
   call(m, (rq){.auth = bad, .addr = "203.0.113.20"}, t, &out), m2m_response_free(&out);
-  call(m, (rq){.auth = bad, .addr = "203.0.113.21"}, t, &out), m2m_response_free(&out);
-  call(m, (rq){.auth = good, .addr = "203.0.113.22"}, t, &out);
+  call(m, (rq){.auth = bad, .addr = "203.0.113.20"}, t, &out), m2m_response_free(&out);
+  call(m, (rq){.auth = good, .addr = "203.0.113.20"}, t, &out);
   CHECK_INT(out.status, 200, "two failures, then a success");
   m2m_response_free(&out);
-  call(m, (rq){.auth = bad, .addr = "203.0.113.23"}, t, &out), m2m_response_free(&out);
-  call(m, (rq){.auth = bad, .addr = "203.0.113.24"}, t, &out);
+  call(m, (rq){.auth = bad, .addr = "203.0.113.20"}, t, &out), m2m_response_free(&out);
+  call(m, (rq){.auth = bad, .addr = "203.0.113.20"}, t, &out);
   CHECK_INT(out.status, 401, "the success reset the count: still 401");
   m2m_response_free(&out);
-  call(m, (rq){.auth = good, .addr = "203.0.113.25"}, t, &out);
+  call(m, (rq){.auth = good, .addr = "203.0.113.20"}, t, &out);
   CHECK_INT(out.status, 200, "and the right secret still works");
   m2m_response_free(&out);
 
   /* The window: failures further apart than `lockout` do not add up. */
   t = NOW + 2000;
   call(m, (rq){.auth = bad, .addr = "203.0.113.30"}, t, &out), m2m_response_free(&out);
-  call(m, (rq){.auth = bad, .addr = "203.0.113.31"}, t + 30, &out), m2m_response_free(&out);
-  call(m, (rq){.auth = bad, .addr = "203.0.113.32"}, t + 61, &out);
+  call(m, (rq){.auth = bad, .addr = "203.0.113.30"}, t + 30, &out), m2m_response_free(&out);
+  call(m, (rq){.auth = bad, .addr = "203.0.113.30"}, t + 61, &out);
   CHECK_INT(out.status, 401, "failures outside the window do not lock");
   m2m_response_free(&out);
-  call(m, (rq){.auth = good, .addr = "203.0.113.33"}, t + 62, &out);
+  call(m, (rq){.auth = good, .addr = "203.0.113.30"}, t + 62, &out);
   CHECK_INT(out.status, 200, "not locked after spread-out failures");
   m2m_response_free(&out);
 
   /* Unknown ids are counted too (no hint that they do not exist). */
   t = NOW + 3000;
-  for (int i = 0; i < 3; i++) {
-    char addr[32];
-    snprintf(addr, sizeof addr, "203.0.113.%d", 40 + i);
-    call(m, (rq){.auth = ghost, .addr = addr}, t, &out), m2m_response_free(&out);
-  }
-  call(m, (rq){.auth = ghost, .addr = "203.0.113.45"}, t, &out);
+  for (int i = 0; i < 3; i++)
+    call(m, (rq){.auth = ghost, .addr = "203.0.113.40"}, t, &out), m2m_response_free(&out);
+  call(m, (rq){.auth = ghost, .addr = "203.0.113.40"}, t, &out);
   CHECK_INT(out.status, 429, "unknown client id: locked like a real one");
   m2m_response_free(&out);
 
-  /* Per address: three failures for different ids lock the address. */
+  /* Per address: max_failures x GW_M2M_ADDR_FACTOR failures for different
+   * ids lock the address, whatever id comes next. */
   t = NOW + 4000;
-  static const char *const ids[] = {"a:x", "b:x", "c:x"};
-  for (int i = 0; i < 3; i++) {
-    char *bb = basic(ids[i]);
+  for (int i = 0; i < 3 * GW_M2M_ADDR_FACTOR; i++) {
+    char cred[32];
+    snprintf(cred, sizeof cred, "id-%d:x", i);
+    char *bb = basic(cred);
     call(m, (rq){.auth = bb, .addr = "192.0.2.77"}, t, &out);
     snprintf(w, sizeof w, "address lockout: failure %d is 401", i + 1);
     CHECK_INT(out.status, 401, w);
@@ -728,11 +739,12 @@ static void test_lockout(gw_m2m_t *m) {
 
   /* IPv6 counts by /64. */
   t = NOW + 5000;
-  static const char *const v6[] = {"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"};
-  static const char *const v6ids[] = {"d:x", "e:x", "f:x"};
-  for (int i = 0; i < 3; i++) {
-    char *bb = basic(v6ids[i]);
-    call(m, (rq){.auth = bb, .addr = v6[i]}, t, &out), m2m_response_free(&out);
+  for (int i = 0; i < 3 * GW_M2M_ADDR_FACTOR; i++) {
+    char cred[32], addr[48];
+    snprintf(cred, sizeof cred, "v6-%d:x", i);
+    snprintf(addr, sizeof addr, "2001:db8:1:2:%x::%d", i, i + 1);
+    char *bb = basic(cred);
+    call(m, (rq){.auth = bb, .addr = addr}, t, &out), m2m_response_free(&out);
     free(bb);
   }
   call(m, (rq){.auth = good, .addr = "2001:db8:1:2::99"}, t, &out);
@@ -826,11 +838,14 @@ static void test_threads(gw_m2m_t *m) {
     ok += a[i].ok;
   }
   CHECK_INT(ok, 12, "threads: every good request from a clean address succeeds");
-  /* 12 concurrent failures for one client with max_failures 3: locked now. */
+  /* 12 concurrent failures of one pair with max_failures 3: locked now. */
   char *wgood = basic("demo-writer:demo-writer-secret");
   gw_m2m_response_t out;
+  call(m, (rq){.auth = wgood, .addr = "192.0.2.201"}, NOW, &out);
+  CHECK_INT(out.status, 429, "threads: concurrent failures lock the pair");
+  m2m_response_free(&out);
   call(m, (rq){.auth = wgood, .addr = "192.0.2.202"}, NOW, &out);
-  CHECK_INT(out.status, 429, "threads: concurrent failures lock the client");
+  CHECK_INT(out.status, 200, "threads: ... and only the pair");
   m2m_response_free(&out);
   free(wgood);
 }

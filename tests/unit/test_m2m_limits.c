@@ -55,6 +55,21 @@ static void test_keys(void) {
         "keys: ids by their bytes");
 }
 
+static void test_pair(void) {
+  m2m_limit_key_t a, b, c;
+  m2m_limit_key_pair("demo", 4, "192.0.2.1", &a);
+  m2m_limit_key_pair("demo", 4, "::ffff:192.0.2.1", &b);
+  CHECK(same_key(a, b), "pair: the address counts by its canonical form");
+  m2m_limit_key_pair("demo", 4, "192.0.2.2", &c);
+  CHECK(!same_key(a, c), "pair: another address, another key");
+  m2m_limit_key_pair("demx", 4, "192.0.2.1", &c);
+  CHECK(!same_key(a, c), "pair: another id, another key");
+  CHECK(!same_key(a, id_key("demo")) && !same_key(a, addr_key("192.0.2.1")),
+        "pair: never the id's or the address's key");
+  CHECK_INT(a.factor, 1, "pair: locks at max_failures");
+  CHECK_INT(addr_key("192.0.2.1").factor, GW_M2M_ADDR_FACTOR, "address: at GW_M2M_ADDR_FACTOR times it");
+}
+
 static void test_lockout(void) {
   m2m_limits_t t;
   m2m_limits_init(&t, 3, 60);
@@ -64,7 +79,16 @@ static void test_lockout(void) {
   CHECK_INT(locked, 0, "lockout: 1st failure locks nothing");
   CHECK_INT(attempt(&t, keys, NOW + 1, 1, &locked), 0, "lockout: 2nd failure is checked");
   CHECK_INT(attempt(&t, keys, NOW + 2, 1, &locked), 0, "lockout: 3rd failure is checked");
-  CHECK_INT(locked, 3, "lockout: 3rd failure locks the id (bit 0) and the address (bit 1)");
+  CHECK_INT(locked, 1, "lockout: 3rd failure locks the id (bit 0), not yet the address");
+  /* The address, standing for every client behind it, takes
+   * GW_M2M_ADDR_FACTOR times as many. */
+  for (int i = 3; i < 3 * GW_M2M_ADDR_FACTOR; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "id-%d", i);
+    m2m_limit_key_t k2[2] = {id_key(id), keys[1]};
+    attempt(&t, k2, NOW + 2, 1, &locked);
+  }
+  CHECK_INT(locked, 2, "lockout: the address locks after max_failures x GW_M2M_ADDR_FACTOR");
   CHECK_INT(m2m_limits_locked(&t, &keys[1], NOW + 2), 60, "lockout: address locked 60 s");
   CHECK_INT(m2m_limits_locked(&t, &keys[0], NOW + 30), 32, "lockout: id, 32 s left at +30");
   size_t which = 99;
@@ -96,14 +120,22 @@ static void test_window_and_success(void) {
   CHECK_INT(locked, 0, "window: a failure after the window starts a new count");
   attempt(&t, keys, NOW + 11, 0, &locked);
   attempt(&t, keys, NOW + 12, 1, &locked);
-  CHECK_INT(locked, 2, "window: a success cleared the id's count, not the address's");
+  CHECK_INT(locked, 0, "window: a success cleared the id's count");
+  /* The address has 2 (the window restarted at +10): 2 x FACTOR - 2 more. */
+  for (int i = 0; i < 2 * GW_M2M_ADDR_FACTOR - 2; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "w-%d", i);
+    m2m_limit_key_t k2[2] = {id_key(id), keys[1]};
+    attempt(&t, k2, NOW + 12, 1, &locked);
+  }
+  CHECK(locked & 2, "window: ... not the address's (it locks at its own count)");
   m2m_limits_destroy(&t);
 }
 
 static void test_hold(void) {
   m2m_limits_t t;
   m2m_limits_init(&t, 2, 60);
-  m2m_limit_key_t keys[2] = {id_key("demo"), {{0}, 0}};
+  m2m_limit_key_t keys[2] = {id_key("demo"), {{0}, 0, 0}};
   size_t which = 99;
   CHECK_INT(m2m_limits_begin(&t, keys, 2, NOW, &which), 0, "hold: no failures: checked");
   CHECK_INT(m2m_limits_begin(&t, keys, 2, NOW, &which), 0,
@@ -119,13 +151,13 @@ static void test_hold(void) {
 static void test_eviction_and_inherit(void) {
   m2m_limits_t t, u;
   m2m_limits_init(&t, 5, 60);
-  m2m_limit_key_t first[2] = {id_key("first"), {{0}, 0}};
+  m2m_limit_key_t first[2] = {id_key("first"), {{0}, 0, 0}};
   unsigned locked = 0;
   attempt(&t, first, NOW, 1, &locked);
   char id[32];
   for (int i = 0; i < GW_M2M_MAX_TRACKED; i++) {
     snprintf(id, sizeof id, "c%d", i);
-    m2m_limit_key_t k[2] = {id_key(id), {{0}, 0}};
+    m2m_limit_key_t k[2] = {id_key(id), {{0}, 0, 0}};
     attempt(&t, k, NOW, 1, &locked);
   }
   CHECK_INT(t.live, GW_M2M_MAX_TRACKED, "eviction: the table holds GW_M2M_MAX_TRACKED");
@@ -148,6 +180,7 @@ static void test_eviction_and_inherit(void) {
 
 int main(void) {
   test_keys();
+  test_pair();
   test_lockout();
   test_window_and_success();
   test_hold();
