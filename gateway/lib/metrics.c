@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define NO_CELLS UINT32_MAX
 #define CACHE_LINE 64
@@ -284,6 +287,7 @@ gw_metrics_t *metrics_new(unsigned nblocks, const char *version) {
     for (unsigned r = 0; r < GW_MREFUSED_COUNT; r++) atomic_init(&b->connections_refused[r], 0);
     atomic_init(&b->upstream_write_batches, 0);
     atomic_init(&b->upstream_batched_writes, 0);
+    for (unsigned r = 0; r < 500; r++) atomic_init(&b->own_responses[r], 0);
     for (unsigned c = 0; c < GW_MMAX_CHUNKS; c++) atomic_init(&b->chunk[c], NULL);
     m->blocks[i] = b;
   }
@@ -720,6 +724,79 @@ static void value_i64(buf_t *b, uint64_t v) { putf(b, "%" PRId64 "\n", (int64_t)
 
 static const char *const status_names[GW_MSTATUS_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
+/* The standard process_* families, from /proc/self at render time; a value
+ * that cannot be read is left out (its HELP and TYPE stay). */
+static void process_metrics(buf_t *b) {
+  static const struct {
+    const char *name, *type, *help;
+  } fams[] = {
+      {"process_cpu_seconds_total", "counter", "User and system CPU time spent, seconds."},
+      {"process_open_fds", "gauge", "Open file descriptors."},
+      {"process_max_fds", "gauge", "The limit on open file descriptors (RLIMIT_NOFILE soft)."},
+      {"process_resident_memory_bytes", "gauge", "Resident memory size, bytes."},
+      {"process_start_time_seconds", "gauge", "Start time of the process since the epoch, seconds."},
+  };
+  double val[5];
+  int have[5] = {0};
+  long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+  FILE *f = fopen("/proc/self/stat", "r");
+  char line[1024];
+  if (f && tick > 0 && fgets(line, sizeof line, f)) {
+    /* fields after the command, which ends at the last ')' */
+    char *p = strrchr(line, ')');
+    unsigned long long ut, st, start;
+    long rss;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %*u %ld",
+                    &ut, &st, &start, &rss) == 4) {
+      val[0] = (double)(ut + st) / (double)tick;
+      have[0] = 1;
+      val[3] = (double)rss * (double)page;
+      have[3] = page > 0;
+      FILE *sf = fopen("/proc/stat", "r");
+      char sl[256];
+      while (sf && fgets(sl, sizeof sl, sf)) {
+        unsigned long long btime;
+        if (sscanf(sl, "btime %llu", &btime) == 1) {
+          val[4] = (double)btime + (double)start / (double)tick;
+          have[4] = 1;
+          break;
+        }
+      }
+      if (sf) fclose(sf);
+    }
+  }
+  if (f) fclose(f);
+  DIR *d = opendir("/proc/self/fd");
+  if (d) {
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+      if (e->d_name[0] != '.') n++;
+    closedir(d);
+    val[1] = (double)(n - 1); /* the directory's own descriptor */
+    have[1] = 1;
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    val[2] = rl.rlim_cur == RLIM_INFINITY ? 1e18 : (double)rl.rlim_cur;
+    have[2] = 1;
+  }
+  for (size_t i = 0; i < sizeof fams / sizeof *fams; i++) {
+    puts_(b, "# HELP ");
+    puts_(b, fams[i].name);
+    puts_(b, " ");
+    puts_(b, fams[i].help);
+    puts_(b, "\n# TYPE ");
+    puts_(b, fams[i].name);
+    puts_(b, " ");
+    puts_(b, fams[i].type);
+    puts_(b, "\n");
+    if (!have[i]) continue;
+    puts_(b, fams[i].name);
+    putf(b, " %.3f\n", val[i]);
+  }
+}
+
 char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
   buf_t b = {0};
   pthread_mutex_lock(&m->mu);
@@ -767,6 +844,18 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
     }
   }
 
+  family(&b, "responses_total", "counter",
+         "Answers the gateway gave itself (no upstream response: refusals, errors, local "
+         "endpoints), by status code; only codes sent at least once.");
+  for (unsigned k = 0; k < 500; k++) {
+    uint64_t v = sum_field(m, offsetof(gw_mcounters_t, own_responses) + k * sizeof(gw_mcell_t));
+    if (!v) continue;
+    char code[8];
+    snprintf(code, sizeof code, "%u", k + 100);
+    series(&b, "responses_total", "code", code, NULL, NULL, NULL, NULL);
+    value_u64(&b, v);
+  }
+
   family(&b, "token_cache_hits_total", "counter", "Verified-token cache hits.");
   series(&b, "token_cache_hits_total", NULL, NULL, NULL, NULL, NULL, NULL);
   value_u64(&b, sum_field(m, offsetof(gw_mcounters_t, token_cache_hits)));
@@ -810,6 +899,15 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
       int64_t age = now_ms > last ? now_ms - last : 0;
       putf(&b, "%" PRId64 ".%03d\n", age / 1000, (int)(age % 1000));
     }
+  }
+
+  family(&b, "jwks_last_success_timestamp_seconds", "gauge",
+         "Unix time the issuer's key set was last loaded (0: never).");
+  for (size_t i = 0; i < m->niss; i++) {
+    if (!m->iss[i].active) continue;
+    series(&b, "jwks_last_success_timestamp_seconds", "issuer", m->iss[i].name, NULL, NULL, NULL, NULL);
+    int64_t last = m->iss[i].last_ok_ms > 0 ? m->iss[i].last_ok_ms : 0;
+    putf(&b, "%" PRId64 ".%03d\n", last / 1000, (int)(last % 1000));
   }
 
   family(&b, "upstream_request_duration_seconds", "histogram",
@@ -882,6 +980,7 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
   puts_(&b, "1\n");
 
   pthread_mutex_unlock(&m->mu);
+  process_metrics(&b);
   if (b.oom) {
     free(b.p);
     return NULL;

@@ -185,6 +185,7 @@ typedef struct gw_mcounters {
   gw_mcell_t open_connections;    /* gauge, signed */
   gw_mcell_t connections_refused[GW_MREFUSED_COUNT];
   gw_mcell_t upstream_write_batches, upstream_batched_writes;
+  gw_mcell_t own_responses[500]; /* answers the gateway gave itself, by status 100..599 */
   _Atomic(gw_mcell_t *) chunk[GW_MMAX_CHUNKS];
 } gw_mcounters_t;
 
@@ -322,6 +323,10 @@ static inline void metrics_token_cache_entries_add(gw_mcounters_t *wc, int64_t d
 static inline void metrics_upstream_batch(gw_mcounters_t *wc, unsigned n) {
   metrics_add_(&wc->upstream_write_batches, 1);
   metrics_add_(&wc->upstream_batched_writes, n);
+}
+/* An answer the gateway gave itself (no upstream response): status code. */
+static inline void metrics_own_response(gw_mcounters_t *wc, unsigned status) {
+  if (status >= 100 && status <= 599) metrics_add_(&wc->own_responses[status - 100], 1);
 }
 static inline void metrics_open_connections_add(gw_mcounters_t *wc, int64_t delta) {
   metrics_add_(&wc->open_connections, (uint64_t)delta);

@@ -156,7 +156,8 @@ static void test_empty(void) {
   static const char *const families[] = {
       "requests_total counter", "auth_decisions_total counter", "token_cache_hits_total counter",
       "token_cache_misses_total counter", "token_cache_entries gauge",
-      "mcp_requests_total counter",
+      "mcp_requests_total counter", "responses_total counter",
+      "jwks_last_success_timestamp_seconds gauge",
       "jwks_fetches_total counter", "jwks_keys gauge", "jwks_last_success_age_seconds gauge",
       "upstream_request_duration_seconds histogram", "upstream_connect_errors_total counter",
       "upstream_timeouts_total counter", "upstream_retries_total counter",
@@ -439,7 +440,7 @@ static void test_many_routes(void) {
   char *t = render_at(m, 0);
   int n;
   CHECK_STR(format_error(t, &n), NULL, "well-formed with 3000 routes");
-  CHECK_INT(n, NR + 49, "one series per request plus the fixed ones");
+  CHECK_INT(n, NR + 54, "one series per request plus the fixed ones (5 process_*)");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"mcp\",route=\"/r/2999\",status_class=\"4xx\"}"), 1,
             "last route counted");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"api\",route=\"/r/0\",status_class=\"2xx\"}"), 1,
@@ -596,8 +597,43 @@ static void test_mcp(void) {
   metrics_free(m);
 }
 
+/* responses_total by code, the JWKS success timestamp, process_* */
+static void test_ops(void) {
+  gw_metrics_t *m = metrics_new(2, "x");
+  gw_mlabels_t *lm = metrics_labels_new(m, UPS, 2, ROUTES, 3, ISS, 2);
+  metrics_activate(m, lm);
+  metrics_own_response(metrics_worker(m, 0), 401);
+  metrics_own_response(metrics_worker(m, 1), 401);
+  metrics_own_response(metrics_worker(m, 1), 503);
+  metrics_own_response(metrics_worker(m, 1), 600); /* out of range: ignored */
+  metrics_jwks_loaded(lm, 0, 2, 1700000000123);
+  char *t = render_at(m, 1700000005000);
+  int n;
+  CHECK_STR(format_error(t, &n), NULL, "well-formed with ops families");
+  CHECK_INT(value_of(t, "gateway_responses_total{code=\"401\"}"), 2, "401 by code, two workers summed");
+  CHECK_INT(value_of(t, "gateway_responses_total{code=\"503\"}"), 1, "503 by code");
+  CHECK_INT(value_of(t, "gateway_responses_total{code=\"200\"}"), -1, "codes never sent are left out");
+  CHECK(has_line(t, "gateway_jwks_last_success_timestamp_seconds{issuer=\"login\"} 1700000000.123"),
+        "last success as a unix timestamp");
+  CHECK(has_line(t, "gateway_jwks_last_success_timestamp_seconds{issuer=\"partner\"} 0.000"), "never: 0");
+  CHECK(has_line(t, "gateway_jwks_last_success_age_seconds{issuer=\"login\"} 4.877"), "the age gauge stays");
+  static const char *const proc[] = {"# TYPE process_cpu_seconds_total counter", "# TYPE process_open_fds gauge",
+                                     "# TYPE process_max_fds gauge", "# TYPE process_resident_memory_bytes gauge",
+                                     "# TYPE process_start_time_seconds gauge"};
+  for (size_t i = 0; i < 5; i++) CHECK(has_line(t, proc[i]), proc[i]);
+  CHECK(value_of(t, "process_open_fds") >= 3, "open fds: at least stdin, stdout, stderr");
+  CHECK(value_of(t, "process_max_fds") >= value_of(t, "process_open_fds"), "max fds");
+  CHECK(value_of(t, "process_resident_memory_bytes") > 1e5, "resident memory");
+  CHECK(value_of(t, "process_start_time_seconds") > 1.5e9, "start time since the epoch");
+  CHECK(value_of(t, "process_cpu_seconds_total") >= 0, "cpu seconds");
+  free(t);
+  metrics_labels_free(lm);
+  metrics_free(m);
+}
+
 int main(void) {
   test_mcp();
+  test_ops();
   test_empty();
   test_counts();
   test_reload();
