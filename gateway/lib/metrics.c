@@ -6,10 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 
 #define NO_CELLS UINT32_MAX
 #define CACHE_LINE 64
@@ -724,77 +721,11 @@ static void value_i64(buf_t *b, uint64_t v) { putf(b, "%" PRId64 "\n", (int64_t)
 
 static const char *const status_names[GW_MSTATUS_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
-/* The standard process_* families, from /proc/self at render time; a value
- * that cannot be read is left out (its HELP and TYPE stay). */
+/* The standard process_* families (procmetrics.c). */
 static void process_metrics(buf_t *b) {
-  static const struct {
-    const char *name, *type, *help;
-  } fams[] = {
-      {"process_cpu_seconds_total", "counter", "User and system CPU time spent, seconds."},
-      {"process_open_fds", "gauge", "Open file descriptors."},
-      {"process_max_fds", "gauge", "The limit on open file descriptors (RLIMIT_NOFILE soft)."},
-      {"process_resident_memory_bytes", "gauge", "Resident memory size, bytes."},
-      {"process_start_time_seconds", "gauge", "Start time of the process since the epoch, seconds."},
-  };
-  double val[5];
-  int have[5] = {0};
-  long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
-  FILE *f = fopen("/proc/self/stat", "r");
-  char line[1024];
-  if (f && tick > 0 && fgets(line, sizeof line, f)) {
-    /* fields after the command, which ends at the last ')' */
-    char *p = strrchr(line, ')');
-    unsigned long long ut, st, start;
-    long rss;
-    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %*u %ld",
-                    &ut, &st, &start, &rss) == 4) {
-      val[0] = (double)(ut + st) / (double)tick;
-      have[0] = 1;
-      val[3] = (double)rss * (double)page;
-      have[3] = page > 0;
-      FILE *sf = fopen("/proc/stat", "r");
-      char sl[256];
-      while (sf && fgets(sl, sizeof sl, sf)) {
-        unsigned long long btime;
-        if (sscanf(sl, "btime %llu", &btime) == 1) {
-          val[4] = (double)btime + (double)start / (double)tick;
-          have[4] = 1;
-          break;
-        }
-      }
-      if (sf) fclose(sf);
-    }
-  }
-  if (f) fclose(f);
-  DIR *d = opendir("/proc/self/fd");
-  if (d) {
-    long n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-      if (e->d_name[0] != '.') n++;
-    closedir(d);
-    val[1] = (double)(n - 1); /* the directory's own descriptor */
-    have[1] = 1;
-  }
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    val[2] = rl.rlim_cur == RLIM_INFINITY ? 1e18 : (double)rl.rlim_cur;
-    have[2] = 1;
-  }
-  for (size_t i = 0; i < sizeof fams / sizeof *fams; i++) {
-    puts_(b, "# HELP ");
-    puts_(b, fams[i].name);
-    puts_(b, " ");
-    puts_(b, fams[i].help);
-    puts_(b, "\n# TYPE ");
-    puts_(b, fams[i].name);
-    puts_(b, " ");
-    puts_(b, fams[i].type);
-    puts_(b, "\n");
-    if (!have[i]) continue;
-    puts_(b, fams[i].name);
-    putf(b, " %.3f\n", val[i]);
-  }
+  char text[2048];
+  size_t n = metrics_process_text(text, sizeof text);
+  put(b, text, n);
 }
 
 char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {

@@ -246,6 +246,10 @@ void metrics_reload(gw_metrics_t *m, int ok);
 char *metrics_render(gw_metrics_t *m, size_t *len);
 char *metrics_render_at(gw_metrics_t *m, int64_t now_unix_ms, size_t *len);
 
+/* The process_* families as text into out (cap bytes, NUL-terminated);
+ * returns the length. procmetrics.c. */
+size_t metrics_process_text(char *out, size_t cap);
+
 /* Names used in the output, for logs: "allow", "bad_signature", "ok"... */
 const char *metrics_outcome_name(gw_mout_t o);
 const char *metrics_reason_name(gw_mreason_t r);
