@@ -104,6 +104,11 @@ typedef struct {
 } mpair_t;
 
 typedef struct {
+  uint32_t up, method, item; /* interned upstream and item ids */
+  uint32_t cells;            /* GW_MCPD_COUNT cells */
+} mmcp_t;
+
+typedef struct {
   char *name;
   uint64_t fetches[GW_MJWKS_COUNT];
   uint64_t nkeys;
@@ -130,6 +135,12 @@ struct gw_metrics {
   miss_t *iss;
   size_t niss, capiss;
   map_t issmap;
+  char **items; /* MCP item labels, "none" and "other" */
+  size_t nitems, capitems;
+  map_t itemmap;
+  mmcp_t *mcps;
+  size_t nmcps, capmcps;
+  map_t mcpmap;
   uint64_t reloads_ok, reloads_failed;
 };
 
@@ -176,6 +187,62 @@ static const char *const bucket_le[GW_MHIST_BOUNDS + 1] = {
     "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
 };
 
+static const char *const mcp_method_names[GW_MCPM_COUNT] = {
+    [GW_MCPM_INITIALIZE] = "initialize",
+    [GW_MCPM_PING] = "ping",
+    [GW_MCPM_TOOLS_LIST] = "tools/list",
+    [GW_MCPM_TOOLS_CALL] = "tools/call",
+    [GW_MCPM_PROMPTS_LIST] = "prompts/list",
+    [GW_MCPM_PROMPTS_GET] = "prompts/get",
+    [GW_MCPM_RESOURCES_LIST] = "resources/list",
+    [GW_MCPM_RESOURCES_READ] = "resources/read",
+    [GW_MCPM_RESOURCES_SUBSCRIBE] = "resources/subscribe",
+    [GW_MCPM_RESOURCES_UNSUBSCRIBE] = "resources/unsubscribe",
+    [GW_MCPM_RESOURCES_TEMPLATES_LIST] = "resources/templates/list",
+    [GW_MCPM_COMPLETION_COMPLETE] = "completion/complete",
+    [GW_MCPM_LOGGING_SETLEVEL] = "logging/setLevel",
+    [GW_MCPM_NOTIFICATION] = "notification",
+    [GW_MCPM_RESPONSE] = "response",
+    [GW_MCPM_OTHER] = "other",
+};
+
+static const char *const mcp_decision_names[GW_MCPD_COUNT] = {
+    [GW_MCPD_ALLOW] = "allow",
+    [GW_MCPD_INSUFFICIENT_SCOPE] = "insufficient_scope",
+    [GW_MCPD_UNLISTED] = "unlisted",
+    [GW_MCPD_INVALID] = "invalid",
+    [GW_MCPD_UNAUTHORIZED] = "unauthorized",
+};
+
+const char *metrics_mcp_method_name(gw_mcpm_t m) {
+  return (unsigned)m < GW_MCPM_COUNT ? mcp_method_names[m] : "invalid";
+}
+const char *metrics_mcp_decision_name(gw_mcpd_t d) {
+  return (unsigned)d < GW_MCPD_COUNT ? mcp_decision_names[d] : "invalid";
+}
+
+gw_mcpm_t metrics_mcp_method(const char *method, size_t len) {
+  if (!method) return GW_MCPM_RESPONSE;
+  static const char notif[] = "notifications/";
+  if (len > sizeof notif - 1 && memcmp(method, notif, sizeof notif - 1) == 0) return GW_MCPM_NOTIFICATION;
+  for (unsigned i = 0; i < GW_MCPM_NOTIFICATION; i++)
+    if (strlen(mcp_method_names[i]) == len && memcmp(mcp_method_names[i], method, len) == 0)
+      return (gw_mcpm_t)i;
+  return GW_MCPM_OTHER;
+}
+
+/* The item kind a method takes (gw_mcp_kind_t), or -1. */
+static int method_item_kind(unsigned m) {
+  switch (m) {
+  case GW_MCPM_TOOLS_CALL: return 0;
+  case GW_MCPM_PROMPTS_GET: return 1;
+  case GW_MCPM_RESOURCES_READ:
+  case GW_MCPM_RESOURCES_SUBSCRIBE:
+  case GW_MCPM_RESOURCES_UNSUBSCRIBE: return 2;
+  default: return -1;
+  }
+}
+
 const char *metrics_outcome_name(gw_mout_t o) {
   return (unsigned)o < GW_MOUT_COUNT ? outcome_names[o] : "invalid";
 }
@@ -219,6 +286,7 @@ gw_metrics_t *metrics_new(unsigned nblocks, const char *version) {
     for (unsigned r = 0; r < GW_MREFUSED_COUNT; r++) atomic_init(&b->connections_refused[r], 0);
     atomic_init(&b->upstream_write_batches, 0);
     atomic_init(&b->upstream_batched_writes, 0);
+    for (unsigned r = 0; r < 500; r++) atomic_init(&b->own_responses[r], 0);
     for (unsigned c = 0; c < GW_MMAX_CHUNKS; c++) atomic_init(&b->chunk[c], NULL);
     m->blocks[i] = b;
   }
@@ -242,6 +310,11 @@ void metrics_free(gw_metrics_t *m) {
   for (size_t i = 0; i < m->nups; i++) free(m->ups[i].name);
   for (size_t i = 0; i < m->nroutes; i++) free(m->routes[i]);
   for (size_t i = 0; i < m->niss; i++) free(m->iss[i].name);
+  for (size_t i = 0; i < m->nitems; i++) free(m->items[i]);
+  free(m->items);
+  free(m->mcps);
+  map_free(&m->itemmap);
+  map_free(&m->mcpmap);
   free(m->ups);
   free(m->routes);
   free(m->pairs);
@@ -305,18 +378,23 @@ static int64_t intern_up(gw_metrics_t *m, const char *name) {
   return (int64_t)m->nups++;
 }
 
-static int64_t intern_route(gw_metrics_t *m, const char *name) {
+/* Interned id of a text in a table of names (routes, MCP items), or -1. */
+static int64_t intern_name(char ***names, size_t *n, size_t *cap, map_t *map, const char *name) {
   uint32_t id;
   size_t len = strlen(name);
-  if (map_get(&m->routemap, name, len, &id)) return id;
-  if (grow((void **)&m->routes, &m->caproutes, m->nroutes, sizeof *m->routes)) return -1;
+  if (map_get(map, name, len, &id)) return id;
+  if (grow((void **)names, cap, *n, sizeof **names)) return -1;
   char *copy = strdup(name);
-  if (!copy || map_put(&m->routemap, name, len, (uint32_t)m->nroutes)) {
+  if (!copy || map_put(map, name, len, (uint32_t)*n)) {
     free(copy);
     return -1;
   }
-  m->routes[m->nroutes] = copy;
-  return (int64_t)m->nroutes++;
+  (*names)[*n] = copy;
+  return (int64_t)(*n)++;
+}
+
+static int64_t intern_route(gw_metrics_t *m, const char *name) {
+  return intern_name(&m->routes, &m->nroutes, &m->caproutes, &m->routemap, name);
 }
 
 static int64_t intern_iss(gw_metrics_t *m, const char *name) {
@@ -347,8 +425,84 @@ static uint32_t intern_pair(gw_metrics_t *m, uint32_t up, uint32_t route) {
   return cells;
 }
 
+/* First cell of the (upstream, method, item) MCP series, or NO_CELLS. mu held. */
+static uint32_t intern_mcp(gw_metrics_t *m, uint32_t up, uint32_t method, uint32_t item) {
+  uint32_t key[3] = {up, method, item}, cells;
+  if (map_get(&m->mcpmap, key, sizeof key, &cells)) return cells;
+  if (grow((void **)&m->mcps, &m->capmcps, m->nmcps, sizeof *m->mcps)) return NO_CELLS;
+  cells = alloc_cells(m, GW_MCPD_COUNT);
+  if (cells == NO_CELLS || map_put(&m->mcpmap, key, sizeof key, cells)) return NO_CELLS;
+  m->mcps[m->nmcps++] = (mmcp_t){up, method, item, cells};
+  return cells;
+}
+
+int metrics_labels_mcp(gw_mlabels_t *lm, const unsigned char *mcp_up,
+                       const char *const *item_labels, const unsigned char *item_kinds,
+                       size_t nitems) {
+  if (!item_labels || !item_kinds) nitems = 0;
+  if (nitems > 65535 || lm->mcp) return -1;
+  gw_metrics_t *m = lm->m;
+  size_t row = nitems + 1;
+  lm->nitems = (uint32_t)nitems;
+  lm->mcp = calloc(lm->nup ? lm->nup : 1, sizeof *lm->mcp);
+  uint32_t *igid = malloc((nitems + 2) * sizeof *igid); /* none, other, the items */
+  uint32_t *ugid = malloc((lm->nup ? lm->nup : 1) * sizeof *ugid);
+  if (!lm->mcp || !igid || !ugid) goto fail_nolock;
+  for (size_t u = 0; mcp_up && u < lm->nup; u++) {
+    if (!mcp_up[u]) continue;
+    lm->mcp[u] = malloc(GW_MCPM_COUNT * row * sizeof **lm->mcp);
+    if (!lm->mcp[u]) goto fail_nolock;
+  }
+  pthread_mutex_lock(&m->mu);
+  int64_t id;
+  for (size_t i = 0; i < nitems + 2; i++) {
+    const char *t = i == 0 ? "none" : i == 1 ? "other" : item_labels[i - 2];
+    if ((id = intern_name(&m->items, &m->nitems, &m->capitems, &m->itemmap, t)) < 0) goto fail;
+    igid[i] = (uint32_t)id;
+  }
+  /* the upstream ids: the names metrics_labels_new() interned for lm->up */
+  for (size_t u = 0; u < lm->nup; u++) {
+    ugid[u] = UINT32_MAX;
+    for (size_t k = 0; k < m->nups; k++)
+      if (m->ups[k].cells == lm->up[u]) ugid[u] = (uint32_t)k;
+    if (ugid[u] == UINT32_MAX) goto fail; /* lm is not from m */
+  }
+  for (size_t u = 0; u < lm->nup; u++) {
+    if (!lm->mcp[u]) continue;
+    for (unsigned meth = 0; meth < GW_MCPM_COUNT; meth++) {
+      uint32_t *cell = lm->mcp[u] + (size_t)meth * row;
+      int kind = method_item_kind(meth);
+      uint32_t c0 = intern_mcp(m, ugid[u], meth, igid[kind < 0 ? 0 : 1]);
+      if (c0 == NO_CELLS) goto fail;
+      cell[0] = c0;
+      for (size_t i = 0; i < nitems; i++) {
+        cell[i + 1] = NO_CELLS;
+        if (kind >= 0 && item_kinds[i] == kind &&
+            (cell[i + 1] = intern_mcp(m, ugid[u], meth, igid[i + 2])) == NO_CELLS)
+          goto fail;
+      }
+    }
+  }
+  pthread_mutex_unlock(&m->mu);
+  free(igid);
+  free(ugid);
+  return 0;
+fail:
+  pthread_mutex_unlock(&m->mu);
+fail_nolock:
+  free(igid);
+  free(ugid);
+  for (size_t u = 0; lm->mcp && u < lm->nup; u++) free(lm->mcp[u]);
+  free(lm->mcp);
+  lm->mcp = NULL;
+  lm->nitems = 0;
+  return -1;
+}
+
 void metrics_labels_free(gw_mlabels_t *lm) {
   if (!lm) return;
+  for (size_t u = 0; lm->mcp && u < lm->nup; u++) free(lm->mcp[u]);
+  free(lm->mcp);
   free(lm->req);
   free(lm->up);
   free(lm->iss);
@@ -521,20 +675,24 @@ static void family(buf_t *b, const char *name, const char *type, const char *hel
   puts_(b, "\n");
 }
 
-/* "gateway_NAME{k1="v1",k2="v2"} " for up to three labels (NULL ends). */
-static void series(buf_t *b, const char *name, const char *k1, const char *v1, const char *k2,
-                   const char *v2, const char *k3, const char *v3) {
+/* "gateway_NAME{k1="v1",k2="v2"} " for up to four labels (NULL ends). */
+static void series4(buf_t *b, const char *name, const char *const k[4], const char *const v[4]) {
   puts_(b, "gateway_");
   puts_(b, name);
-  const char *k[3] = {k1, k2, k3}, *v[3] = {v1, v2, v3};
-  for (int i = 0; i < 3 && k[i]; i++) {
+  for (int i = 0; i < 4 && k[i]; i++) {
     puts_(b, i ? ",": "{");
     puts_(b, k[i]);
     puts_(b, "=\"");
     put_escaped(b, v[i]);
     puts_(b, "\"");
   }
-  puts_(b, k1 ? "} " : " ");
+  puts_(b, k[0] ? "} " : " ");
+}
+
+static void series(buf_t *b, const char *name, const char *k1, const char *v1, const char *k2,
+                   const char *v2, const char *k3, const char *v3) {
+  const char *k[4] = {k1, k2, k3, NULL}, *v[4] = {v1, v2, v3, NULL};
+  series4(b, name, k, v);
 }
 
 static uint64_t load(const gw_mcell_t *c) {
@@ -564,6 +722,13 @@ static void value_u64(buf_t *b, uint64_t v) { putf(b, "%" PRIu64 "\n", v); }
 static void value_i64(buf_t *b, uint64_t v) { putf(b, "%" PRId64 "\n", (int64_t)v); }
 
 static const char *const status_names[GW_MSTATUS_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+/* The standard process_* families (procmetrics.c). */
+static void process_metrics(buf_t *b) {
+  char text[2048];
+  size_t n = metrics_process_text(text, sizeof text);
+  put(b, text, n);
+}
 
 char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
   buf_t b = {0};
@@ -595,6 +760,34 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
              NULL, NULL);
       value_u64(&b, v);
     }
+
+  family(&b, "mcp_requests_total", "counter",
+         "JSON-RPC messages to MCP upstreams, by upstream, method, item (the policy section; other: "
+         "none; none: the method names no item) and decision.");
+  for (size_t i = 0; i < m->nmcps; i++) {
+    const mmcp_t *s = &m->mcps[i];
+    for (unsigned d = 0; d < GW_MCPD_COUNT; d++) {
+      uint64_t v = sum_cell(m, s->cells + d);
+      if (!v) continue;
+      const char *k[4] = {"upstream", "method", "item", "decision"};
+      const char *vals[4] = {m->ups[s->up].name, mcp_method_names[s->method], m->items[s->item],
+                             mcp_decision_names[d]};
+      series4(&b, "mcp_requests_total", k, vals);
+      value_u64(&b, v);
+    }
+  }
+
+  family(&b, "responses_total", "counter",
+         "Answers the gateway gave itself (no upstream response: refusals, errors, local "
+         "endpoints), by status code; only codes sent at least once.");
+  for (unsigned k = 0; k < 500; k++) {
+    uint64_t v = sum_field(m, offsetof(gw_mcounters_t, own_responses) + k * sizeof(gw_mcell_t));
+    if (!v) continue;
+    char code[8];
+    snprintf(code, sizeof code, "%u", k + 100);
+    series(&b, "responses_total", "code", code, NULL, NULL, NULL, NULL);
+    value_u64(&b, v);
+  }
 
   family(&b, "token_cache_hits_total", "counter", "Verified-token cache hits.");
   series(&b, "token_cache_hits_total", NULL, NULL, NULL, NULL, NULL, NULL);
@@ -639,6 +832,15 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
       int64_t age = now_ms > last ? now_ms - last : 0;
       putf(&b, "%" PRId64 ".%03d\n", age / 1000, (int)(age % 1000));
     }
+  }
+
+  family(&b, "jwks_last_success_timestamp_seconds", "gauge",
+         "Unix time the issuer's key set was last loaded (0: never).");
+  for (size_t i = 0; i < m->niss; i++) {
+    if (!m->iss[i].active) continue;
+    series(&b, "jwks_last_success_timestamp_seconds", "issuer", m->iss[i].name, NULL, NULL, NULL, NULL);
+    int64_t last = m->iss[i].last_ok_ms > 0 ? m->iss[i].last_ok_ms : 0;
+    putf(&b, "%" PRId64 ".%03d\n", last / 1000, (int)(last % 1000));
   }
 
   family(&b, "upstream_request_duration_seconds", "histogram",
@@ -720,6 +922,7 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
   puts_(&b, "1\n");
 
   pthread_mutex_unlock(&m->mu);
+  process_metrics(&b);
   if (b.oom) {
     free(b.p);
     return NULL;

@@ -110,6 +110,37 @@ typedef enum {
   GW_MREFUSED_COUNT
 } gw_mrefused_t;
 
+/* gateway_mcp_requests_total{method}: the MCP methods, a fixed set. */
+typedef enum {
+  GW_MCPM_INITIALIZE = 0,
+  GW_MCPM_PING,
+  GW_MCPM_TOOLS_LIST,
+  GW_MCPM_TOOLS_CALL,
+  GW_MCPM_PROMPTS_LIST,
+  GW_MCPM_PROMPTS_GET,
+  GW_MCPM_RESOURCES_LIST,
+  GW_MCPM_RESOURCES_READ,
+  GW_MCPM_RESOURCES_SUBSCRIBE,
+  GW_MCPM_RESOURCES_UNSUBSCRIBE,
+  GW_MCPM_RESOURCES_TEMPLATES_LIST,
+  GW_MCPM_COMPLETION_COMPLETE,
+  GW_MCPM_LOGGING_SETLEVEL,
+  GW_MCPM_NOTIFICATION, /* any notifications/... */
+  GW_MCPM_RESPONSE,     /* a client's JSON-RPC response (no method) */
+  GW_MCPM_OTHER,        /* any other method, or a body that is not JSON-RPC */
+  GW_MCPM_COUNT
+} gw_mcpm_t;
+
+/* gateway_mcp_requests_total{decision} */
+typedef enum {
+  GW_MCPD_ALLOW = 0,          /* forwarded (with a token or on a public route) */
+  GW_MCPD_INSUFFICIENT_SCOPE, /* 403: the route's or the item's scopes */
+  GW_MCPD_UNLISTED,           /* 403: no section for the item, mcp_unlisted = deny */
+  GW_MCPD_INVALID,            /* 400: parse error, invalid request, params, header mismatch */
+  GW_MCPD_UNAUTHORIZED,       /* 401: the item needs a token and there is none */
+  GW_MCPD_COUNT
+} gw_mcpd_t;
+
 /* Route and upstream arguments of metrics_request(): a policy route index
  * (policy_route(p, i)) or one of these; a config upstream index or
  * GW_MUP_NONE. The labels are the route's pattern text (routes sharing a
@@ -154,6 +185,7 @@ typedef struct gw_mcounters {
   gw_mcell_t open_connections;    /* gauge, signed */
   gw_mcell_t connections_refused[GW_MREFUSED_COUNT];
   gw_mcell_t upstream_write_batches, upstream_batched_writes;
+  gw_mcell_t own_responses[500]; /* answers the gateway gave itself, by status 100..599 */
   _Atomic(gw_mcell_t *) chunk[GW_MMAX_CHUNKS];
 } gw_mcounters_t;
 
@@ -166,6 +198,9 @@ typedef struct gw_mlabels {
                     column 0 = route "unmatched", column 1 = route "none" */
   uint32_t *up;  /* [nup]: first cell of the upstream's GW_MUP_CELLS */
   uint32_t *iss; /* [niss]: interned issuer id */
+  uint32_t nitems; /* MCP items of the policy */
+  uint32_t **mcp;  /* [nup]: NULL (not an MCP upstream) or [GW_MCPM_COUNT * (nitems + 1)]:
+                      first of the GW_MCPD_COUNT cells of (method, item), item 0 = none/other */
 } gw_mlabels_t;
 
 /* nblocks: how many threads count (the workers). version: the build_info
@@ -183,6 +218,17 @@ gw_mcounters_t *metrics_worker(gw_metrics_t *m, unsigned i);
 gw_mlabels_t *metrics_labels_new(gw_metrics_t *m, const char *const *upstream_names, size_t nup,
                                  const char *const *route_names, size_t nroutes,
                                  const char *const *issuer_names, size_t niss);
+/* Main thread, right after metrics_labels_new() and before lm is used:
+ * the MCP series of the upstreams with mcp_up[u] != 0 (protocol = mcp).
+ * item_labels[i] and item_kinds[i] (0 tool, 1 prompt, 2 resource: the
+ * gw_mcp_kind_t values) describe the policy's MCP item i (its position in
+ * policy_mcp(p)->items); labels such as "tool:get_profile". A method takes only items of
+ * its kind (tools/call: tools; prompts/get: prompts; resources/read,
+ * subscribe, unsubscribe: resources), else "other"; methods without an item
+ * get "none". 0, or -1 on out of memory. */
+int metrics_labels_mcp(gw_mlabels_t *lm, const unsigned char *mcp_up,
+                       const char *const *item_labels, const unsigned char *item_kinds,
+                       size_t nitems);
 /* Any thread, when no request uses lm any more. The series stay. */
 void metrics_labels_free(gw_mlabels_t *lm);
 /* The issuers of lm get the JWKS gauges from now on; the others lose them. */
@@ -200,10 +246,19 @@ void metrics_reload(gw_metrics_t *m, int ok);
 char *metrics_render(gw_metrics_t *m, size_t *len);
 char *metrics_render_at(gw_metrics_t *m, int64_t now_unix_ms, size_t *len);
 
+/* The process_* families as text into out (cap bytes, NUL-terminated);
+ * returns the length. procmetrics.c. */
+size_t metrics_process_text(char *out, size_t cap);
+
 /* Names used in the output, for logs: "allow", "bad_signature", "ok"... */
 const char *metrics_outcome_name(gw_mout_t o);
 const char *metrics_reason_name(gw_mreason_t r);
 const char *metrics_jwks_result_name(gw_mjwks_result_t r);
+const char *metrics_mcp_method_name(gw_mcpm_t m);
+const char *metrics_mcp_decision_name(gw_mcpd_t d);
+/* The method label of a JSON-RPC method name (NULL: a response; a name the
+ * reader cut short: pass len 0, it is "other"). */
+gw_mcpm_t metrics_mcp_method(const char *method, size_t len);
 
 /* ---- the request path: owner thread of wc only, no locks, no strings ---- */
 
@@ -233,6 +288,34 @@ static inline void metrics_auth(gw_mcounters_t *wc, gw_mout_t outcome, gw_mreaso
   metrics_add_(&wc->auth[outcome][reason], 1);
 }
 
+/* The cells of an MCP call's series: up a config upstream index, item the
+ * policy item's index or -1 (none, or no section). UINT32_MAX when up has
+ * no MCP series (then metrics_mcp() ignores it). */
+static inline uint32_t metrics_mcp_series(const gw_mlabels_t *lm, uint32_t up, gw_mcpm_t method,
+                                          int64_t item) {
+  if (!lm || up >= lm->nup || !lm->mcp || !lm->mcp[up] || (unsigned)method >= GW_MCPM_COUNT)
+    return UINT32_MAX;
+  uint32_t slot = item >= 0 && item < (int64_t)lm->nitems ? (uint32_t)item + 1u : 0u;
+  uint32_t cells = lm->mcp[up][(size_t)method * (lm->nitems + 1u) + slot];
+  /* an item of another kind than the method's: the method's "other" */
+  return cells != UINT32_MAX ? cells : lm->mcp[up][(size_t)method * (lm->nitems + 1u)];
+}
+/* The MCP decision of an authorization outcome (unlisted: refused by
+ * mcp_unlisted = deny). */
+static inline gw_mcpd_t metrics_mcp_decision(gw_mout_t o, int unlisted) {
+  switch (o) {
+  case GW_MOUT_ALLOW:
+  case GW_MOUT_PUBLIC: return GW_MCPD_ALLOW;
+  case GW_MOUT_INSUFFICIENT_SCOPE: return unlisted ? GW_MCPD_UNLISTED : GW_MCPD_INSUFFICIENT_SCOPE;
+  case GW_MOUT_INVALID_REQUEST: return GW_MCPD_INVALID;
+  default: return GW_MCPD_UNAUTHORIZED;
+  }
+}
+static inline void metrics_mcp(gw_mcounters_t *wc, uint32_t series, gw_mcpd_t d) {
+  if (series == UINT32_MAX || (unsigned)d >= GW_MCPD_COUNT) return;
+  metrics_add_(metrics_cell_(wc, series) + d, 1);
+}
+
 static inline void metrics_token_cache(gw_mcounters_t *wc, int hit) {
   metrics_add_(hit ? &wc->token_cache_hits : &wc->token_cache_misses, 1);
 }
@@ -244,6 +327,10 @@ static inline void metrics_token_cache_entries_add(gw_mcounters_t *wc, int64_t d
 static inline void metrics_upstream_batch(gw_mcounters_t *wc, unsigned n) {
   metrics_add_(&wc->upstream_write_batches, 1);
   metrics_add_(&wc->upstream_batched_writes, n);
+}
+/* An answer the gateway gave itself (no upstream response): status code. */
+static inline void metrics_own_response(gw_mcounters_t *wc, unsigned status) {
+  if (status >= 100 && status <= 599) metrics_add_(&wc->own_responses[status - 100], 1);
 }
 static inline void metrics_open_connections_add(gw_mcounters_t *wc, int64_t delta) {
   metrics_add_(&wc->open_connections, (uint64_t)delta);

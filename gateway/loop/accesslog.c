@@ -117,6 +117,8 @@ void access_log_request(const request_t *r, int is_admin, const char *peer,
     uint32_t up = r->pool ? (uint32_t)r->up_index : GW_MUP_NONE;
     uint32_t route = r->route ? r->route->index : r->pool ? GW_MROUTE_UNMATCHED : GW_MROUTE_NONE;
     metrics_request(w->mc, r->gen->snap->ml, up, route, (unsigned)r->status);
+    /* no upstream status: the gateway answered (499 is no answer at all) */
+    if (!r->up_status && r->status != GW_STATUS_CLIENT_CLOSED) metrics_own_response(w->mc, (unsigned)r->status);
   }
   if (access_fd < 0) return;
   char ts[40], method[64], path[600];

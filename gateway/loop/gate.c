@@ -56,6 +56,19 @@ static const gw_meta_t *meta_for(const gw_authctx_t *a, const request_t *r) {
 static void count_auth(request_t *r, gw_mout_t outcome, gw_mreason_t reason) {
   worker_t *w = conn_worker(r->c);
   if (w->mc) metrics_auth(w->mc, outcome, reason);
+  if (w->mc && r->mcp_series) metrics_mcp(w->mc, r->mcp_series - 1, metrics_mcp_decision(outcome, r->mcp_unlisted));
+}
+
+/* The series of the JSON-RPC message m (NULL: unreadable) judged to item;
+ * its decision is counted now when invalid, else through count_auth. */
+static void mcp_series(request_t *r, const jrpc_msg_t *m, const gw_mcp_item_t *item, int invalid) {
+  const gw_mcp_items_t *its = auth_of(r)->policy ? policy_mcp(auth_of(r)->policy) : NULL;
+  int whole = m && m->method.len == m->method.full_len;
+  gw_mcpm_t meth = !m ? GW_MCPM_OTHER : m->kind == JRPC_RESPONSE ? metrics_mcp_method(NULL, 0)
+                                                                   : metrics_mcp_method(m->method_buf, whole ? m->method.len : 0);
+  r->mcp_series = 1 + metrics_mcp_series(r->gen->snap->ml, r->up_index, meth, item && its ? item - its->items : -1);
+  worker_t *w = conn_worker(r->c);
+  if (invalid && w->mc) metrics_mcp(w->mc, r->mcp_series - 1, GW_MCPD_INVALID);
 }
 
 static void refuse(client_t *c, request_t *r, answer_kind_t kind, const char *desc, const char *scope) {
@@ -396,6 +409,7 @@ static void mcp_body_done(request_t *r) {
   jrpc_msg_t m;
   jrpc_result_t res = jrpc_parse(r->m2mbody.data ? r->m2mbody.data : "", r->m2mbody.len, &m);
   if (res != JRPC_OK) {
+    mcp_series(r, NULL, NULL, 1);
     r->decision = "invalid_request";
     r->reason = res == JRPC_INVALID_REQUEST ? "jsonrpc_invalid" : "jsonrpc_parse";
     conn_answer_rpc(c, res == JRPC_INVALID_REQUEST ? ANS_RPC_INVALID : res == JRPC_NOMEM ? ANS_NO_MEMORY : ANS_RPC_PARSE,
@@ -408,6 +422,7 @@ static void mcp_body_done(request_t *r) {
   mcp_judge(&m, p ? policy_mcp(p) : &none, hdr_value(r, "mcp-method"), hdr_value(r, "mcp-name"), &v);
   if (m.method.type == JRPC_STRING) log_field(r, "mcp_method", m.method_buf, m.method.len);
   if (v.has_kind) log_field(r, "mcp_name", v.name, v.name_len);
+  mcp_series(r, &m, v.item, v.refuse != ANS_NONE);
   if (v.refuse != ANS_NONE) {
     r->decision = "invalid_request";
     conn_answer_rpc(c, v.refuse, v.why, m.id, m.id_len);
@@ -418,6 +433,7 @@ static void mcp_body_done(request_t *r) {
     /* The answer is filtered by this id; one too long to keep cannot be
      * matched, and an unfiltered list is never sent. */
     if (m.id_len > sizeof r->mcp_list_id) {
+      mcp_series(r, &m, v.item, 1);
       conn_answer_rpc(c, ANS_RPC_INVALID, "id too long for a list request", NULL, 0);
       return;
     }
@@ -472,6 +488,7 @@ static void decide(client_t *c, request_t *r, const gw_mcp_item_t *item, int den
     return;
   }
   if (verdict == GW_POLICY_ALLOW) {
+    r->mcp_unlisted = 1;
     refuse(c, r, ANS_INSUFFICIENT_SCOPE, "the policy lists no such MCP item (mcp_unlisted = deny)", "");
     return;
   }

@@ -77,6 +77,8 @@ struct request {
   const char *kind;       /* static: m2m or user, NULL without a token */
   const struct gw_route *route; /* the policy route that judged it */
   gw_mreason_t mreason;   /* the failed check, for the metrics */
+  uint32_t mcp_series;    /* 1 + the MCP call's gateway_mcp_requests_total cells; 0: not one */
+  uint8_t mcp_unlisted;   /* refused by mcp_unlisted = deny */
   char request_id[72];    /* the client's X-Request-Id when well-formed, else generated */
   uint8_t cors;           /* 1: allowed origin echoed, 2: any origin */
   uint8_t parked_once;

@@ -1,4 +1,5 @@
 #include "snapshot.h"
+#include "policy_mcp.h"
 
 #include <stdlib.h>
 #include <stdio.h>
@@ -45,6 +46,37 @@ static void load_mcp_keys(gw_snapshot_t *s, const char *path, gw_errors_t *errs)
   }
 }
 
+/* gateway_mcp_requests_total's items: "tool:NAME", "prompt:NAME",
+ * "resource:URI" (URI* for a prefix), by their position in the policy's
+ * (sorted) item array: gw_mcp_item_t.index is not filled in by the policy
+ * reader, and the position is what the gate has at hand (item - items). */
+static int snapshot_mcp_labels(gw_snapshot_t *s) {
+  const gw_config_t *c = s->cfg;
+  static const gw_mcp_items_t none = {0};
+  const gw_mcp_items_t *it = s->auth.policy ? policy_mcp(s->auth.policy) : &none;
+  unsigned char *mcp_up = calloc(c->nupstreams + 1, 1), *kinds = calloc(it->n + 1, 1);
+  char **labels = calloc(it->n + 1, sizeof *labels);
+  int rc = mcp_up && kinds && labels ? 0 : -1;
+  for (size_t i = 0; rc == 0 && i < c->nupstreams; i++) mcp_up[i] = c->upstreams[i].protocol == GW_PROTO_MCP;
+  for (size_t i = 0; rc == 0 && i < it->n; i++) {
+    const gw_mcp_item_t *e = &it->items[i];
+    const char *kn = mcp_kind_name(e->kind);
+    size_t n = strlen(kn) + e->len + 3;
+    if (!(labels[i] = malloc(n))) {
+      rc = -1;
+      break;
+    }
+    snprintf(labels[i], n, "%s:%.*s%s", kn, (int)e->len, e->name, e->prefix ? "*" : "");
+    kinds[i] = (unsigned char)e->kind;
+  }
+  if (rc == 0) rc = metrics_labels_mcp(s->ml, mcp_up, (const char *const *)labels, kinds, it->n);
+  for (size_t i = 0; labels && i < it->n; i++) free(labels[i]);
+  free(labels);
+  free(kinds);
+  free(mcp_up);
+  return rc;
+}
+
 /* Metric labels by text: upstream names, route patterns, issuer names. */
 int snapshot_metrics(gw_snapshot_t *s, gw_metrics_t *m, const char *path, gw_errors_t *errs) {
   const gw_config_t *c = s->cfg;
@@ -64,6 +96,10 @@ int snapshot_metrics(gw_snapshot_t *s, gw_metrics_t *m, const char *path, gw_err
     }
     for (size_t i = 0; i < c->nissuers; i++) iss[i] = c->issuers[i].name;
     s->ml = metrics_labels_new(m, ups, c->nupstreams, routes, nr, iss, c->nissuers);
+    if (s->ml && snapshot_mcp_labels(s) != 0) {
+      metrics_labels_free(s->ml);
+      s->ml = NULL;
+    }
   }
   if (!s->ml) gw_errors_add(errs, path, 0, "out of memory (metric labels)");
   for (size_t i = 0; owned && i < nr; i++) free(owned[i]);

@@ -156,6 +156,8 @@ static void test_empty(void) {
   static const char *const families[] = {
       "requests_total counter", "auth_decisions_total counter", "token_cache_hits_total counter",
       "token_cache_misses_total counter", "token_cache_entries gauge",
+      "mcp_requests_total counter", "responses_total counter",
+      "jwks_last_success_timestamp_seconds gauge",
       "jwks_fetches_total counter", "jwks_keys gauge", "jwks_last_success_age_seconds gauge",
       "upstream_request_duration_seconds histogram", "upstream_connect_errors_total counter",
       "upstream_timeouts_total counter", "upstream_retries_total counter",
@@ -438,7 +440,7 @@ static void test_many_routes(void) {
   char *t = render_at(m, 0);
   int n;
   CHECK_STR(format_error(t, &n), NULL, "well-formed with 3000 routes");
-  CHECK_INT(n, NR + 51, "one series per request plus the fixed ones");
+  CHECK_INT(n, NR + 56, "one series per request plus the fixed ones (5 process_*, 2 dropped log lines)");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"mcp\",route=\"/r/2999\",status_class=\"4xx\"}"), 1,
             "last route counted");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"api\",route=\"/r/0\",status_class=\"2xx\"}"), 1,
@@ -533,7 +535,105 @@ static void test_concurrency(void) {
   metrics_free(cm);
 }
 
+/* gateway_mcp_requests_total: only MCP upstreams, items by kind, other and
+ * none, the same series again after a reload that keeps the names. */
+static void test_mcp(void) {
+  gw_metrics_t *m = metrics_new(2, "x");
+  static const char *const items[] = {"tool:get_profile", "prompt:greet", "resource:file:///docs/*"};
+  static const unsigned char kinds[] = {0, 1, 2};
+  static const unsigned char mcp_up[] = {0, 1};
+  gw_mlabels_t *lm = metrics_labels_new(m, UPS, 2, ROUTES, 3, NULL, 0);
+  CHECK_INT(metrics_labels_mcp(lm, mcp_up, items, kinds, 3), 0, "metrics_labels_mcp");
+  gw_mcounters_t *w0 = metrics_worker(m, 0), *w1 = metrics_worker(m, 1);
+  CHECK(metrics_mcp_series(lm, 0, GW_MCPM_TOOLS_CALL, 0) == UINT32_MAX, "no series for a plain upstream");
+  metrics_mcp(w0, metrics_mcp_series(lm, 0, GW_MCPM_TOOLS_CALL, 0), GW_MCPD_ALLOW); /* ignored */
+  metrics_mcp(w0, metrics_mcp_series(lm, 1, GW_MCPM_TOOLS_CALL, 0), GW_MCPD_ALLOW);
+  metrics_mcp(w1, metrics_mcp_series(lm, 1, GW_MCPM_TOOLS_CALL, 0), GW_MCPD_ALLOW);
+  metrics_mcp(w1, metrics_mcp_series(lm, 1, GW_MCPM_TOOLS_CALL, -1), GW_MCPD_UNLISTED);
+  metrics_mcp(w1, metrics_mcp_series(lm, 1, GW_MCPM_TOOLS_CALL, 1), GW_MCPD_INSUFFICIENT_SCOPE); /* a prompt */
+  metrics_mcp(w0, metrics_mcp_series(lm, 1, GW_MCPM_PROMPTS_GET, 1), GW_MCPD_UNAUTHORIZED);
+  metrics_mcp(w0, metrics_mcp_series(lm, 1, GW_MCPM_RESOURCES_READ, 2), GW_MCPD_ALLOW);
+  metrics_mcp(w0, metrics_mcp_series(lm, 1, GW_MCPM_TOOLS_LIST, 0), GW_MCPD_ALLOW); /* no item */
+  metrics_mcp(w0, metrics_mcp_series(lm, 1, metrics_mcp_method("bogus", 5), -1), GW_MCPD_INVALID);
+  metrics_mcp(w0, metrics_mcp_series(lm, 1, metrics_mcp_method(NULL, 0), -1), GW_MCPD_ALLOW);
+  metrics_mcp(w0, metrics_mcp_series(lm, 1, metrics_mcp_method("notifications/initialized", 25), -1),
+              GW_MCPD_ALLOW);
+  char *t = render_at(m, 0);
+  int n;
+  CHECK_STR(format_error(t, &n), NULL, "well-formed with MCP series");
+  CHECK(has_line(t, "# TYPE gateway_mcp_requests_total counter"), "declares mcp_requests_total");
+#define MCP_S(meth, item, dec) \
+  "gateway_mcp_requests_total{upstream=\"mcp\",method=\"" meth "\",item=\"" item "\",decision=\"" dec "\"}"
+  CHECK_INT(value_of(t, MCP_S("tools/call", "tool:get_profile", "allow")), 2, "tool allowed, two workers summed");
+  CHECK_INT(value_of(t, MCP_S("tools/call", "other", "unlisted")), 1, "unlisted tool is other");
+  CHECK_INT(value_of(t, MCP_S("tools/call", "other", "insufficient_scope")), 1, "an item of another kind is other");
+  CHECK_INT(value_of(t, MCP_S("prompts/get", "prompt:greet", "unauthorized")), 1, "prompt item");
+  CHECK_INT(value_of(t, MCP_S("resources/read", "resource:file:///docs/*", "allow")), 1, "resource prefix item");
+  CHECK_INT(value_of(t, MCP_S("tools/list", "none", "allow")), 1, "a method without an item: none");
+  CHECK_INT(value_of(t, MCP_S("other", "none", "invalid")), 1, "unknown method: other");
+  CHECK_INT(value_of(t, MCP_S("response", "none", "allow")), 1, "a client's response");
+  CHECK_INT(value_of(t, MCP_S("notification", "none", "allow")), 1, "notifications/*");
+  CHECK_INT(value_of(t, MCP_S("tools/call", "tool:get_profile", "invalid")), -1, "zero series are left out");
+  CHECK(strstr(t, "upstream=\"api\",method=") == NULL, "nothing for the plain upstream");
+  free(t);
+  /* the same names after a reload continue the series */
+  gw_mlabels_t *lm2 = metrics_labels_new(m, UPS, 2, ROUTES, 3, NULL, 0);
+  static const char *const items2[] = {"prompt:greet", "tool:get_profile"};
+  static const unsigned char kinds2[] = {1, 0};
+  CHECK_INT(metrics_labels_mcp(lm2, mcp_up, items2, kinds2, 2), 0, "metrics_labels_mcp after a reload");
+  metrics_labels_free(lm);
+  metrics_mcp(w1, metrics_mcp_series(lm2, 1, GW_MCPM_TOOLS_CALL, 1), GW_MCPD_ALLOW);
+  t = render_at(m, 0);
+  CHECK_INT(value_of(t, MCP_S("tools/call", "tool:get_profile", "allow")), 3, "series continues across a reload");
+  CHECK_INT(value_of(t, MCP_S("resources/read", "resource:file:///docs/*", "allow")), 1, "a dropped item keeps its value");
+#undef MCP_S
+  free(t);
+  CHECK_STR(metrics_mcp_method_name(GW_MCPM_RESOURCES_TEMPLATES_LIST), "resources/templates/list", "method name");
+  CHECK(metrics_mcp_method("logging/setLevel", 16) == GW_MCPM_LOGGING_SETLEVEL, "logging/setLevel");
+  CHECK(metrics_mcp_method("notifications/", 14) == GW_MCPM_OTHER, "a bare notifications/ prefix is other");
+  CHECK(metrics_mcp_decision(GW_MOUT_INSUFFICIENT_SCOPE, 1) == GW_MCPD_UNLISTED, "unlisted decision");
+  CHECK(metrics_mcp_decision(GW_MOUT_PUBLIC, 0) == GW_MCPD_ALLOW, "public is allow");
+  metrics_labels_free(lm2);
+  metrics_free(m);
+}
+
+/* responses_total by code, the JWKS success timestamp, process_* */
+static void test_ops(void) {
+  gw_metrics_t *m = metrics_new(2, "x");
+  gw_mlabels_t *lm = metrics_labels_new(m, UPS, 2, ROUTES, 3, ISS, 2);
+  metrics_activate(m, lm);
+  metrics_own_response(metrics_worker(m, 0), 401);
+  metrics_own_response(metrics_worker(m, 1), 401);
+  metrics_own_response(metrics_worker(m, 1), 503);
+  metrics_own_response(metrics_worker(m, 1), 600); /* out of range: ignored */
+  metrics_jwks_loaded(lm, 0, 2, 1700000000123);
+  char *t = render_at(m, 1700000005000);
+  int n;
+  CHECK_STR(format_error(t, &n), NULL, "well-formed with ops families");
+  CHECK_INT(value_of(t, "gateway_responses_total{code=\"401\"}"), 2, "401 by code, two workers summed");
+  CHECK_INT(value_of(t, "gateway_responses_total{code=\"503\"}"), 1, "503 by code");
+  CHECK_INT(value_of(t, "gateway_responses_total{code=\"200\"}"), -1, "codes never sent are left out");
+  CHECK(has_line(t, "gateway_jwks_last_success_timestamp_seconds{issuer=\"login\"} 1700000000.123"),
+        "last success as a unix timestamp");
+  CHECK(has_line(t, "gateway_jwks_last_success_timestamp_seconds{issuer=\"partner\"} 0.000"), "never: 0");
+  CHECK(has_line(t, "gateway_jwks_last_success_age_seconds{issuer=\"login\"} 4.877"), "the age gauge stays");
+  static const char *const proc[] = {"# TYPE process_cpu_seconds_total counter", "# TYPE process_open_fds gauge",
+                                     "# TYPE process_max_fds gauge", "# TYPE process_resident_memory_bytes gauge",
+                                     "# TYPE process_start_time_seconds gauge"};
+  for (size_t i = 0; i < 5; i++) CHECK(has_line(t, proc[i]), proc[i]);
+  CHECK(value_of(t, "process_open_fds") >= 3, "open fds: at least stdin, stdout, stderr");
+  CHECK(value_of(t, "process_max_fds") >= value_of(t, "process_open_fds"), "max fds");
+  CHECK(value_of(t, "process_resident_memory_bytes") > 1e5, "resident memory");
+  CHECK(value_of(t, "process_start_time_seconds") > 1.5e9, "start time since the epoch");
+  CHECK(value_of(t, "process_cpu_seconds_total") >= 0, "cpu seconds");
+  free(t);
+  metrics_labels_free(lm);
+  metrics_free(m);
+}
+
 int main(void) {
+  test_mcp();
+  test_ops();
   test_empty();
   test_counts();
   test_reload();
