@@ -21,7 +21,6 @@ struct mcpresp {
   outbuf_t body;
   outbuf_t out;
   uint8_t too_large;
-  uint8_t answered; /* the event for our id went out: the rest streams */
   mcpresp_emit emit;
   void *ud;
 };
@@ -87,12 +86,12 @@ static int on_sse(void *ud, sse_what_t what, const char *p, size_t n, const sse_
     m->emit(m->ud, p, n);
     return 0;
   case SSE_BEGIN:
-    /* Until our answer went out, every event is held to its end: its id
-     * is only known from its data. */
-    return m->answered ? SSE_STREAM : SSE_HOLD;
+    /* Every event is held to its end: whether it answers our id is only
+     * known from its data, and a second answer must be filtered too. */
+    return SSE_HOLD;
   case SSE_OVERFLOW:
-    /* Larger than mcp_max_body: it may be our list, so it is never sent. */
-    m->answered = 1;
+    /* Larger than mcp_max_body: it may be our list, so it is never sent;
+     * the events after it are still read. */
     error_for_id(m, "the list answer is larger than mcp_max_body");
     {
       static const char pre[] = "event: message\ndata: ", post[] = "\n\n";
@@ -113,15 +112,12 @@ static int on_sse(void *ud, sse_what_t what, const char *p, size_t n, const sse_
       m->emit(m->ud, ev->raw, ev->raw_len);
       return 0;
     }
+    /* Filtered, or unreadable (an error for our id in its place). */
     mcplist_result_t rc = filter(m, ev->data, ev->data_len);
     if (rc == MCPLIST_NOT_OURS) {
       m->emit(m->ud, ev->raw, ev->raw_len);
       return 0;
     }
-    /* Only a filtered answer ends the watch: after an unreadable event
-     * (sent as an error for our id) the real answer may still come, and it
-     * must be filtered too. */
-    if (rc == MCPLIST_FILTERED) m->answered = 1;
     outbuf_t rew = {0};
     if (sse_rewrite_data(ev->raw, ev->raw_len, m->out.data, m->out.len, &rew) == 0)
       m->emit(m->ud, rew.data, rew.len);
