@@ -37,14 +37,16 @@ for b in "$@"; do
   for t in tests/integration/*.test.js; do
     [ -f "$t" ] || continue
     out="$log_dir/$(basename "$b")-$(basename "$t").tap"
+    t0=$(date +%s)
     GATEWAY_BIN="$PWD/$b/gateway" timeout 300 node --test --test-reporter=tap "$t" > "$out" 2>&1; rc=$?
+    secs=$(( $(date +%s) - t0 ))
     p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out" | tail -1); p=${p:-0}
     f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$out" | tail -1); f=${f:-0}
     s=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$out" | tail -1); s=${s:-0}
     c=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$out" | tail -1); c=${c:-0}
     f=$((f + c))
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-    echo "# integration $(basename "$t"): $p passed, $f failed${s:+, $s skipped}"
+    echo "# integration $(basename "$t"): $p passed, $f failed${s:+, $s skipped} (${secs} s)"
     [ "$f" -eq 0 ] || grep -E -B2 -A25 '^ *not ok' "$out" | head -120 | sed 's/^/#   /'
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + s))
   done

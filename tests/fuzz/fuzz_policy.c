@@ -120,12 +120,14 @@ static int seg_match(const rseg_t *pat, size_t np, const rseg_t *ps, size_t nps)
   return np == nps;
 }
 
-/* > 0 when a is more specific than b, < 0 when less, 0 when the same shape. */
+/* > 0 when a is more specific than b, < 0 when less, 0 when the same shape.
+ * Both match the path: a pattern that only adds a final `**` to the other
+ * matched no segment with it, and loses (SPEC: /a beats /a/** for /a). */
 static int pat_cmp(const rseg_t *a, size_t na, const rseg_t *b, size_t nb) {
   for (size_t i = 0;; i++) {
     if (i == na && i == nb) return 0;
-    if (i == na) return -1; /* b is longer */
-    if (i == nb) return 1;
+    if (i == na) return nb == na + 1 && b[i].kind == K_REST ? 1 : -1; /* b is longer */
+    if (i == nb) return na == nb + 1 && a[i].kind == K_REST ? -1 : 1;
     if (a[i].kind != b[i].kind) return a[i].kind > b[i].kind ? 1 : -1;
   }
 }

@@ -42,8 +42,8 @@ sources() {
   m2m_req) echo gateway/lib/m2m_req.c ;;
   jsonrpc) echo gateway/lib/jsonrpc.c ;;
   sse) echo gateway/lib/sse.c gateway/lib/buf.c ;;
-  mcplist) echo gateway/lib/mcplist.c gateway/lib/jsonrpc.c gateway/lib/buf.c gateway/lib/log.c ;;
-  policy) echo gateway/lib/policy.c gateway/lib/pathnorm.c gateway/lib/scopes.c gateway/lib/cfgini.c gateway/lib/cfgval.c gateway/lib/errs.c gateway/lib/log.c ;;
+  mcplist) echo gateway/lib/mcplist.c gateway/lib/jsonrpc.c gateway/lib/buf.c gateway/lib/log.c gateway/lib/logring.c ;;
+  policy) echo gateway/lib/policy.c gateway/lib/policy_mcp.c gateway/lib/ratelimit.c gateway/lib/pathnorm.c gateway/lib/scopes.c gateway/lib/cfgini.c gateway/lib/cfgval.c gateway/lib/errs.c gateway/lib/log.c gateway/lib/logring.c ;;
   *) return 1 ;;
   esac
 }

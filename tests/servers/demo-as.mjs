@@ -94,7 +94,12 @@ async function grantRequested(provider, details) {
 }
 
 export async function startDemoAs({ port = 9003, host = '127.0.0.1', resources }) {
-  const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  // Generated as PEM and loaded again: exporting a key object straight from
+  // generateKeyPairSync can deadlock Node 20 (see tests/integration/lib/tokens.js).
+  const pem = crypto.generateKeyPairSync('ec', {
+    namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' },
+  }).privateKey;
+  const privateKey = crypto.createPrivateKey(pem);
   const jwk = { ...privateKey.export({ format: 'jwk' }), alg: 'ES256', use: 'sig', kid: crypto.randomUUID() };
   const server = http.createServer();
   await new Promise((res, rej) => { server.once('error', rej); server.listen(port, host, res); });

@@ -10,10 +10,19 @@ const b64u = (buf) => Buffer.from(buf).toString('base64url');
 const HASH = { RS256: 'sha256', RS384: 'sha384', RS512: 'sha512', PS256: 'sha256',
   ES256: 'sha256', ES384: 'sha384', ES512: 'sha512', HS256: 'sha256' };
 
+// Keys are generated as PEM and loaded again: Node 20's key objects made by
+// generateKeyPairSync can deadlock a later export({format: 'jwk'}) when a
+// garbage collection frees their key-generation job meanwhile (seen: the
+// main thread stuck in KeyGenJob's destructor inside ExportJWK).
 function makeKey(kind, kid) {
   const opts = kind === 'rsa' ? ['rsa', { modulusLength: 2048 }]
     : ['ec', { namedCurve: { p256: 'P-256', p384: 'P-384', p521: 'P-521' }[kind] }];
-  const { privateKey, publicKey } = crypto.generateKeyPairSync(...opts);
+  const pems = crypto.generateKeyPairSync(opts[0], Object.assign({}, opts[1], {
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  }));
+  const privateKey = crypto.createPrivateKey(pems.privateKey);
+  const publicKey = crypto.createPublicKey(pems.publicKey);
   const jwk = publicKey.export({ format: 'jwk' });
   jwk.kid = kid;
   jwk.use = 'sig';
