@@ -127,8 +127,8 @@ test('floods beyond the descriptor limit with 2 workers: refused, paused, served
     'refusals at max_connections not counted');
   assert.ok(value(met.body, 'gateway_connections_refused_total{reason="descriptors"}') > 0,
     'accept failures on descriptors not counted');
-  assert.match(gw.stderr(), /connection limit \(\d+\) reached/);
-  assert.match(gw.stderr(), /Too many open files.*not accepting/);
+  await gw.waitStderr(/connection limit \(\d+\) reached/);
+  await gw.waitStderr(/Too many open files.*not accepting/);
 
   const t0 = Date.now();
   gw.child.kill('SIGTERM');

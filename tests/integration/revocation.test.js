@@ -193,7 +193,7 @@ test('SSF: a valid session-revoked SET (complex subject) revokes that app of tha
   assert.equal((await push(s)).status, 202);
   const list = (await admin(gw, 'GET', '/revocations')).json().revocations;
   assert.equal(list.filter((x) => x.sub === 'gina').length, 1);
-  assert.match(gw.stderr(), /replayed, ignored/);
+  await gw.waitStderr(/replayed, ignored/);
 });
 
 test('SSF: iss_sub subject; bad signature, wrong aud, wrong typ, unknown event, no jti', T, async () => {

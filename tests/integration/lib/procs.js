@@ -255,6 +255,15 @@ async function launchGateway({ configPath, port, adminPort, dir, where, text, wr
       return recs;
     },
     stderr: () => stderr,
+    // The error log is written by a thread of its own (logring): a line
+    // logged before an answer may reach the pipe after it. Waits (bounded)
+    // until re matches, then resolves stderr; rejects with what was seen.
+    async waitStderr(re, timeoutMs = 5000 * SCALE) {
+      const deadline = Date.now() + timeoutMs;
+      for (let i = 0; i < 100000 && !re.test(stderr) && Date.now() < deadline; i++) await sleep(20);
+      if (!re.test(stderr)) throw new Error(`no ${re} in the gateway's stderr within ${timeoutMs} ms:\n${stderr.slice(-2000)}`);
+      return stderr;
+    },
     exited: () => child.exitCode !== null || child.signalCode !== null,
     stop: (signal = 'SIGTERM') => stopChild(child, { signal }),
   };
