@@ -87,6 +87,7 @@ async function allAnswered(port, n, timeoutMs) {
 
 test('start-up: the soft descriptor limit is raised to the hard one and max_connections clamped to it', T, async () => {
   const gw = await gateway();
+  await gw.waitStderr(/max_connections 10000 lowered to \d+/);
   assert.match(gw.stderr(), new RegExp(`descriptor limit raised from ${SOFT} to ${HARD}`));
   const m = /max_connections 10000 lowered to (\d+)/.exec(gw.stderr());
   assert.ok(m, `start-up log does not say max_connections was clamped:\n${gw.stderr().slice(-2000)}`);
