@@ -311,12 +311,6 @@ void gate_forward(client_t *c, request_t *r) {
 
 static int is_mcp(const request_t *r) { return r->pool && request_upstream(r)->protocol == GW_PROTO_MCP; }
 
-static int method_is(const request_t *r, const char *m) {
-  size_t ml;
-  const char *rm = req_method(r, &ml);
-  return ml == strlen(m) && memcmp(rm, m, ml) == 0;
-}
-
 static mcp_hdr_t hdr_value(const request_t *r, const char *lname) {
   const hdr_t *h = req_header(r, lname, NULL);
   mcp_hdr_t v = {h ? r->h.arena + h->val_off : NULL, h ? h->val_len : 0};
@@ -505,7 +499,7 @@ static void gate_auth(client_t *c, request_t *r) {
   const gw_route_t *rt = a->policy ? policy_match(a->policy, m, ml, r->npath, r->npath_len) : NULL;
   r->route = rt;
   /* A JSON-RPC POST to an MCP upstream is judged with its body; proxy mode only. */
-  int mcp_post = is_mcp(r) && !r->decide_only && method_is(r, "POST");
+  int mcp_post = is_mcp(r) && !r->decide_only && req_method_is(r, "POST");
   char scope[1024];
   if (a->policy && rt && rt->auth == GW_AUTH_NONE) {
     r->tok_ok = 0;

@@ -19,9 +19,7 @@
 #define WK_LEN (sizeof GW_WK_PATH - 1)
 
 static int is_get_or_head(const request_t *r) {
-  size_t ml;
-  const char *m = req_method(r, &ml);
-  return (ml == 3 && memcmp(m, "GET", 3) == 0) || (ml == 4 && memcmp(m, "HEAD", 4) == 0);
+  return req_method_is(r, "GET") || req_method_is(r, "HEAD");
 }
 
 static int path_is(const request_t *r, const char *p) {

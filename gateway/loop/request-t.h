@@ -5,6 +5,7 @@
 #define GW_REQUEST_T_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 #include "config.h"
@@ -108,6 +109,13 @@ static inline const gw_upstream_cfg_t *request_upstream(const request_t *r) {
 static inline const char *req_method(const request_t *r, size_t *len) {
   return reqhead_method(&r->h, len);
 }
+/* Whether r's method is exactly m. */
+static inline int req_method_is(const request_t *r, const char *m) {
+  size_t ml;
+  const char *rm = req_method(r, &ml);
+  return ml == strlen(m) && memcmp(rm, m, ml) == 0;
+}
+
 static inline const hdr_t *req_header(const request_t *r, const char *lower_name, int *count) {
   return reqhead_header(&r->h, lower_name, count);
 }

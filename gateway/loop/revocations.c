@@ -79,12 +79,6 @@ static void read_body(request_t *r, void (*done)(request_t *)) {
   r->h.sink_ud = r;
 }
 
-static int method_is(const request_t *r, const char *m) {
-  size_t ml;
-  const char *rm = req_method(r, &ml);
-  return ml == strlen(m) && memcmp(rm, m, ml) == 0;
-}
-
 static void send_json(client_t *c, int status, json_t *doc) {
   char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   json_decref(doc);
@@ -223,15 +217,15 @@ int revocations_admin(client_t *c, request_t *r) {
                  "WWW-Authenticate: Bearer realm=\"admin\"\r\n");
     return 1;
   }
-  if (ulen == 12 && method_is(r, "POST")) {
+  if (ulen == 12 && req_method_is(r, "POST")) {
     read_body(r, admin_post_done);
-  } else if (ulen == 12 && (method_is(r, "GET") || method_is(r, "HEAD"))) {
+  } else if (ulen == 12 && (req_method_is(r, "GET") || req_method_is(r, "HEAD"))) {
     json_t *arr = json_array();
     revoke_each(the_store(), now_s(), list_one, arr);
     json_t *doc = json_object();
     json_object_set_new(doc, "revocations", arr);
     send_json(c, 200, doc);
-  } else if (ulen > 13 && method_is(r, "DELETE")) {
+  } else if (ulen > 13 && req_method_is(r, "DELETE")) {
     char id[17];
     size_t il = ulen - 13;
     if (il >= sizeof id) il = sizeof id - 1;
@@ -456,7 +450,7 @@ int revocations_ssf(client_t *c, request_t *r) {
       memcmp(r->npath, rc->ssf_path, r->npath_len) != 0)
     return 0;
   r->decision = "ssf";
-  if (!method_is(r, "POST")) {
+  if (!req_method_is(r, "POST")) {
     answer_error(c, 405, "method_not_allowed", "SETs are pushed with POST", "Allow: POST\r\n");
     return 1;
   }
