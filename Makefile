@@ -5,7 +5,7 @@ CC       ?= cc
 BUILD    ?= build
 OPT      ?= -O2
 SAN      ?=
-PKGS     := libuv openssl jansson inih
+PKGS     := libuv openssl jansson inih hiredis
 LLHTTP_SRC_DIR := /usr/share/llhttp
 LLHTTP_INC_DIR := /usr/share/include/llhttp
 

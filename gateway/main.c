@@ -21,6 +21,9 @@
 #include "accesslog.h"
 #include "jobs.h"
 #include "logring.h"
+#include "cluster.h"
+#include "revocations.h"
+#include "revsync.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "0.1.0"
@@ -78,6 +81,7 @@ static void log_warnings(const gw_snapshot_t *s) {
 
 static void close_main_handles(app_t *a) {
   keystore_stop(&a->current->keys);
+  revsync_stop();
   uv_close((uv_handle_t *)&a->sigterm, NULL);
   uv_close((uv_handle_t *)&a->sigint, NULL);
   uv_close((uv_handle_t *)&a->sighup, NULL);
@@ -102,9 +106,16 @@ static void on_worker_done(uv_async_t *h) {
 /* systemd's READY=1 waits for the listeners and for every issuer's first
  * key set, like /readyz. Called after start and after every key fetch. */
 static void maybe_ready(app_t *a) {
-  if (a->notified_ready || a->draining || !keystore_all_loaded(&a->current->keys)) return;
+  if (a->notified_ready || a->draining || !keystore_all_loaded(&a->current->keys) ||
+      !revsync_ready(NULL, 0))
+    return;
   a->notified_ready = 1;
   sd_notify_ready("serving");
+}
+
+static app_t *the_app; /* for on_revocations_loaded, which takes no argument */
+static void on_revocations_loaded(void) {
+  if (the_app) maybe_ready(the_app);
 }
 
 static void on_keys(void *ud) {
@@ -195,6 +206,7 @@ static void on_hup(uv_signal_t *sig, int signum) {
       now->workers != c->workers || now->admin_enabled != c->admin_enabled ||
       (c->admin_enabled && strcmp(now->admin_listen.text, c->admin_listen.text) != 0))
     LOG_WARN("SIGHUP: listen, workers and [admin] changes take effect at the next restart");
+  cluster_check_reload(c);
   if (access_log_reopen(c))
     LOG_WARN("SIGHUP: the access log keeps its previous destination");
   server_fit_max_connections(c, a->server.nworkers);
@@ -350,6 +362,14 @@ int main(int argc, char **argv) {
   uv_timer_start(&a.reaper, on_reaper, 1000, 1000);
   uv_unref((uv_handle_t *)&a.reaper);
 
+  char cwhy[600];
+  if (cluster_configure(cfg, cwhy, sizeof cwhy)) {
+    LOG_ERROR("%s", cwhy);
+    snapshot_free(snap);
+    metrics_free(a.metrics);
+    logring_stop(LOG_DRAIN_MS);
+    return 2;
+  }
   int rc = server_start(&a.server);
   if (rc) {
     if (a.server.started) {
@@ -368,6 +388,10 @@ int main(int argc, char **argv) {
     return rc;
   }
   keystore_start(&snap->keys, a.loop, on_keys, &a);
+  the_app = &a;
+  if (revsync_start(a.loop, revocations_store(), (int64_t)(cfg->revocation.retain_ms / 1000), on_revocations_loaded))
+    LOG_ERROR("redis: cannot start the revocation connections");
+  if (cluster_on()) LOG_INFO("cluster: sharing revocations, lockouts and rate limits through %s", cfg->cluster.redis_url);
   atomic_store(&gw_ready, 1);
   maybe_ready(&a);
   for (size_t i = 0; i < cfg->nlisten; i++) LOG_INFO("listening on %s", cfg->listen[i].text);

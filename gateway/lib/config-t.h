@@ -30,7 +30,8 @@ enum sec_kind {
   SEC_M2M,
   SEC_TLS,
   SEC_DECISION,
-  SEC_REVOCATION
+  SEC_REVOCATION,
+  SEC_CLUSTER
 };
 
 enum {
@@ -113,6 +114,7 @@ enum {
 
 enum { K_TLS_SERVER_NAMES, K_TLS_CERT, K_TLS_KEY, K_TLS_N };
 enum { K_REV_ADMIN_TOKEN, K_REV_SSF_ISSUER, K_REV_SSF_PATH, K_REV_RETAIN, K_REV_N };
+enum { K_CL_REDIS, K_CL_PASSWORD_FILE, K_CL_TIMEOUT, K_CL_N };
 /* Key names, indexed by the K_* values above (the rest stay in config.c). */
 extern const char *const cfg_server_keys[K_SRV_N];
 extern const char *const cfg_upstream_keys[K_UP_N];
@@ -135,7 +137,7 @@ typedef struct {
   size_t cur_idx;
 
   sec_meta server, resource, policy, forward, cors, admin, log;
-  sec_meta m2m, decision, revocation;
+  sec_meta m2m, decision, revocation, cluster;
   sec_meta *issuer_meta, *upstream_meta, *tls_meta; /* parallel to cfg->issuers/upstreams/tls_certs */
   int listen_line[GW_MAX_LISTEN], tls_listen_line[GW_MAX_LISTEN], decision_listen_line[GW_MAX_LISTEN];
   int *forward_line; /* parallel to cfg->forward */

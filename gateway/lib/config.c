@@ -113,6 +113,12 @@ static const char *const revocation_keys[K_REV_N] = {
     [K_REV_RETAIN] = "retain",
 };
 
+static const char *const cluster_keys[K_CL_N] = {
+    [K_CL_REDIS] = "redis",
+    [K_CL_PASSWORD_FILE] = "redis_password_file",
+    [K_CL_TIMEOUT] = "redis_timeout",
+};
+
 const char *const cfg_tlscert_keys[K_TLS_N] = {
     [K_TLS_SERVER_NAMES] = "server_names",
     [K_TLS_CERT] = "cert",
@@ -202,7 +208,7 @@ static int on_section(load_ctx *c, const char *section, int line) {
       {"server", SEC_SERVER}, {"resource", SEC_RESOURCE}, {"policy", SEC_POLICY},
       {"forward", SEC_FORWARD}, {"cors", SEC_CORS},      {"admin", SEC_ADMIN},
       {"log", SEC_LOG},       {"m2m", SEC_M2M},       {"decision", SEC_DECISION},
-      {"revocation", SEC_REVOCATION},
+      {"revocation", SEC_REVOCATION}, {"cluster", SEC_CLUSTER},
   };
   gw_config_t *cfg = c->cfg;
   c->cur = SEC_IGNORE;
@@ -218,6 +224,7 @@ static int on_section(load_ctx *c, const char *section, int line) {
                   : singles[i].kind == SEC_M2M      ? &c->m2m
                   : singles[i].kind == SEC_DECISION ? &c->decision
                   : singles[i].kind == SEC_REVOCATION ? &c->revocation
+                  : singles[i].kind == SEC_CLUSTER ? &c->cluster
                                                     : &c->log;
     if (m->line) {
       cfg_err(c, line, "duplicate section [%s] (first at line %d)", section, m->line);
@@ -318,6 +325,7 @@ static int on_key(load_ctx *c, const char *section, const char *name, const char
   case SEC_M2M: tab = m2m_keys, n = K_M2M_N, m = &c->m2m; break;
   case SEC_DECISION: tab = decision_keys, n = K_DEC_N, m = &c->decision; break;
   case SEC_REVOCATION: tab = revocation_keys, n = K_REV_N, m = &c->revocation; break;
+  case SEC_CLUSTER: tab = cluster_keys, n = K_CL_N, m = &c->cluster; break;
   case SEC_TLS: tab = cfg_tlscert_keys, n = K_TLS_N, m = &c->tls_meta[c->cur_idx]; break;
   default: return 1;
   }
@@ -467,5 +475,8 @@ void config_free(gw_config_t *cfg) {
   free(cfg->revocation.admin_token_file);
   free(cfg->revocation.ssf_issuer);
   free(cfg->revocation.ssf_path);
+  free(cfg->cluster.redis_host);
+  free(cfg->cluster.redis_url);
+  free(cfg->cluster.password_file);
   free(cfg);
 }

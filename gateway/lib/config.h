@@ -111,6 +111,18 @@ typedef struct {
   int line, admin_token_line;
 } gw_revocation_cfg_t;
 
+/* [cluster]: state shared with the other instances through Redis (see
+ * gateway/loop/cluster.h). host NULL: no cluster, everything is local. */
+typedef struct {
+  char *redis_host;            /* from redis://HOST:PORT/DB */
+  unsigned redis_port;         /* default 6379 */
+  unsigned redis_db;           /* default 0 */
+  char *redis_url;             /* as given, for logs (never holds a password) */
+  char *password_file;         /* resolved path or NULL */
+  uint64_t timeout_ms;         /* a decision waits this long for Redis, then decides locally; default 200ms */
+  int line, redis_line, password_line;
+} gw_cluster_cfg_t;
+
 typedef struct gw_config {
   char *path;          /* as given */
   char *dir;           /* directory of path, for relative paths */
@@ -178,6 +190,8 @@ typedef struct gw_config {
   gw_m2m_cfg_t m2m;
 
   gw_revocation_cfg_t revocation;
+
+  gw_cluster_cfg_t cluster;
 } gw_config_t;
 
 /* Load and validate. Returns a new config, or NULL with errors in *errs

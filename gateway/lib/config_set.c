@@ -759,6 +759,80 @@ static void set_revocation(load_ctx *c, int k, const char *v, int line) {
   }
 }
 
+/* redis://HOST[:PORT][/DB]. A password in the URL would end up in logs and
+ * `ps`: it is refused in favour of redis_password_file. HOST is an IP
+ * address ([...] for IPv6) or a name, resolved without blocking. */
+static void set_redis_url(load_ctx *c, int line, const char *v) {
+  gw_cluster_cfg_t *cl = &c->cfg->cluster;
+  if (strncmp(v, "redis://", 8) != 0) {
+    cfg_err(c, line, "redis: expected redis://HOST[:PORT][/DB]%s, got " GW_VFMT,
+            strncmp(v, "rediss://", 9) == 0 ? " (TLS to Redis is not supported)" : "", GW_VARG(v));
+    return;
+  }
+  const char *h = v + 8, *end = h + strcspn(h, "/");
+  if (memchr(h, '@', (size_t)(end - h))) {
+    cfg_err(c, line, "redis: no credentials in the URL; put the password in redis_password_file");
+    return;
+  }
+  const char *hs = h, *he, *port = NULL;
+  if (*h == '[') {
+    hs = h + 1;
+    he = memchr(hs, ']', (size_t)(end - hs));
+    if (!he) goto bad;
+    if (he + 1 < end) {
+      if (he[1] != ':') goto bad;
+      port = he + 2;
+    }
+  } else {
+    he = memchr(h, ':', (size_t)(end - h));
+    if (he) port = he + 1;
+    else he = end;
+  }
+  if (he == hs || (size_t)(he - hs) > 253) goto bad;
+  for (const char *q = hs; q < he; q++)
+    if (!gw_is_alnum((unsigned char)*q) && *q != '.' && *q != '-' && *q != ':' && *q != '_') goto bad;
+  unsigned long pv = 6379, db = 0;
+  if (port) {
+    char *e;
+    if (port == end || *port < '0' || *port > '9') goto bad;
+    pv = strtoul(port, &e, 10);
+    if (e != end || pv < 1 || pv > 65535) goto bad;
+  }
+  if (*end == '/' && end[1]) {
+    char *e;
+    if (end[1] < '0' || end[1] > '9') goto bad;
+    db = strtoul(end + 1, &e, 10);
+    if (*e || db > 15) goto bad;
+  }
+  free(cl->redis_host);
+  free(cl->redis_url);
+  cl->redis_host = strndup(hs, (size_t)(he - hs));
+  cl->redis_url = strdup(v);
+  if (!cl->redis_host || !cl->redis_url) cfg_err(c, line, "out of memory");
+  cl->redis_port = (unsigned)pv;
+  cl->redis_db = (unsigned)db;
+  cl->redis_line = line;
+  return;
+bad:
+  cfg_err(c, line, "redis: expected redis://HOST[:PORT][/DB] (port 1-65535, DB 0-15), got " GW_VFMT,
+          GW_VARG(v));
+}
+
+static void set_cluster(load_ctx *c, int k, const char *v, int line) {
+  gw_cluster_cfg_t *cl = &c->cfg->cluster;
+  switch (k) {
+  case K_CL_REDIS: set_redis_url(c, line, v); return;
+  case K_CL_PASSWORD_FILE:
+    cl->password_file = cfg_resolve_path(c, line, v);
+    cl->password_line = line;
+    return;
+  default:
+    if (want_duration(c, line, "redis_timeout", v, 1, &cl->timeout_ms) && cl->timeout_ms > 10000)
+      cfg_err(c, line, "redis_timeout: at most 10s");
+    return;
+  }
+}
+
 void cfg_set_value(load_ctx *c, int k, const char *value, int line) {
   switch (c->cur) {
   case SEC_SERVER: set_server(c, k, value, line); break;
@@ -777,6 +851,7 @@ void cfg_set_value(load_ctx *c, int k, const char *value, int line) {
   case SEC_DECISION: add_listen(c, line, "listen", value, c->cfg->decision_listen,
                                 &c->cfg->ndecision_listen, c->decision_listen_line); break;
   case SEC_REVOCATION: set_revocation(c, k, value, line); break;
+  case SEC_CLUSTER: set_cluster(c, k, value, line); break;
   default: break;
   }
 }

@@ -325,8 +325,19 @@ static void validate_m2m(load_ctx *c) {
     cfg_err(c, mm->line, "[m2m] has no audience: set audience here or identifier in [resource]");
 }
 
+static void validate_cluster(load_ctx *c) {
+  gw_cluster_cfg_t *cl = &c->cfg->cluster;
+  cl->line = c->cluster.line;
+  if (!cl->timeout_ms) cl->timeout_ms = 200;
+  if (cl->line && !cl->redis_host && !c->cluster.key_line[K_CL_REDIS])
+    cfg_err(c, cl->line, "[cluster] needs redis");
+  if (cl->password_file && !c->cluster.key_line[K_CL_REDIS])
+    cfg_err(c, cl->password_line, "redis_password_file: without redis");
+}
+
 void cfg_validate(load_ctx *c) {
   gw_config_t *cfg = c->cfg;
+  validate_cluster(c);
   validate_m2m(c);
   validate_revocation(c);
   validate_server(c);

@@ -1,6 +1,7 @@
 /* revoke: the revocation store; see revoke.h. */
 #include "revoke.h"
 
+#include <jansson.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -252,4 +253,50 @@ void revoke_each(gw_revoke_t *s, int64_t now, void (*fn)(void *ud, const gw_revo
   for (rnode_t *n = s->head.next_all; n != &s->head; n = n->next_all)
     if (n->e.expires > now) fn(ud, &n->e);
   pthread_rwlock_unlock(&s->lock);
+}
+
+json_t *revoke_entry_json(const gw_revocation_t *e) {
+  json_t *o = json_object();
+  if (!o) return NULL;
+  json_object_set_new(o, "id", json_string(e->id));
+  for (int k = 0; k < GW_REV_NFIELDS; k++)
+    if (e->f[k]) json_object_set_new(o, revoke_field_name(k), json_stringn(e->f[k], e->len[k]));
+  json_object_set_new(o, "before", json_integer(e->before));
+  json_object_set_new(o, "created", json_integer(e->created));
+  json_object_set_new(o, "expires", json_integer(e->expires));
+  return o;
+}
+
+int revoke_entry_from_json(json_t *o, gw_revocation_t *e) {
+  memset(e, 0, sizeof *e);
+  if (!json_is_object(o)) return -1;
+  const char *key;
+  json_t *v;
+  int have_id = 0, times = 0;
+  json_object_foreach(o, key, v) {
+    int k = 0;
+    while (k < GW_REV_NFIELDS && strcmp(key, revoke_field_name(k)) != 0) k++;
+    if (k < GW_REV_NFIELDS) {
+      if (!json_is_string(v)) return -1;
+      e->f[k] = json_string_value(v);
+      e->len[k] = json_string_length(v);
+    } else if (strcmp(key, "id") == 0) {
+      const char *id = json_string_value(v);
+      if (!id || strlen(id) != sizeof e->id - 1) return -1;
+      for (const char *q = id; *q; q++)
+        if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'))) return -1;
+      memcpy(e->id, id, sizeof e->id);
+      have_id = 1;
+    } else if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+               (strcmp(key, "before") == 0 || strcmp(key, "created") == 0 ||
+                strcmp(key, "expires") == 0)) {
+      int64_t t = (int64_t)json_integer_value(v);
+      if (key[0] == 'b') e->before = t, times |= 1;
+      else if (key[0] == 'c') e->created = t, times |= 2;
+      else e->expires = t, times |= 4;
+    } else {
+      return -1;
+    }
+  }
+  return have_id && times == 7 && e->expires > 0 ? 0 : -1;
 }

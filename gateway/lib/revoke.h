@@ -71,4 +71,13 @@ void revoke_each(gw_revoke_t *s, int64_t now, void (*fn)(void *ud, const gw_revo
 /* The field names as in the admin API and the claims: "iss", "sub", ... */
 const char *revoke_field_name(int k);
 
+/* An entry as the admin API shows it and the cluster stores it: id, the
+ * named fields, before, created, expires. NULL when out of memory. */
+struct json_t;
+struct json_t *revoke_entry_json(const gw_revocation_t *e);
+/* The reverse, for entries read back from the cluster: every member as
+ * revoke_entry_json writes it (the fields point into o). 0, or -1 when o
+ * is not such an entry. */
+int revoke_entry_from_json(struct json_t *o, gw_revocation_t *e);
+
 #endif

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "accesslog.h"
+#include "cluster.h"
 #include "auth.h"
 #include "conn.h"
 #include "http.h"
@@ -14,6 +15,7 @@
 #include "keys.h"
 #include "m2m.h"
 #include "revocations.h"
+#include "revsync.h"
 #include "snapshot.h"
 
 #define WK_LEN (sizeof GW_WK_PATH - 1)
@@ -41,6 +43,7 @@ static int not_ready(worker_t *w, char *why, size_t cap) {
   gw_keystore_t *ks = &w->cur->snap->keys;
   /* Once ready, a reload never makes the gateway unready (keys.c): a new
    * issuer not loaded yet makes only its own tokens 503. */
+  if (!revsync_ready(why, cap)) return 1;
   if (keystore_all_loaded(ks)) return 0;
   size_t n = (size_t)snprintf(why, cap, "no key set loaded yet for issuer");
   int missing = 0;
@@ -68,9 +71,17 @@ void local_admin(client_t *c, request_t *r) {
       conn_answer(c, ANS_NO_MEMORY_KEEP, NULL);
       return;
     }
-    conn_answer_raw(c, 200, "Content-Type: " GW_METRICS_CONTENT_TYPE "\r\nCache-Control: no-store\r\n",
-                    body, len);
+    /* The families of the loop side, after the counters of lib/metrics. */
+    outbuf_t ob = {0};
+    outbuf_append(&ob, body, len);
     free(body);
+    outbuf_printf(&ob, "# HELP gateway_revocations Revocations held (made here, pushed, or from the cluster).\n"
+                       "# TYPE gateway_revocations gauge\ngateway_revocations %zu\n",
+                  revoke_count(revocations_store()));
+    cluster_metrics(&ob);
+    conn_answer_raw(c, 200, "Content-Type: " GW_METRICS_CONTENT_TYPE "\r\nCache-Control: no-store\r\n",
+                    ob.data, ob.len);
+    outbuf_free(&ob);
   } else if (ulen == 7 && memcmp(url, "/readyz", 7) == 0) {
     char why[300];
     if (!not_ready(w, why, sizeof why)) {

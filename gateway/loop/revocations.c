@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "log.h"
 #include "revoke.h"
+#include "revsync.h"
 #include "snapshot.h"
 #include "verify.h"
 
@@ -33,6 +34,8 @@ static gw_revoke_t *the_store(void) {
   pthread_once(&store_once, store_init);
   return store;
 }
+
+gw_revoke_t *revocations_store(void) { return the_store(); }
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
 
@@ -133,18 +136,7 @@ static int admin_authorized(const request_t *r) {
   return CRYPTO_memcmp(a, b, sizeof a) == 0;
 }
 
-static json_t *entry_json(const gw_revocation_t *e) {
-  json_t *o = json_object();
-  json_object_set_new(o, "id", json_string(e->id));
-  for (int k = 0; k < GW_REV_NFIELDS; k++)
-    if (e->f[k]) json_object_set_new(o, revoke_field_name(k), json_stringn(e->f[k], e->len[k]));
-  json_object_set_new(o, "before", json_integer(e->before));
-  json_object_set_new(o, "created", json_integer(e->created));
-  json_object_set_new(o, "expires", json_integer(e->expires));
-  return o;
-}
-
-static void list_one(void *ud, const gw_revocation_t *e) { json_array_append_new(ud, entry_json(e)); }
+static void list_one(void *ud, const gw_revocation_t *e) { json_array_append_new(ud, revoke_entry_json(e)); }
 
 /* Stores e (fields pointing into the caller's memory); 201 with the entry. */
 static void store_and_answer(client_t *c, const request_t *r, gw_revocation_t *e) {
@@ -158,7 +150,8 @@ static void store_and_answer(client_t *c, const request_t *r, gw_revocation_t *e
     out.len[k] = e->len[k];
   }
   LOG_INFO("revocation: %s added (before %lld)", out.id, (long long)out.before);
-  send_json(c, 201, entry_json(&out));
+  revsync_added(&out);
+  send_json(c, 201, revoke_entry_json(&out));
 }
 
 static void admin_post_done(request_t *r) {
@@ -233,6 +226,7 @@ int revocations_admin(client_t *c, request_t *r) {
     id[il] = '\0';
     if (ulen - 13 < sizeof id && revoke_remove(the_store(), id)) {
       LOG_INFO("revocation: %s deleted", id);
+      revsync_removed(id);
       conn_answer_raw(c, 204, "Cache-Control: no-store\r\n", NULL, 0);
     } else {
       conn_answer(c, ANS_NOT_FOUND, "no such revocation");
@@ -379,6 +373,8 @@ static void ssf_apply(client_t *c, request_t *r, const char *tok, size_t len,
       ssf_error(c, "invalid_request", "the subject names an empty or over-long value");
     } else {
       replay_add(key);
+      for (int k = 0; k < GW_REV_NFIELDS; k++) out.f[k] = e.f[k], out.len[k] = e.len[k];
+      revsync_added(&out);
       LOG_INFO("revocation: %s added from SET %s (before %lld)", out.id, cl->jti, (long long)out.before);
       conn_answer_raw(c, 202, "Cache-Control: no-store\r\n", NULL, 0);
     }

@@ -5,7 +5,11 @@
 #define GW_REVOCATIONS_H
 
 #include "conn.h"
+#include "revoke.h"
 #include "tokcache.h"
+
+/* The store itself (for revsync, which keeps it in step with the cluster). */
+gw_revoke_t *revocations_store(void);
 
 /* 1 when a revocation refuses the verified (possibly cached) token v. */
 int revocations_refuse(const request_t *r, const gw_tokcache_val_t *v);

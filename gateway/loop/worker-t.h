@@ -81,6 +81,7 @@ struct worker {
   int stopping;
   outbuf_t access;  /* buffered access log lines, flushed on each tick */
   struct jobq *jobq; /* finished jobs of the jobs pool (jobs.c) */
+  struct rconn *redis; /* this worker's connection to the [cluster] Redis (cluster.c); NULL without */
   gw_mcounters_t *mc; /* this worker's metric counters */
   struct gw_metrics *metrics; /* the process's, for /metrics (NULL without) */
   uint64_t rid_state[2]; /* request id generator (xorshift128+, seeded from getrandom) */

@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include "accesslog.h"
+#include "cluster.h"
 #include "conn.h"
 #include "gate.h"
 #include "gen.h"
@@ -48,6 +49,7 @@ static void worker_close_handles(worker_t *w) {
   uv_close((uv_handle_t *)&w->async, NULL);
   jobs_worker_close(w);
   upbatch_close(w);
+  cluster_worker_close(w);
 }
 
 static void on_async(uv_async_t *a) {
@@ -118,6 +120,7 @@ int worker_init(server_t *s, worker_t *w, int id) {
   w->async.data = w;
   upbatch_init(w);
   if (jobs_worker_init(w)) return -1;
+  if (cluster_worker_init(w)) return -1;
   w->cur = wgen_new(w, atomic_load(&s->snap));
   if (!w->cur) return -1;
   w->mc = s->metrics ? metrics_worker(s->metrics, (unsigned)id) : NULL;
@@ -139,6 +142,7 @@ void worker_abort(worker_t *w) {
   uv_close((uv_handle_t *)&w->async, NULL);
   jobs_worker_close(w);
   upbatch_close(w);
+  cluster_worker_close(w);
   uv_run(&w->loop, UV_RUN_NOWAIT);
   uv_loop_close(&w->loop);
   upbatch_free(w);
