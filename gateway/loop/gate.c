@@ -22,6 +22,7 @@
 #include "mcpsess.h"
 #include "log.h"
 #include "pathnorm.h"
+#include "cluster.h"
 #include "ratelimits.h"
 #include "revocations.h"
 #include "snapshot.h"
@@ -96,16 +97,39 @@ static const char *required_scopes(const request_t *r, const gw_mcp_item_t *item
   return buf;
 }
 
-/* Over the route's `rate`: 429 (ratelimits.h). */
-static int rate_limited(client_t *c, request_t *r, const gw_tokcache_val_t *v) {
-  char hdr[256], ip[64];
-  if (!r->route || !r->route->rate.count) return 0;
-  conn_peer_ip(c, ip, sizeof ip);
-  if (!ratelimits_over(r->route, v, ip, worker_now(conn_worker(c)), hdr, sizeof hdr)) return 0;
+/* What comes after the route's rate: an MCP POST reads its body first. */
+static void after_rate(client_t *c, request_t *r);
+
+static void answer_rate_limited(client_t *c, request_t *r, const char *hdr) {
   r->ident.len = 0;
   r->decision = "rate_limited";
   conn_answer_ex(c, ANS_RATE_LIMITED, NULL, hdr, NULL);
-  return 1;
+}
+
+/* Redis answered (or could not) for the route's rate (ratelimits.h). */
+static void rate_done(request_t *r, int refused, const char *hdr) {
+  client_t *c = r->c;
+  r->state = RS_LOCAL;
+  if (refused) answer_rate_limited(c, r, hdr);
+  else after_rate(c, r);
+  conn_resume(c);
+}
+
+/* Over the route's `rate`: 429 (ratelimits.h). 1 when the request is taken
+ * care of (refused, or waiting for the cluster: rate_done goes on). */
+static int rate_limited(client_t *c, request_t *r, const gw_tokcache_val_t *v) {
+  char hdr[256], ip[64];
+  const gw_route_t *rt = r->route;
+  if (!rt || !rt->rate.count) return 0;
+  conn_peer_ip(c, ip, sizeof ip);
+  char scope[GW_POLICY_MAX_PATTERN + 600];
+  int sl = snprintf(scope, sizeof scope, "%s %s", rt->methods, rt->pattern);
+  if (sl < 0 || (size_t)sl >= sizeof scope) sl = (int)sizeof scope - 1;
+  switch (ratelimits_take(r, &rt->rate, scope, (size_t)sl, v, ip, hdr, sizeof hdr, rate_done)) {
+  case RL_ALLOW: return 0;
+  case RL_PENDING: r->state = RS_WAIT; return 1;
+  default: answer_rate_limited(c, r, hdr); return 1;
+  }
 }
 
 /* ---- CORS ------------------------------------------------------------------ */
@@ -498,18 +522,12 @@ static void gate_auth(client_t *c, request_t *r) {
   const char *m = req_method(r, &ml);
   const gw_route_t *rt = a->policy ? policy_match(a->policy, m, ml, r->npath, r->npath_len) : NULL;
   r->route = rt;
-  /* A JSON-RPC POST to an MCP upstream is judged with its body; proxy mode only. */
-  int mcp_post = is_mcp(r) && !r->decide_only && req_method_is(r, "POST");
   char scope[1024];
   if (a->policy && rt && rt->auth == GW_AUTH_NONE) {
     r->tok_ok = 0;
     if (is_mcp(r) && mcp_session_refused(c, r, NULL)) return;
     if (rate_limited(c, r, NULL)) return;
-    if (mcp_post) {
-      mcp_read_body(c, r);
-      return;
-    }
-    decide(c, r, NULL, 0);
+    after_rate(c, r);
     return;
   }
   const char *tok = NULL, *why = NULL;
@@ -585,7 +603,12 @@ static void gate_auth(client_t *c, request_t *r) {
   int refused = is_mcp(r) && mcp_session_refused(c, r, val);
   jwt_claims_free(&cl);
   if (refused || rate_limited(c, r, val)) return;
-  if (mcp_post) {
+  after_rate(c, r);
+}
+
+static void after_rate(client_t *c, request_t *r) {
+  /* A JSON-RPC POST to an MCP upstream is judged with its body; proxy mode only. */
+  if (is_mcp(r) && !r->decide_only && req_method_is(r, "POST")) {
     mcp_read_body(c, r);
     return;
   }
@@ -751,5 +774,9 @@ void gate_wake_all(wgen_t *g) { wake(g, 1); }
 
 void gate_detach(request_t *r) {
   if (r->state == RS_PARKED) dlist_remove(&r->park_link);
+  cluster_cancel(r->cl_ticket);
+  r->cl_ticket = NULL;
+  free(r->cl_ctx);
+  r->cl_ctx = NULL;
   local_m2m_detach(r);
 }

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "config.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "reqhead.h"
 #include "scopes.h"
 #include "worker-t.h"
@@ -93,6 +94,12 @@ struct request {
   uint8_t m2m_too_large;
   struct m2m_work *m2m_work; /* token request on the thread pool */
   void (*body_done)(request_t *r); /* RS_M2M for another local endpoint: it answers once the body is read */
+  /* A decision waiting for the [cluster] Redis (RS_WAIT): cancelled when
+   * the request goes first (cluster.h). */
+  struct cluster_ticket *cl_ticket;
+  void *cl_ctx;                    /* what the asker keeps meanwhile (owned by the request) */
+  const gw_rate_t *cl_rate;        /* ratelimits: the limit asked about */
+  void (*cl_done)(request_t *r, int refused, const char *hdr);
 };
 
 /* How CORS was judged for r, for its answer or proxied response. */
