@@ -398,6 +398,42 @@ const char *m2m_kid(const gw_m2m_t *m) { return m ? m->kid : NULL; }
 const char *m2m_alg(const gw_m2m_t *m) { return m ? jwa_name(m->alg) : NULL; }
 size_t m2m_nclients(const gw_m2m_t *m) { return m ? m->nclients : 0; }
 
+size_t m2m_lockout_keys(const gw_m2m_t *m, const gw_m2m_request_t *req, gw_m2m_lockkey_t out[2]) {
+  memset(out, 0, 2 * sizeof *out);
+  if (!m || !m->ft.max_failures || !req->client_addr || !req->client_addr[0]) return 0;
+  m2m_limit_key_t k;
+  m2m_limit_key_addr(req->client_addr, &k);
+  memcpy(out[1].key, k.key, 16);
+  out[1].limit = m->ft.max_failures * (k.factor ? k.factor : 1);
+  out[1].used = 1;
+  m2m_params_t p;
+  memset(&p, 0, sizeof p);
+  if (m2m_req_parse(req->body, req->body_len, req->content_type, req->authorization, &p) == M2M_REQ_OK) {
+    const char *id = p.basic ? p.basic_id : p.v[M2M_P_ID];
+    size_t n = p.basic ? p.basic_id_len : p.len[M2M_P_ID];
+    if (id && n) {
+      m2m_limit_key_pair(id, n, req->client_addr, &k);
+      memcpy(out[0].key, k.key, 16);
+      out[0].limit = m->ft.max_failures * (k.factor ? k.factor : 1);
+      out[0].used = 1;
+    }
+  }
+  m2m_params_free(&p);
+  return 2;
+}
+
+void m2m_lockout_seed(gw_m2m_t *m, const gw_m2m_lockkey_t *k, unsigned count, unsigned locked_for_s,
+                      int64_t now) {
+  if (!m || !k->used) return;
+  m2m_limit_key_t key;
+  memset(&key, 0, sizeof key);
+  memcpy(key.key, k->key, 16);
+  key.used = 1;
+  m2m_limits_seed(&m->ft, &key, count, locked_for_s, now);
+}
+
+unsigned m2m_lockout_seconds(const gw_m2m_t *m) { return m ? (unsigned)m->ft.lockout_s : 0; }
+
 void m2m_inherit_limits(gw_m2m_t *m, gw_m2m_t *prev) {
   if (m && prev) m2m_limits_inherit(&m->ft, &prev->ft);
 }

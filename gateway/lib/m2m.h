@@ -180,6 +180,22 @@ typedef struct {
   const char *client_addr;     /* peer address without port ("192.0.2.1", "2001:db8::1") */
 } gw_m2m_request_t;
 
+/* The lockout counters a token request counts on, for sharing them with
+ * other instances (the cluster): [0] the presented client id and address
+ * pair (when an id was presented), [1] the address. key is a digest: no id
+ * or address in clear; limit is the failures that lock it. */
+typedef struct {
+  unsigned char key[16];
+  unsigned limit;
+  int used;
+} gw_m2m_lockkey_t;
+/* 0 when counting is off (max_failures 0) or no key applies. */
+size_t m2m_lockout_keys(const gw_m2m_t *m, const gw_m2m_request_t *req, gw_m2m_lockkey_t out[2]);
+/* Another instance's count and lockout for k (never lowers ours). */
+void m2m_lockout_seed(gw_m2m_t *m, const gw_m2m_lockkey_t *k, unsigned count, unsigned locked_for_s,
+                      int64_t now);
+unsigned m2m_lockout_seconds(const gw_m2m_t *m);
+
 typedef enum {
   GW_M2M_ISSUED = 0,
   GW_M2M_METHOD,            /* 405 */

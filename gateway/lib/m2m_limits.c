@@ -183,6 +183,24 @@ unsigned m2m_limits_end(m2m_limits_t *ft, const m2m_limit_key_t *keys, size_t nk
   return locked;
 }
 
+void m2m_limits_seed(m2m_limits_t *ft, const m2m_limit_key_t *key, unsigned count,
+                     unsigned locked_for_s, int64_t now) {
+  if (!key->used || (!count && !locked_for_s)) return;
+  pthread_mutex_lock(&ft->mu);
+  uint32_t i = ft_get(ft, key->key);
+  if (i != FT_NONE) {
+    m2m_ft_entry_t *x = &ft->e[i];
+    ft_refresh(x, now, ft->lockout_s);
+    if (locked_for_s && now + locked_for_s > x->locked_until) x->locked_until = now + locked_for_s;
+    if (count > x->count) {
+      if (!x->count) x->window_start = now;
+      x->count = count;
+    }
+    ft_touch(ft, i);
+  }
+  pthread_mutex_unlock(&ft->mu);
+}
+
 void m2m_limits_inherit(m2m_limits_t *t, m2m_limits_t *prev) {
   if (!t || !prev || t == prev) return;
   pthread_mutex_lock(&prev->mu);

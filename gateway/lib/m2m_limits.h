@@ -46,6 +46,11 @@ unsigned m2m_limits_begin(m2m_limits_t *t, const m2m_limit_key_t *keys, size_t n
 unsigned m2m_limits_end(m2m_limits_t *t, const m2m_limit_key_t *keys, size_t nkeys, int64_t now,
                         int failed);
 
+/* What another instance counted (the cluster): raises key's failures to
+ * count and its lockout to locked_for_s from now, never lowers them. */
+void m2m_limits_seed(m2m_limits_t *t, const m2m_limit_key_t *key, unsigned count,
+                     unsigned locked_for_s, int64_t now);
+
 /* Copies prev's counters and lockouts into t, oldest first so that the
  * eviction order carries over (prev stays usable). */
 void m2m_limits_inherit(m2m_limits_t *t, m2m_limits_t *prev);

@@ -14,6 +14,7 @@
 #include "jobs.h"
 #include "keys.h"
 #include "m2m.h"
+#include "m2mcluster.h"
 #include "revocations.h"
 #include "revsync.h"
 #include "snapshot.h"
@@ -175,14 +176,19 @@ struct m2m_work {
   char *body;
   size_t body_len;
   int too_large;
+  int queued;             /* on the jobs pool: its done() frees it */
   gw_m2m_response_t resp;
 };
 
+static void work_free(struct m2m_work *wk);
+
 void local_m2m_detach(request_t *r) {
-  if (r->m2m_work) {
-    r->m2m_work->r = NULL;
-    r->m2m_work = NULL;
-  }
+  struct m2m_work *wk = r->m2m_work;
+  if (!wk) return;
+  r->m2m_work = NULL;
+  /* On the pool, the job frees it when done; otherwise it is ours. */
+  if (wk->queued) wk->r = NULL;
+  else work_free(wk);
 }
 
 /* The body sink of a token request: kept whole, up to GW_M2M_MAX_BODY. */
@@ -213,8 +219,7 @@ static void work_free(struct m2m_work *wk) {
   free(wk);
 }
 
-static void m2m_run(gw_job_t *job) {
-  struct m2m_work *wk = container_of(job, struct m2m_work, job);
+static gw_m2m_request_t query_of(const struct m2m_work *wk) {
   gw_m2m_request_t q = {
       .method = wk->method,
       .content_type = wk->content_type,
@@ -224,37 +229,69 @@ static void m2m_run(gw_job_t *job) {
       .authorization = wk->authorization,
       .client_addr = wk->addr,
   };
+  return q;
+}
+
+static void m2m_run(gw_job_t *job) {
+  struct m2m_work *wk = container_of(job, struct m2m_work, job);
+  gw_m2m_request_t q = query_of(wk);
   m2m_token(wk->snap->m2m, &q, (int64_t)time(NULL), &wk->resp);
+}
+
+/* The issuer's answer, once the cluster (if any) has counted it. */
+static void m2m_answer(request_t *r) {
+  struct m2m_work *wk = r->m2m_work;
+  client_t *c = r->c;
+  r->m2m_work = NULL;
+  char hdrs[512];
+  int n = snprintf(hdrs, sizeof hdrs, ANSWER_JSON_HEADERS "Pragma: no-cache\r\n");
+  if (wk->resp.www_authenticate)
+    n += snprintf(hdrs + n, sizeof hdrs - (size_t)n, "WWW-Authenticate: %s\r\n",
+                  wk->resp.www_authenticate);
+  if (wk->resp.allow) n += snprintf(hdrs + n, sizeof hdrs - (size_t)n, "Allow: %s\r\n", wk->resp.allow);
+  if (wk->resp.retry_after_s)
+    snprintf(hdrs + n, sizeof hdrs - (size_t)n, "Retry-After: %u\r\n", wk->resp.retry_after_s);
+  r->decision = "m2m";
+  r->reason = m2m_outcome_name(wk->resp.outcome);
+  if (wk->resp.client_id[0] && access_log_enabled()) {
+    OUTBUF_LIT(&r->logx, ",\"client_id\":\"");
+    outbuf_append(&r->logx, wk->resp.client_id, strlen(wk->resp.client_id));
+    OUTBUF_LIT(&r->logx, "\"");
+  }
+  conn_answer_raw(c, wk->resp.status, hdrs, wk->resp.body, wk->resp.body_len);
+  work_free(wk);
+  conn_resume(c);
 }
 
 static void m2m_done(gw_job_t *job, int ok) {
   struct m2m_work *wk = container_of(job, struct m2m_work, job);
   request_t *r = wk->r;
+  wk->queued = 0;
   if (r && ok) {
-    client_t *c = r->c;
-    r->m2m_work = NULL;
-    char hdrs[512];
-    int n = snprintf(hdrs, sizeof hdrs, ANSWER_JSON_HEADERS "Pragma: no-cache\r\n");
-    if (wk->resp.www_authenticate)
-      n += snprintf(hdrs + n, sizeof hdrs - (size_t)n, "WWW-Authenticate: %s\r\n",
-                    wk->resp.www_authenticate);
-    if (wk->resp.allow) n += snprintf(hdrs + n, sizeof hdrs - (size_t)n, "Allow: %s\r\n", wk->resp.allow);
-    if (wk->resp.retry_after_s)
-      snprintf(hdrs + n, sizeof hdrs - (size_t)n, "Retry-After: %u\r\n", wk->resp.retry_after_s);
-    r->decision = "m2m";
-    r->reason = m2m_outcome_name(wk->resp.outcome);
-    if (wk->resp.client_id[0] && access_log_enabled()) {
-      OUTBUF_LIT(&r->logx, ",\"client_id\":\"");
-      outbuf_append(&r->logx, wk->resp.client_id, strlen(wk->resp.client_id));
-      OUTBUF_LIT(&r->logx, "\"");
-    }
-    conn_answer_raw(c, wk->resp.status, hdrs, wk->resp.body, wk->resp.body_len);
-    conn_resume(c);
-  } else if (r) {
+    /* The request owns the work again (local_m2m_detach frees it). */
+    gw_m2m_request_t q = query_of(wk);
+    if (!m2mcluster_record(r, wk->snap->m2m, &q, wk->resp.outcome, m2m_answer)) m2m_answer(r);
+    return;
+  }
+  if (r) {
     r->m2m_work = NULL;
     conn_answer(r->c, ANS_TOKEN_JOB_FAILED, NULL);
   }
   work_free(wk);
+}
+
+/* To the jobs pool (after the cluster's counters, when there is one). */
+static void m2m_submit(request_t *r) {
+  struct m2m_work *wk = r->m2m_work;
+  wk->queued = 1;
+  if (jobs_submit(conn_worker(r->c), &wk->job) != 0) {
+    r->m2m_work = NULL;
+    r->state = RS_LOCAL;
+    work_free(wk);
+    r->reason = "busy";
+    conn_answer(r->c, ANS_TOKEN_BUSY, NULL);
+    conn_resume(r->c);
+  }
 }
 
 void local_m2m_start(request_t *r) {
@@ -297,13 +334,9 @@ void local_m2m_start(request_t *r) {
   r->state = RS_WAIT;
   wk->job.run = m2m_run;
   wk->job.done = m2m_done;
-  if (jobs_submit(conn_worker(c), &wk->job) != 0) {
-    r->m2m_work = NULL;
-    r->state = RS_LOCAL;
-    work_free(wk);
-    r->reason = "busy";
-    conn_answer(c, ANS_TOKEN_BUSY, NULL);
-  }
+  gw_m2m_request_t q = query_of(wk);
+  if (m2mcluster_fetch(r, wk->snap->m2m, &q, m2m_submit)) return;
+  m2m_submit(r);
 }
 
 /* The issuer's public JSON documents: GET or HEAD, cacheable. */
