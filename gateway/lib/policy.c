@@ -712,6 +712,7 @@ static void defaults_key(load_t *ld, const char *name, const char *value, int li
 }
 
 static void mcp_key(load_t *ld, const char *name, const char *value, int line) {
+  if (mcp_items_rate_key(&ld->p->mcp, name, value, line, ld->file, ld->errs)) return;
   int which = mcp_items_key(&ld->p->mcp, name, line, ld->file, ld->errs);
   gw_scopeset_t set;
   if (which && parse_scopes(ld, name, value, line, &set) == 0) mcp_items_set(&ld->p->mcp, which, set);

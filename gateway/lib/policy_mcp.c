@@ -106,9 +106,10 @@ int mcp_items_section(gw_mcp_items_t *t, const char *sec, int line, const char *
     gw_errors_add(errs, file, line, "out of memory");
     return 1;
   }
-  t->items[t->n] = (gw_mcp_item_t){kind, copy, nlen, prefix, 0, 0, line, (unsigned)t->n, section};
+  t->items[t->n] = (gw_mcp_item_t){kind, copy, nlen, prefix, 0, 0, line, (unsigned)t->n, section, {0, 0, 0, GW_RATE_KEY_SUB}};
   t->cur = (long)t->n++;
   t->has_scopes = t->has_any = 0;
+  t->has_rate = t->has_burst = t->has_rkey = 0;
   return 1;
 }
 
@@ -122,7 +123,8 @@ int mcp_items_key(gw_mcp_items_t *t, const char *name, int line, const char *fil
     snprintf(shown, sizeof shown, "%.*s", (int)(n > 48 ? 48 : n), name);
     for (char *c = shown; *c; c++)
       if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7F) *c = '?';
-    gw_errors_add(errs, file, line, "unknown key '%s' in %s (scopes, any_scopes)", shown, it->section);
+    gw_errors_add(errs, file, line, "unknown key '%s' in %s (scopes, any_scopes, rate, burst, rate_key)",
+                  shown, it->section);
     return 0;
   }
   int *seen = which == 1 ? &t->has_scopes : &t->has_any;
@@ -132,6 +134,35 @@ int mcp_items_key(gw_mcp_items_t *t, const char *name, int line, const char *fil
   }
   *seen = line;
   return which;
+}
+
+int mcp_items_rate_key(gw_mcp_items_t *t, const char *name, const char *value, int line,
+                       const char *file, gw_errors_t *errs) {
+  int *seen = strcmp(name, "rate") == 0       ? &t->has_rate
+              : strcmp(name, "burst") == 0    ? &t->has_burst
+              : strcmp(name, "rate_key") == 0 ? &t->has_rkey
+                                              : NULL;
+  if (!seen) return 0;
+  if (t->cur < 0) return 1;
+  gw_mcp_item_t *it = &t->items[t->cur];
+  if (*seen) {
+    gw_errors_add(errs, file, line, "duplicate key '%s' in %s", name, it->section);
+    return 1;
+  }
+  *seen = line;
+  gw_rate_t *rt = &it->rate;
+  char *end = NULL;
+  unsigned long b = seen == &t->has_burst ? strtoul(value, &end, 10) : 0;
+  if (seen == &t->has_rate ? ratelimit_parse_rate(value, &rt->count, &rt->window_s) != 0
+      : seen == &t->has_rkey ? ratelimit_parse_key(value, &rt->key) != 0
+      : (value[0] < '1' || value[0] > '9' || *end || b > 1000000000ul))
+    gw_errors_add(errs, file, line, "%s must be %s in %s", name,
+                  seen == &t->has_rate ? "COUNT/s, COUNT/m or COUNT/h"
+                  : seen == &t->has_rkey ? "sub, client_id or address" : "a count from 1",
+                  it->section);
+  else if (seen == &t->has_burst)
+    rt->burst = (uint32_t)b;
+  return 1;
 }
 
 void mcp_items_set(gw_mcp_items_t *t, int which, gw_scopeset_t set) {
@@ -144,8 +175,15 @@ void mcp_items_set(gw_mcp_items_t *t, int which, gw_scopeset_t set) {
 
 void mcp_items_end(gw_mcp_items_t *t, const char *file, gw_errors_t *errs) {
   if (t->cur < 0) return;
-  const gw_mcp_item_t *it = &t->items[t->cur];
-  if (!t->has_scopes && !t->has_any) gw_errors_add(errs, file, it->line, "%s has no scopes", it->section);
+  gw_mcp_item_t *it = &t->items[t->cur];
+  if (!t->has_scopes && !t->has_any && !t->has_rate)
+    gw_errors_add(errs, file, it->line, "%s has no scopes (and no rate)", it->section);
+  if (!t->has_rate && (t->has_burst || t->has_rkey))
+    gw_errors_add(errs, file, t->has_burst ? t->has_burst : t->has_rkey, "%s needs rate in %s",
+                  t->has_burst ? "burst" : "rate_key", it->section);
+  if (it->rate.count && !t->has_burst) it->rate.burst = it->rate.count;
+  if (it->rate.count) t->any_rate = 1;
+  t->has_rate = t->has_burst = t->has_rkey = 0;
   t->cur = -1;
 }
 
@@ -183,7 +221,7 @@ void mcp_items_done(gw_mcp_items_t *t) {
 const gw_mcp_item_t *mcp_items_find(const gw_mcp_items_t *t, gw_mcp_kind_t k, const char *name,
                                     size_t len) {
   /* Exact sections sort before prefixes of the same kind. */
-  gw_mcp_item_t key = {k, (char *)name, len, 0, 0, 0, 0, 0, NULL};
+  gw_mcp_item_t key = {k, (char *)name, len, 0, 0, 0, 0, 0, NULL, {0, 0, 0, GW_RATE_KEY_SUB}};
   const gw_mcp_item_t *hit = t->n ? bsearch(&key, t->items, t->n, sizeof *t->items, item_cmp) : NULL;
   if (hit || k != GW_MCP_RESOURCE) return hit;
   const gw_mcp_item_t *best = NULL;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "errs.h"
+#include "ratelimit.h"
 #include "scopes.h"
 
 #define GW_POLICY_MAX_MCP_ITEMS 1024
@@ -29,6 +30,7 @@ typedef struct {
   int line;
   unsigned index;         /* position in file order, for metrics labels */
   const char *section;    /* "[mcp-tool:NAME]" as written, for messages */
+  gw_rate_t rate;         /* `rate`, `burst`, `rate_key`; rate.count 0: no limit */
 } gw_mcp_item_t;
 
 typedef struct {
@@ -40,6 +42,8 @@ typedef struct {
   /* while loading */
   long cur;          /* the section being read, or -1 */
   int has_scopes, has_any, limit_reported;
+  int has_rate, has_burst, has_rkey;
+  int any_rate;      /* some item has a rate */
 } gw_mcp_items_t;
 
 void mcp_items_init(gw_mcp_items_t *t);
@@ -53,6 +57,11 @@ int mcp_items_section(gw_mcp_items_t *t, const char *sec, int line, const char *
  * scopes, 2: any_scopes) once the caller parsed it; 0 after an error. */
 int mcp_items_key(gw_mcp_items_t *t, const char *name, int line, const char *file, gw_errors_t *errs);
 void mcp_items_set(gw_mcp_items_t *t, int which, gw_scopeset_t set);
+/* `rate`, `burst` and `rate_key` of the current item section (as on
+ * routes): 1 when name is one of them (handled, errors reported), 0 when
+ * it is not. */
+int mcp_items_rate_key(gw_mcp_items_t *t, const char *name, const char *value, int line,
+                       const char *file, gw_errors_t *errs);
 /* The end of an item section: an item must ask for something. */
 void mcp_items_end(gw_mcp_items_t *t, const char *file, gw_errors_t *errs);
 /* [defaults] mcp_unlisted = allow | deny. */

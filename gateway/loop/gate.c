@@ -5,6 +5,7 @@
 #include "gate.h"
 
 #include <stdio.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -465,6 +466,49 @@ static void mcp_body_done(request_t *r) {
 
 /* ---- the decision ------------------------------------------------------------ */
 
+/* An MCP item's own `rate` (ratelimits.h), counted once the call is
+ * allowed, under the item's section and the route's key kinds. The token
+ * is gone by now: its sub and client_id were kept as digests. */
+static void item_rate_done(request_t *r, int refused, const char *hdr) {
+  client_t *c = r->c;
+  r->state = RS_LOCAL;
+  if (refused) answer_rate_limited(c, r, hdr);
+  else gate_forward(c, r);
+  conn_resume(c);
+}
+
+static void forward_within_rate(client_t *c, request_t *r, const gw_mcp_item_t *item) {
+  if (!item || !item->rate.count) {
+    gate_forward(c, r);
+    return;
+  }
+  const gw_rate_t *lim = &item->rate;
+  char key[80], hdr[256];
+  int slot = lim->key == GW_RATE_KEY_SUB ? 0 : lim->key == GW_RATE_KEY_CLIENT ? 1 : -1;
+  size_t kl;
+  if (slot >= 0 && (r->rk_has >> slot & 1)) {
+    static const char hex[] = "0123456789abcdef";
+    key[0] = slot ? 'c' : 's';
+    key[1] = '#';
+    for (int i = 0; i < 16; i++) {
+      key[2 + 2 * i] = hex[r->rk[slot][i] >> 4];
+      key[3 + 2 * i] = hex[r->rk[slot][i] & 15];
+    }
+    kl = 34;
+  } else {
+    char ip[64];
+    conn_peer_ip(c, ip, sizeof ip);
+    int n = snprintf(key, sizeof key, "a:%s", ip);
+    kl = n > 0 && (size_t)n < sizeof key ? (size_t)n : sizeof key - 1;
+  }
+  switch (ratelimits_take_key(r, lim, item->section, strlen(item->section), key, kl, hdr, sizeof hdr,
+                              item_rate_done)) {
+  case RL_ALLOW: gate_forward(c, r); return;
+  case RL_PENDING: r->state = RS_WAIT; return;
+  default: answer_rate_limited(c, r, hdr); return;
+  }
+}
+
 /* Route and MCP item against the token (r->tok_ok, r->tok_scopes). */
 static void decide(client_t *c, request_t *r, const gw_mcp_item_t *item, int deny_unlisted) {
   const gw_authctx_t *a = auth_of(r);
@@ -476,7 +520,7 @@ static void decide(client_t *c, request_t *r, const gw_mcp_item_t *item, int den
     if (!item_scopes && !deny_unlisted) {
       r->decision = "public";
       count_auth(r, GW_MOUT_PUBLIC, GW_MREASON_NONE);
-      gate_forward(c, r);
+      forward_within_rate(c, r, item);
       return;
     }
     refuse(c, r, ANS_UNAUTHORIZED, NULL, required_scopes(r, item, scope, sizeof scope));
@@ -494,7 +538,7 @@ static void decide(client_t *c, request_t *r, const gw_mcp_item_t *item, int den
   if (verdict == GW_POLICY_ALLOW && !deny_unlisted) {
     r->decision = "allow";
     count_auth(r, GW_MOUT_ALLOW, GW_MREASON_NONE);
-    gate_forward(c, r);
+    forward_within_rate(c, r, item);
     return;
   }
   r->ident.len = 0;
@@ -600,6 +644,17 @@ static void gate_auth(client_t *c, request_t *r) {
   }
   r->tok_ok = 1;
   r->tok_scopes = val->scopes;
+  if (is_mcp(r) && a->policy && policy_mcp(a->policy)->any_rate) {
+    /* The item's rate is taken after the body is read, when val is gone. */
+    static const int slot[2] = {VERIFY_STR_SUB, VERIFY_STR_CLIENT};
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    for (int k = 0; k < 2; k++)
+      if (val->strs[slot[k]] && val->lens[slot[k]]) {
+        SHA256((const unsigned char *)val->strs[slot[k]], val->lens[slot[k]], md);
+        memcpy(r->rk[k], md, 16);
+        r->rk_has |= (uint8_t)(1u << k);
+      }
+  }
   int refused = is_mcp(r) && mcp_session_refused(c, r, val);
   jwt_claims_free(&cl);
   if (refused || rate_limited(c, r, val)) return;

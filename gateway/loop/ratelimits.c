@@ -119,6 +119,13 @@ int ratelimits_take(request_t *r, const gw_rate_t *lim, const char *scope, size_
                     void (*done)(request_t *r, int refused, const char *hdr)) {
   char key[300];
   size_t kl = bucket_key(lim, v, ip, key, sizeof key);
+  return ratelimits_take_key(r, lim, scope, sl, key, kl, hdr, cap, done);
+}
+
+int ratelimits_take_key(request_t *r, const gw_rate_t *lim, const char *scope, size_t sl,
+                        const char *key, size_t kl, char *hdr, size_t cap,
+                        void (*done)(request_t *r, int refused, const char *hdr)) {
+  if (kl > 299) kl = 299;
   if (!cluster_on()) return take_local(r, lim, scope, sl, key, kl, hdr, cap);
   unsigned char md[SHA256_DIGEST_LENGTH];
   char both[sizeof ((struct pending_key *)0)->scope + 300];

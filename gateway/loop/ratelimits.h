@@ -31,4 +31,10 @@ int ratelimits_take(request_t *r, const gw_rate_t *lim, const char *scope, size_
                     const gw_tokcache_val_t *v, const char *ip, char *hdr, size_t cap,
                     void (*done)(request_t *r, int refused, const char *hdr));
 
+/* The same with the key text given (kind letter, ':' or '#', value), for
+ * callers that no longer hold the token. */
+int ratelimits_take_key(request_t *r, const gw_rate_t *lim, const char *scope, size_t scope_len,
+                        const char *key, size_t key_len, char *hdr, size_t cap,
+                        void (*done)(request_t *r, int refused, const char *hdr));
+
 #endif

@@ -97,6 +97,8 @@ struct request {
   /* A decision waiting for the [cluster] Redis (RS_WAIT): cancelled when
    * the request goes first (cluster.h). */
   struct cluster_ticket *cl_ticket;
+  unsigned char rk[2][16];         /* digests of sub, client_id: MCP item rates (gate.c) */
+  uint8_t rk_has;                  /* bit 0: sub, bit 1: client_id */
   void *cl_ctx;                    /* what the asker keeps meanwhile (owned by the request) */
   const gw_rate_t *cl_rate;        /* ratelimits: the limit asked about */
   void (*cl_done)(request_t *r, int refused, const char *hdr);
