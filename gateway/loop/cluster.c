@@ -300,6 +300,16 @@ static void on_connect(const redisAsyncContext *ac, int status) {
 
 static void on_subscribed(redisAsyncContext *ac, void *reply, void *privdata);
 
+static void rc_up(rconn_t *rc) {
+  rc->state = RC_UP;
+  rc->state_ms = now_ms(rc);
+  rc->backoff_ms = 0;
+  rc->outage_logged = 0;
+  mark_up(rc, 1);
+  atomic_fetch_add(&M.connects, 1);
+  if (rc->on_up) rc->on_up(rc);
+}
+
 /* Answers of the setup commands: AUTH, SELECT, then PING (which marks the
  * connection up: every setup answer before it was fine). */
 static void on_setup(redisAsyncContext *ac, void *reply, void *privdata) {
@@ -320,13 +330,7 @@ static void on_setup(redisAsyncContext *ac, void *reply, void *privdata) {
     redisAsyncCommand(ac, on_subscribed, NULL, "SUBSCRIBE %s", rc->channel);
     return;
   }
-  rc->state = RC_UP;
-  rc->state_ms = now_ms(rc);
-  rc->backoff_ms = 0;
-  rc->outage_logged = 0;
-  mark_up(rc, 1);
-  atomic_fetch_add(&M.connects, 1);
-  if (rc->on_up) rc->on_up(rc);
+  rc_up(rc);
 }
 
 static void on_subscribed(redisAsyncContext *ac, void *reply, void *privdata) {
@@ -336,13 +340,7 @@ static void on_subscribed(redisAsyncContext *ac, void *reply, void *privdata) {
   redisReply *kind = r->element[0];
   if (kind->type != REDIS_REPLY_STRING) return;
   if (strcmp(kind->str, "subscribe") == 0) {
-    rc->state = RC_UP;
-    rc->state_ms = now_ms(rc);
-    rc->backoff_ms = 0;
-    rc->outage_logged = 0;
-    mark_up(rc, 1);
-    atomic_fetch_add(&M.connects, 1);
-    if (rc->on_up) rc->on_up(rc);
+    rc_up(rc);
   } else if (strcmp(kind->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING &&
              rc->on_message) {
     rc->on_message(r->element[2]->str, r->element[2]->len);

@@ -107,13 +107,23 @@ static void answer_rate_limited(client_t *c, request_t *r, const char *hdr) {
   conn_answer_ex(c, ANS_RATE_LIMITED, NULL, hdr, NULL);
 }
 
-/* Redis answered (or could not) for the route's rate (ratelimits.h). */
-static void rate_done(request_t *r, int refused, const char *hdr) {
+/* Redis answered (or could not) for a rate (ratelimits.h); then goes on. */
+static void rate_answered(request_t *r, int refused, const char *hdr, void (*then)(client_t *, request_t *)) {
   client_t *c = r->c;
   r->state = RS_LOCAL;
   if (refused) answer_rate_limited(c, r, hdr);
-  else after_rate(c, r);
+  else then(c, r);
   conn_resume(c);
+}
+
+static void rate_done(request_t *r, int refused, const char *hdr) { rate_answered(r, refused, hdr, after_rate); }
+
+/* 1 when ratelimits_take's result res took care of the request. */
+static int rate_outcome(client_t *c, request_t *r, int res, const char *hdr) {
+  if (res == RL_ALLOW) return 0;
+  if (res == RL_PENDING) r->state = RS_WAIT;
+  else answer_rate_limited(c, r, hdr);
+  return 1;
 }
 
 /* Over the route's `rate`: 429 (ratelimits.h). 1 when the request is taken
@@ -126,11 +136,8 @@ static int rate_limited(client_t *c, request_t *r, const gw_tokcache_val_t *v) {
   char scope[GW_POLICY_MAX_PATTERN + 600];
   int sl = snprintf(scope, sizeof scope, "%s %s", rt->methods, rt->pattern);
   if (sl < 0 || (size_t)sl >= sizeof scope) sl = (int)sizeof scope - 1;
-  switch (ratelimits_take(r, &rt->rate, scope, (size_t)sl, v, ip, hdr, sizeof hdr, rate_done)) {
-  case RL_ALLOW: return 0;
-  case RL_PENDING: r->state = RS_WAIT; return 1;
-  default: answer_rate_limited(c, r, hdr); return 1;
-  }
+  return rate_outcome(c, r, ratelimits_take(r, &rt->rate, scope, (size_t)sl, v, ip, hdr, sizeof hdr, rate_done),
+                      hdr);
 }
 
 /* ---- CORS ------------------------------------------------------------------ */
@@ -470,11 +477,7 @@ static void mcp_body_done(request_t *r) {
  * allowed, under the item's section and the route's key kinds. The token
  * is gone by now: its sub and client_id were kept as digests. */
 static void item_rate_done(request_t *r, int refused, const char *hdr) {
-  client_t *c = r->c;
-  r->state = RS_LOCAL;
-  if (refused) answer_rate_limited(c, r, hdr);
-  else gate_forward(c, r);
-  conn_resume(c);
+  rate_answered(r, refused, hdr, gate_forward);
 }
 
 static void forward_within_rate(client_t *c, request_t *r, const gw_mcp_item_t *item) {
@@ -501,12 +504,9 @@ static void forward_within_rate(client_t *c, request_t *r, const gw_mcp_item_t *
     int n = snprintf(key, sizeof key, "a:%s", ip);
     kl = n > 0 && (size_t)n < sizeof key ? (size_t)n : sizeof key - 1;
   }
-  switch (ratelimits_take_key(r, lim, item->section, strlen(item->section), key, kl, hdr, sizeof hdr,
-                              item_rate_done)) {
-  case RL_ALLOW: gate_forward(c, r); return;
-  case RL_PENDING: r->state = RS_WAIT; return;
-  default: answer_rate_limited(c, r, hdr); return;
-  }
+  if (!rate_outcome(c, r, ratelimits_take_key(r, lim, item->section, strlen(item->section), key, kl, hdr,
+                                               sizeof hdr, item_rate_done), hdr))
+    gate_forward(c, r);
 }
 
 /* Route and MCP item against the token (r->tok_ok, r->tok_scopes). */
