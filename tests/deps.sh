@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what the build and the tests need, only when something is missing.
 set -e
-pkgs="libuv1-dev libssl-dev libjwt-dev libinih-dev libjansson-dev node-llhttp pkg-config curl openssl clang libclang-rt-14-dev nginx"
+pkgs="libuv1-dev libssl-dev libjwt-dev libinih-dev libjansson-dev node-llhttp pkg-config curl openssl clang libclang-rt-14-dev nginx redis-server libhiredis-dev"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
