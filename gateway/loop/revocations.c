@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,17 @@ static void admin_post_done(request_t *r) {
   json_decref(doc);
 }
 
+/* A sweep walks every entry under the write lock: at most once a second,
+ * or loading 100k entries through the API would be quadratic and stall
+ * every check meanwhile. Expired entries never refuse anything anyway
+ * (revoke_check compares the expiry); sweeping only frees their memory. */
+static void sweep_now_and_then(void) {
+  static _Atomic int64_t last;
+  int64_t now = now_s(), prev = atomic_load(&last);
+  if (now == prev || !atomic_compare_exchange_strong(&last, &prev, now)) return;
+  revoke_sweep(the_store(), now);
+}
+
 int revocations_admin(client_t *c, request_t *r) {
   const char *url = r->h.arena + r->h.url_off;
   size_t ulen = r->h.url_len;
@@ -235,7 +247,7 @@ int revocations_admin(client_t *c, request_t *r) {
     answer_error(c, 405, "method_not_allowed", "POST or GET /revocations, DELETE /revocations/{id}",
                  ulen == 12 ? "Allow: GET, HEAD, POST\r\n" : "Allow: DELETE\r\n");
   }
-  revoke_sweep(the_store(), now_s());
+  sweep_now_and_then();
   return 1;
 }
 
