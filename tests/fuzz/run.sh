@@ -5,7 +5,7 @@
 #   sh tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to 10; TARGETs default to all of them
-# (headscan request pathnorm jwt jsonobj jwks policy m2m_req jsonrpc sse mcplist). Prints one TAP line per target:
+# (headscan request pathnorm jwt jsonobj jwks policy m2m_req jsonrpc sse mcplist revoke). Prints one TAP line per target:
 #   ok N - fuzz TARGET: R runs in S s
 #   not ok N - fuzz TARGET: <crash summary>
 # followed, on failure, by "#"-prefixed lines with the reproducer path and
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/../.." || exit 2
 secs=${1:-10}
 case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET] [TARGET...]" >&2; exit 2 ;; esac
 [ $# -gt 0 ] && shift
-[ $# -gt 0 ] || set -- headscan request pathnorm jwt jsonobj jwks policy m2m_req jsonrpc sse mcplist
+[ $# -gt 0 ] || set -- headscan request pathnorm jwt jsonobj jwks policy m2m_req jsonrpc sse mcplist revoke
 
 CC=${FUZZ_CC:-clang}
 OUT=build-fuzz
@@ -42,6 +42,7 @@ sources() {
   m2m_req) echo gateway/lib/m2m_req.c ;;
   jsonrpc) echo gateway/lib/jsonrpc.c ;;
   sse) echo gateway/lib/sse.c gateway/lib/buf.c ;;
+  revoke) echo gateway/lib/revoke.c ;;
   mcplist) echo gateway/lib/mcplist.c gateway/lib/jsonrpc.c gateway/lib/buf.c gateway/lib/log.c gateway/lib/logring.c ;;
   policy) echo gateway/lib/policy.c gateway/lib/policy_mcp.c gateway/lib/ratelimit.c gateway/lib/pathnorm.c gateway/lib/scopes.c gateway/lib/cfgini.c gateway/lib/cfgval.c gateway/lib/errs.c gateway/lib/log.c gateway/lib/logring.c ;;
   *) return 1 ;;
