@@ -216,6 +216,12 @@ static void m2m_run(gw_job_t *job) {
   m2m_token(wk->snap->m2m, &q, (int64_t)time(NULL), &wk->resp);
 }
 
+/* gateway_m2m_token_requests_total: once per token request answered. */
+static void m2m_count(request_t *r, unsigned outcome) {
+  gw_mcounters_t *mc = conn_worker(r->c)->mc;
+  if (mc) metrics_m2m_token(mc, outcome);
+}
+
 static void m2m_done(gw_job_t *job, int ok) {
   struct m2m_work *wk = container_of(job, struct m2m_work, job);
   request_t *r = wk->r;
@@ -237,10 +243,12 @@ static void m2m_done(gw_job_t *job, int ok) {
       outbuf_append(&r->logx, wk->resp.client_id, strlen(wk->resp.client_id));
       OUTBUF_LIT(&r->logx, "\"");
     }
+    m2m_count(r, wk->resp.outcome);
     conn_answer_raw(c, wk->resp.status, hdrs, wk->resp.body, wk->resp.body_len);
     conn_resume(c);
   } else if (r) {
     r->m2m_work = NULL;
+    m2m_count(r, GW_MM2M_JOB_FAILED);
     conn_answer(r->c, ANS_TOKEN_JOB_FAILED, NULL);
   }
   work_free(wk);
@@ -256,11 +264,13 @@ void local_m2m_start(request_t *r) {
   int nauth = 0;
   req_header(r, "authorization", &nauth);
   if (nauth > 1) {
+    m2m_count(r, GW_M2M_MALFORMED);
     conn_answer(c, ANS_BAD_REQUEST, "more than one Authorization header");
     return;
   }
   struct m2m_work *wk = calloc(1, sizeof *wk);
   if (!wk) {
+    m2m_count(r, GW_M2M_SERVER_ERROR);
     conn_answer(c, ANS_NO_MEMORY, NULL);
     return;
   }
@@ -291,6 +301,7 @@ void local_m2m_start(request_t *r) {
     r->state = RS_LOCAL;
     work_free(wk);
     r->reason = "busy";
+    m2m_count(r, GW_MM2M_BUSY);
     conn_answer(c, ANS_TOKEN_BUSY, NULL);
   }
 }
