@@ -71,12 +71,14 @@ static void print_errors(gw_errors_t *errs, gw_log_level_t level, int to_log) {
 }
 
 /* What -t warns about is logged by a running gateway too, so a reload that
- * brings a shadowed route in says so. */
-static void log_warnings(const gw_snapshot_t *s) {
+ * brings a shadowed route in says so; under `strict = on` as errors, and
+ * then the caller refuses the configuration. Returns the number. */
+static size_t lint(const gw_snapshot_t *s, int to_log) {
   gw_errors_t w = {0};
-  config_lint(s->cfg, s->auth.policy, &w);
-  print_errors(&w, GW_LOG_WARN, 1);
+  size_t n = config_lint(s->cfg, s->auth.policy, &w);
+  print_errors(&w, s->cfg->strict ? GW_LOG_ERROR : GW_LOG_WARN, to_log);
   gw_errors_free(&w);
+  return n;
 }
 
 static void close_main_handles(app_t *a) {
@@ -200,7 +202,16 @@ static void on_hup(uv_signal_t *sig, int signum) {
     return;
   }
   gw_errors_free(&errs);
-  log_warnings(next);
+  size_t nw = lint(next, 1);
+  if (next->cfg->strict && nw) {
+    a->reloads_failed++;
+    metrics_reload(a->metrics, 0);
+    LOG_ERROR("SIGHUP: %zu warning%s in %s, which strict = on counts as errors; the running "
+              "configuration stays", nw, nw == 1 ? "" : "s", a->conf);
+    snapshot_free(next);
+    sd_notify_ready("reload failed; serving the previous configuration");
+    return;
+  }
   const gw_config_t *now = a->first->cfg, *c = next->cfg;
   if (!same_listen(now->listen, now->nlisten, c->listen, c->nlisten) ||
       now->workers != c->workers || now->admin_enabled != c->admin_enabled ||
@@ -303,13 +314,12 @@ int main(int argc, char **argv) {
   }
   gw_errors_free(&errs);
   if (test_only) {
-    gw_errors_t w = {0};
-    size_t nw = config_lint(snap->cfg, snap->auth.policy, &w);
-    print_errors(&w, GW_LOG_WARN, 0);
-    gw_errors_free(&w);
+    size_t nw = lint(snap, 0);
+    int cfg_strict = snap->cfg->strict;
     snapshot_free(snap);
-    if (strict && nw) {
-      fprintf(stderr, "%zu warning%s, which -T counts as errors\n", nw, nw == 1 ? "" : "s");
+    if ((strict || cfg_strict) && nw) {
+      fprintf(stderr, "%zu warning%s, which %s counts as errors\n", nw, nw == 1 ? "" : "s",
+              strict ? "-T" : "strict = on");
       return 1;
     }
     printf("configuration ok\n");
@@ -318,7 +328,13 @@ int main(int argc, char **argv) {
   const gw_config_t *cfg = snap->cfg;
   gw_log_min_level = cfg->log_level;
   gw_log_json = cfg->log_json;
-  log_warnings(snap);
+  size_t nwarn = lint(snap, 1);
+  if (cfg->strict && nwarn) {
+    LOG_ERROR("%zu warning%s in %s, which strict = on counts as errors", nwarn,
+              nwarn == 1 ? "" : "s", conf);
+    snapshot_free(snap);
+    return 1;
+  }
   signal(SIGPIPE, SIG_IGN);
   if (access_log_open(cfg)) {
     snapshot_free(snap);

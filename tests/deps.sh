@@ -27,3 +27,27 @@ if [ ! -d "$root/node_modules/@modelcontextprotocol/sdk" ] || [ ! -d "$root/node
   echo "make deps: npm ci"
   (cd "$root" && npm ci --no-audit --no-fund)
 fi
+# promtool, for tests/integration/promtool.test.js (`promtool check metrics`).
+# Debian ships it only in the prometheus package, whose installation starts
+# a Prometheus server and pulls much more: take the one binary out of the
+# .deb into build/.promtool/ instead. Offline or failing, this is not an
+# error here: the test then falls back to its own format check and says so
+# (under CI=true it fails instead).
+promdir="$root/build/.promtool"
+if [ ! -x "$promdir/promtool" ] && ! command -v promtool >/dev/null 2>&1; then
+  # (set -e does not apply inside an if condition: every step is chained)
+  if (
+    rm -rf "$promdir/deb" && mkdir -p "$promdir/deb" && cd "$promdir/deb" &&
+    { apt-get download prometheus >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && apt-get download prometheus >/dev/null 2>&1; }; } &&
+    dpkg-deb -x prometheus_*.deb x &&
+    cp x/usr/bin/promtool "$promdir/promtool.tmp" && mv "$promdir/promtool.tmp" "$promdir/promtool" &&
+    "$promdir/promtool" --version >/dev/null 2>&1
+  ); then
+    echo "make deps: promtool taken from Debian's prometheus package into $promdir"
+  else
+    rm -f "$promdir/promtool"
+    echo "make deps: promtool not available (offline?); the promtool test falls back to its own format check"
+  fi
+  rm -rf "$promdir/deb"
+fi

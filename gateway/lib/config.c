@@ -38,6 +38,7 @@ const char *const cfg_server_keys[K_SRV_N] = {
     [K_SRV_TRUSTED_PROXIES] = "trusted_proxies",
     [K_SRV_MAX_HEADERS] = "max_headers",
     [K_SRV_MAX_CONNECTIONS] = "max_connections",
+    [K_SRV_STRICT] = "strict",
 };
 
 static const char *const resource_keys[K_RES_N] = {

@@ -149,6 +149,7 @@ typedef struct gw_config {
   uint64_t drain_timeout_ms;    /* default 30s */
   uint64_t shutdown_delay_ms;   /* SIGTERM: unready, still serving, this long before the drain; default 0 */
   unsigned max_connections;     /* per process; default 10000 */
+  int strict;                   /* lint warnings (lint.h) are errors: -t, start, reload; default off */
   gw_cidr_t trusted_proxies[GW_MAX_TRUSTED_PROXIES]; /* peers whose X-Forwarded-For is believed */
   size_t ntrusted_proxies;
 

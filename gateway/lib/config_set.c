@@ -213,6 +213,9 @@ static void set_server(load_ctx *c, int k, const char *v, int line) {
     if (want_uint(c, line, "max_connections", v, 1, 1000000, &u))
       cfg->max_connections = (unsigned)u;
     return;
+  case K_SRV_STRICT:
+    want_bool(c, line, "strict", v, &cfg->strict);
+    return;
   }
 }
 

@@ -2,15 +2,18 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "logring.h"
+#include "m2m.h"
+#include "promtext.h"
 
 #define NO_CELLS UINT32_MAX
+
+_Static_assert(GW_M2M_OUTCOME_COUNT <= GW_MM2M_BUSY, "GW_MM2M_CELLS holds every M2M outcome");
 #define CACHE_LINE 64
 
 /* ---- a small open-addressing map: bytes -> uint32, keys copied --------- */
@@ -96,6 +99,7 @@ static int grow(void **arr, size_t *cap, size_t n, size_t el) {
 typedef struct {
   char *name;
   uint32_t cells; /* NO_CELLS until a configuration names this upstream */
+  uint32_t dur;   /* GW_MREQ_CELLS; NO_CELLS until a configuration uses the label */
 } mup_t;
 
 typedef struct {
@@ -185,6 +189,11 @@ static const char *const jwks_names[GW_MJWKS_COUNT] = {
 
 static const char *const bucket_le[GW_MHIST_BOUNDS + 1] = {
     "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
+};
+
+static const char *const req_bucket_le[GW_MREQ_BOUNDS + 1] = {
+    "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+    "0.1",    "0.25",    "0.5",    "1",     "2.5",    "5",     "10",  "+Inf",
 };
 
 static const char *const mcp_method_names[GW_MCPM_COUNT] = {
@@ -287,6 +296,7 @@ gw_metrics_t *metrics_new(unsigned nblocks, const char *version) {
     atomic_init(&b->upstream_write_batches, 0);
     atomic_init(&b->upstream_batched_writes, 0);
     for (unsigned r = 0; r < 500; r++) atomic_init(&b->own_responses[r], 0);
+    for (unsigned r = 0; r < GW_MM2M_CELLS; r++) atomic_init(&b->m2m_token[r], 0);
     for (unsigned c = 0; c < GW_MMAX_CHUNKS; c++) atomic_init(&b->chunk[c], NULL);
     m->blocks[i] = b;
   }
@@ -374,7 +384,7 @@ static int64_t intern_up(gw_metrics_t *m, const char *name) {
     free(copy);
     return -1;
   }
-  m->ups[m->nups] = (mup_t){copy, NO_CELLS};
+  m->ups[m->nups] = (mup_t){copy, NO_CELLS, NO_CELLS};
   return (int64_t)m->nups++;
 }
 
@@ -505,6 +515,7 @@ void metrics_labels_free(gw_mlabels_t *lm) {
   free(lm->mcp);
   free(lm->req);
   free(lm->up);
+  free(lm->dur);
   free(lm->iss);
   free(lm);
 }
@@ -528,8 +539,9 @@ gw_mlabels_t *metrics_labels_new(gw_metrics_t *m, const char *const *upstream_na
   lm->niss = (uint32_t)niss;
   lm->req = malloc(nreq * sizeof *lm->req);
   lm->up = malloc((nup ? nup : 1) * sizeof *lm->up);
+  lm->dur = malloc((nup + 1) * sizeof *lm->dur);
   lm->iss = malloc((niss ? niss : 1) * sizeof *lm->iss);
-  if (!lm->req || !lm->up || !lm->iss) goto fail_nolock;
+  if (!lm->req || !lm->up || !lm->dur || !lm->iss) goto fail_nolock;
 
   pthread_mutex_lock(&m->mu);
   int64_t id = intern_up(m, "none");
@@ -541,6 +553,11 @@ gw_mlabels_t *metrics_labels_new(gw_metrics_t *m, const char *const *upstream_na
     mup_t *u = &m->ups[id];
     if (u->cells == NO_CELLS && (u->cells = alloc_cells(m, GW_MUP_CELLS)) == NO_CELLS) goto fail;
     lm->up[i] = u->cells;
+  }
+  for (size_t i = 0; i <= nup; i++) {
+    mup_t *u = &m->ups[ugid[i]];
+    if (u->dur == NO_CELLS && (u->dur = alloc_cells(m, GW_MREQ_CELLS)) == NO_CELLS) goto fail;
+    lm->dur[i] = u->dur;
   }
   if ((id = intern_route(m, "unmatched")) < 0) goto fail;
   rgid[0] = (uint32_t)id;
@@ -610,91 +627,6 @@ void metrics_reload(gw_metrics_t *m, int ok) {
 
 /* ---- rendering ----------------------------------------------------------- */
 
-typedef struct {
-  char *p;
-  size_t len, cap;
-  int oom;
-} buf_t;
-
-static void put(buf_t *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t ncap = b->cap ? b->cap : 4096;
-    while (b->len + n + 1 > ncap) ncap *= 2;
-    char *np = realloc(b->p, ncap);
-    if (!np) {
-      b->oom = 1;
-      return;
-    }
-    b->p = np;
-    b->cap = ncap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void puts_(buf_t *b, const char *s) { put(b, s, strlen(s)); }
-
-static void putf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(buf_t *b, const char *fmt, ...) {
-  char tmp[128];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t)n >= sizeof tmp) {
-    b->oom = 1; /* never happens: only numbers go through here */
-    return;
-  }
-  put(b, tmp, (size_t)n);
-}
-
-/* A label value per the text format: \ " and newline escaped. */
-static void put_escaped(buf_t *b, const char *s) {
-  const char *run = s;
-  for (; *s; s++) {
-    const char *e = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
-    if (!e) continue;
-    put(b, run, (size_t)(s - run));
-    put(b, e, 2);
-    run = s + 1;
-  }
-  put(b, run, (size_t)(s - run));
-}
-
-static void family(buf_t *b, const char *name, const char *type, const char *help) {
-  puts_(b, "# HELP gateway_");
-  puts_(b, name);
-  puts_(b, " ");
-  puts_(b, help);
-  puts_(b, "\n# TYPE gateway_");
-  puts_(b, name);
-  puts_(b, " ");
-  puts_(b, type);
-  puts_(b, "\n");
-}
-
-/* "gateway_NAME{k1="v1",k2="v2"} " for up to four labels (NULL ends). */
-static void series4(buf_t *b, const char *name, const char *const k[4], const char *const v[4]) {
-  puts_(b, "gateway_");
-  puts_(b, name);
-  for (int i = 0; i < 4 && k[i]; i++) {
-    puts_(b, i ? ",": "{");
-    puts_(b, k[i]);
-    puts_(b, "=\"");
-    put_escaped(b, v[i]);
-    puts_(b, "\"");
-  }
-  puts_(b, k[0] ? "} " : " ");
-}
-
-static void series(buf_t *b, const char *name, const char *k1, const char *v1, const char *k2,
-                   const char *v2, const char *k3, const char *v3) {
-  const char *k[4] = {k1, k2, k3, NULL}, *v[4] = {v1, v2, v3, NULL};
-  series4(b, name, k, v);
-}
-
 static uint64_t load(const gw_mcell_t *c) {
   return atomic_load_explicit((gw_mcell_t *)c, memory_order_relaxed);
 }
@@ -710,6 +642,11 @@ static uint64_t sum_cell(const gw_metrics_t *m, uint32_t off) {
   return s;
 }
 
+/* n consecutive label cells from off, each summed over the blocks. */
+static void sum_cells(const gw_metrics_t *m, uint32_t off, size_t n, uint64_t *out) {
+  for (size_t i = 0; i < n; i++) out[i] = sum_cell(m, off + (uint32_t)i);
+}
+
 /* Sum over the blocks of a fixed field, given its offset in gw_mcounters_t. */
 static uint64_t sum_field(const gw_metrics_t *m, size_t offset) {
   uint64_t s = 0;
@@ -718,23 +655,21 @@ static uint64_t sum_field(const gw_metrics_t *m, size_t offset) {
   return s;
 }
 
-static void value_u64(buf_t *b, uint64_t v) { putf(b, "%" PRIu64 "\n", v); }
-static void value_i64(buf_t *b, uint64_t v) { putf(b, "%" PRId64 "\n", (int64_t)v); }
 
 static const char *const status_names[GW_MSTATUS_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
 /* The standard process_* families (procmetrics.c). */
-static void process_metrics(buf_t *b) {
+static void process_metrics(ptext_t *b) {
   char text[2048];
   size_t n = metrics_process_text(text, sizeof text);
-  put(b, text, n);
+  ptext_put(b, text, n);
 }
 
 char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
-  buf_t b = {0};
+  ptext_t b = {0};
   pthread_mutex_lock(&m->mu);
 
-  family(&b, "requests_total", "counter",
+  ptext_family(&b, "requests_total", "counter",
          "Requests answered, by upstream (none: answered by the gateway), policy route pattern "
          "(unmatched: no route; none: no upstream) and status class.");
   for (size_t i = 0; i < m->npairs; i++) {
@@ -742,13 +677,13 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
     for (unsigned c = 0; c < GW_MSTATUS_CLASSES; c++) {
       uint64_t v = sum_cell(m, p->cells + c);
       if (!v) continue;
-      series(&b, "requests_total", "upstream", m->ups[p->up].name, "route", m->routes[p->route],
+      ptext_series(&b, "requests_total", "upstream", m->ups[p->up].name, "route", m->routes[p->route],
              "status_class", status_names[c]);
-      value_u64(&b, v);
+      ptext_u64(&b, v);
     }
   }
 
-  family(&b, "auth_decisions_total", "counter",
+  ptext_family(&b, "auth_decisions_total", "counter",
          "Authorization decisions, by outcome and reason (the failed token check, missing_token, "
          "or none).");
   for (unsigned o = 0; o < GW_MOUT_COUNT; o++)
@@ -756,12 +691,12 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
       uint64_t v = sum_field(m, offsetof(gw_mcounters_t, auth) +
                                     (o * GW_MREASON_COUNT + r) * sizeof(gw_mcell_t));
       if (!v) continue;
-      series(&b, "auth_decisions_total", "outcome", outcome_names[o], "reason", reason_names[r],
+      ptext_series(&b, "auth_decisions_total", "outcome", outcome_names[o], "reason", reason_names[r],
              NULL, NULL);
-      value_u64(&b, v);
+      ptext_u64(&b, v);
     }
 
-  family(&b, "mcp_requests_total", "counter",
+  ptext_family(&b, "mcp_requests_total", "counter",
          "JSON-RPC messages to MCP upstreams, by upstream, method, item (the policy section; other: "
          "none; none: the method names no item) and decision.");
   for (size_t i = 0; i < m->nmcps; i++) {
@@ -772,12 +707,12 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
       const char *k[4] = {"upstream", "method", "item", "decision"};
       const char *vals[4] = {m->ups[s->up].name, mcp_method_names[s->method], m->items[s->item],
                              mcp_decision_names[d]};
-      series4(&b, "mcp_requests_total", k, vals);
-      value_u64(&b, v);
+      ptext_series4(&b, "mcp_requests_total", k, vals);
+      ptext_u64(&b, v);
     }
   }
 
-  family(&b, "responses_total", "counter",
+  ptext_family(&b, "responses_total", "counter",
          "Answers the gateway gave itself (no upstream response: refusals, errors, local "
          "endpoints), by status code; only codes sent at least once.");
   for (unsigned k = 0; k < 500; k++) {
@@ -785,83 +720,115 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
     if (!v) continue;
     char code[8];
     snprintf(code, sizeof code, "%u", k + 100);
-    series(&b, "responses_total", "code", code, NULL, NULL, NULL, NULL);
-    value_u64(&b, v);
+    ptext_series(&b, "responses_total", "code", code, NULL, NULL, NULL, NULL);
+    ptext_u64(&b, v);
   }
 
-  family(&b, "token_cache_hits_total", "counter", "Verified-token cache hits.");
-  series(&b, "token_cache_hits_total", NULL, NULL, NULL, NULL, NULL, NULL);
-  value_u64(&b, sum_field(m, offsetof(gw_mcounters_t, token_cache_hits)));
-  family(&b, "token_cache_misses_total", "counter", "Verified-token cache misses.");
-  series(&b, "token_cache_misses_total", NULL, NULL, NULL, NULL, NULL, NULL);
-  value_u64(&b, sum_field(m, offsetof(gw_mcounters_t, token_cache_misses)));
-  family(&b, "token_cache_entries", "gauge", "Verified tokens cached, all workers.");
-  series(&b, "token_cache_entries", NULL, NULL, NULL, NULL, NULL, NULL);
-  value_i64(&b, sum_field(m, offsetof(gw_mcounters_t, token_cache_entries)));
+  ptext_family(&b, "m2m_token_requests_total", "counter",
+               "Answered requests to the built-in M2M issuer's token endpoint, by outcome (busy: "
+               "too many token requests in progress; job_failed: the request could not run).");
+  for (unsigned o = 0; o < GW_MM2M_CELLS; o++) {
+    if (o >= GW_M2M_OUTCOME_COUNT && o != GW_MM2M_BUSY && o != GW_MM2M_JOB_FAILED) continue;
+    const char *name = o == GW_MM2M_BUSY       ? "busy"
+                       : o == GW_MM2M_JOB_FAILED ? "job_failed"
+                                                 : m2m_outcome_name((gw_m2m_outcome_t)o);
+    ptext_series(&b, "m2m_token_requests_total", "outcome", name, NULL, NULL, NULL, NULL);
+    ptext_u64(&b, sum_field(m, offsetof(gw_mcounters_t, m2m_token) + o * sizeof(gw_mcell_t)));
+  }
 
-  family(&b, "upstream_write_batches_total", "counter",
-         "io_submit calls that wrote request heads to upstreams (one per loop turn with heads).");
-  series(&b, "upstream_write_batches_total", NULL, NULL, NULL, NULL, NULL, NULL);
-  value_u64(&b, sum_field(m, offsetof(gw_mcounters_t, upstream_write_batches)));
-  family(&b, "upstream_batched_writes_total", "counter", "Request heads written to upstreams in those batches.");
-  series(&b, "upstream_batched_writes_total", NULL, NULL, NULL, NULL, NULL, NULL);
-  value_u64(&b, sum_field(m, offsetof(gw_mcounters_t, upstream_batched_writes)));
+  /* the families of one unlabeled worker field each */
+  static const struct {
+    const char *name, *type, *help;
+    size_t field;
+  } fixed[] = {
+      {"token_cache_hits_total", "counter", "Verified-token cache hits.",
+       offsetof(gw_mcounters_t, token_cache_hits)},
+      {"token_cache_misses_total", "counter", "Verified-token cache misses.",
+       offsetof(gw_mcounters_t, token_cache_misses)},
+      {"token_cache_entries", "gauge", "Verified tokens cached, all workers.",
+       offsetof(gw_mcounters_t, token_cache_entries)},
+      {"upstream_write_batches_total", "counter",
+       "io_submit calls that wrote request heads to upstreams (one per loop turn with heads).",
+       offsetof(gw_mcounters_t, upstream_write_batches)},
+      {"upstream_batched_writes_total", "counter",
+       "Request heads written to upstreams in those batches.",
+       offsetof(gw_mcounters_t, upstream_batched_writes)},
+  };
+  for (size_t f = 0; f < sizeof fixed / sizeof *fixed; f++) {
+    ptext_family(&b, fixed[f].name, fixed[f].type, fixed[f].help);
+    ptext_series(&b, fixed[f].name, NULL, NULL, NULL, NULL, NULL, NULL);
+    uint64_t v = sum_field(m, fixed[f].field);
+    if (fixed[f].type[0] == 'g')
+      ptext_i64(&b, v); /* signed deltas */
+    else
+      ptext_u64(&b, v);
+  }
 
-  family(&b, "jwks_fetches_total", "counter", "JWKS fetches, by issuer and result.");
+  ptext_family(&b, "jwks_fetches_total", "counter", "JWKS fetches, by issuer and result.");
   for (size_t i = 0; i < m->niss; i++)
     for (unsigned r = 0; r < GW_MJWKS_COUNT; r++) {
-      series(&b, "jwks_fetches_total", "issuer", m->iss[i].name, "result", jwks_names[r], NULL,
+      ptext_series(&b, "jwks_fetches_total", "issuer", m->iss[i].name, "result", jwks_names[r], NULL,
              NULL);
-      value_u64(&b, m->iss[i].fetches[r]);
+      ptext_u64(&b, m->iss[i].fetches[r]);
     }
-  family(&b, "jwks_keys", "gauge", "Keys in the issuer's current key set.");
+  ptext_family(&b, "jwks_keys", "gauge", "Keys in the issuer's current key set.");
   for (size_t i = 0; i < m->niss; i++) {
     if (!m->iss[i].active) continue;
-    series(&b, "jwks_keys", "issuer", m->iss[i].name, NULL, NULL, NULL, NULL);
-    value_u64(&b, m->iss[i].nkeys);
+    ptext_series(&b, "jwks_keys", "issuer", m->iss[i].name, NULL, NULL, NULL, NULL);
+    ptext_u64(&b, m->iss[i].nkeys);
   }
-  family(&b, "jwks_last_success_age_seconds", "gauge",
+  ptext_family(&b, "jwks_last_success_age_seconds", "gauge",
          "Seconds since the issuer's key set was last loaded (+Inf: never).");
   for (size_t i = 0; i < m->niss; i++) {
     if (!m->iss[i].active) continue;
-    series(&b, "jwks_last_success_age_seconds", "issuer", m->iss[i].name, NULL, NULL, NULL, NULL);
+    ptext_series(&b, "jwks_last_success_age_seconds", "issuer", m->iss[i].name, NULL, NULL, NULL, NULL);
     int64_t last = m->iss[i].last_ok_ms;
     if (last <= 0) {
-      puts_(&b, "+Inf\n");
+      ptext_puts(&b, "+Inf\n");
     } else {
       int64_t age = now_ms > last ? now_ms - last : 0;
-      putf(&b, "%" PRId64 ".%03d\n", age / 1000, (int)(age % 1000));
+      ptext_printf(&b, "%" PRId64 ".%03d\n", age / 1000, (int)(age % 1000));
     }
   }
 
-  family(&b, "jwks_last_success_timestamp_seconds", "gauge",
+  ptext_family(&b, "jwks_last_success_timestamp_seconds", "gauge",
          "Unix time the issuer's key set was last loaded (0: never).");
   for (size_t i = 0; i < m->niss; i++) {
     if (!m->iss[i].active) continue;
-    series(&b, "jwks_last_success_timestamp_seconds", "issuer", m->iss[i].name, NULL, NULL, NULL, NULL);
+    ptext_series(&b, "jwks_last_success_timestamp_seconds", "issuer", m->iss[i].name, NULL, NULL, NULL, NULL);
     int64_t last = m->iss[i].last_ok_ms > 0 ? m->iss[i].last_ok_ms : 0;
-    putf(&b, "%" PRId64 ".%03d\n", last / 1000, (int)(last % 1000));
+    ptext_printf(&b, "%" PRId64 ".%03d\n", last / 1000, (int)(last % 1000));
   }
 
-  family(&b, "upstream_request_duration_seconds", "histogram",
+  ptext_family(&b, "upstream_request_duration_seconds", "histogram",
          "Upstream request duration, by upstream.");
   for (size_t i = 0; i < m->nups; i++) {
     const mup_t *u = &m->ups[i];
     if (u->cells == NO_CELLS) continue;
-    uint64_t cum = 0;
-    for (unsigned k = 0; k <= GW_MHIST_BOUNDS; k++) {
-      cum += sum_cell(m, u->cells + GW_MUP_BUCKET0 + k);
-      series(&b, "upstream_request_duration_seconds_bucket", "upstream", u->name, "le",
-             bucket_le[k], NULL, NULL);
-      value_u64(&b, cum);
+    uint64_t counts[GW_MHIST_BOUNDS + 1];
+    sum_cells(m, u->cells + GW_MUP_BUCKET0, GW_MHIST_BOUNDS + 1, counts);
+    const char *k[3] = {"upstream", NULL, NULL}, *v[3] = {u->name, NULL, NULL};
+    ptext_histogram(&b, "upstream_request_duration_seconds", k, v, bucket_le, counts,
+                    GW_MHIST_BOUNDS + 1, sum_cell(m, u->cells + GW_MUP_SUM_NS), 9);
+  }
+
+  ptext_family(&b, "request_duration_seconds", "histogram",
+               "Requests from the first byte of the head to the last byte of the answer handed to "
+               "the socket, by upstream (none: not routed to one) and answered_by (gateway: its "
+               "own answer, e.g. a refusal; upstream: the upstream's response).");
+  for (size_t i = 0; i < m->nups; i++) {
+    const mup_t *u = &m->ups[i];
+    if (u->dur == NO_CELLS) continue;
+    /* "upstream" only for a label some configuration routes to */
+    for (unsigned by = 0; by < (u->cells == NO_CELLS ? 1u : 2u); by++) {
+      uint32_t row = u->dur + by * GW_MREQ_ROW;
+      uint64_t counts[GW_MREQ_BOUNDS + 1];
+      sum_cells(m, row + GW_MREQ_BUCKET0, GW_MREQ_BOUNDS + 1, counts);
+      const char *k[3] = {"upstream", "answered_by", NULL};
+      const char *v[3] = {u->name, by ? "upstream" : "gateway", NULL};
+      ptext_histogram(&b, "request_duration_seconds", k, v, req_bucket_le, counts,
+                      GW_MREQ_BOUNDS + 1, sum_cell(m, row + GW_MREQ_SUM_US), 6);
     }
-    uint64_t ns = sum_cell(m, u->cells + GW_MUP_SUM_NS);
-    series(&b, "upstream_request_duration_seconds_sum", "upstream", u->name, NULL, NULL, NULL,
-           NULL);
-    putf(&b, "%" PRIu64 ".%09" PRIu64 "\n", ns / 1000000000u, ns % 1000000000u);
-    series(&b, "upstream_request_duration_seconds_count", "upstream", u->name, NULL, NULL, NULL,
-           NULL);
-    value_u64(&b, cum);
   }
   static const struct {
     const char *name, *type, *help;
@@ -877,49 +844,49 @@ char *metrics_render_at(gw_metrics_t *m, int64_t now_ms, size_t *len) {
        GW_MUP_POOL_IDLE},
   };
   for (size_t f = 0; f < sizeof per_up / sizeof *per_up; f++) {
-    family(&b, per_up[f].name, per_up[f].type, per_up[f].help);
+    ptext_family(&b, per_up[f].name, per_up[f].type, per_up[f].help);
     for (size_t i = 0; i < m->nups; i++) {
       const mup_t *u = &m->ups[i];
       if (u->cells == NO_CELLS) continue;
-      series(&b, per_up[f].name, "upstream", u->name, NULL, NULL, NULL, NULL);
+      ptext_series(&b, per_up[f].name, "upstream", u->name, NULL, NULL, NULL, NULL);
       uint64_t v = sum_cell(m, u->cells + per_up[f].cell);
       if (per_up[f].cell == GW_MUP_POOL_IDLE)
-        value_i64(&b, v);
+        ptext_i64(&b, v);
       else
-        value_u64(&b, v);
+        ptext_u64(&b, v);
     }
   }
 
-  family(&b, "open_connections", "gauge", "Open client connections (admin included).");
-  series(&b, "open_connections", NULL, NULL, NULL, NULL, NULL, NULL);
-  value_i64(&b, sum_field(m, offsetof(gw_mcounters_t, open_connections)));
+  ptext_family(&b, "open_connections", "gauge", "Open client connections (admin included).");
+  ptext_series(&b, "open_connections", NULL, NULL, NULL, NULL, NULL, NULL);
+  ptext_i64(&b, sum_field(m, offsetof(gw_mcounters_t, open_connections)));
   static const char *const refused_names[GW_MREFUSED_COUNT] = {"max_connections", "descriptors"};
-  family(&b, "connections_refused_total", "counter",
+  ptext_family(&b, "connections_refused_total", "counter",
          "Client connections refused, by reason: max_connections (closed at once), descriptors "
          "(accept() ran out of them; accepting pauses 500 ms, connections wait in the backlog).");
   for (unsigned r = 0; r < GW_MREFUSED_COUNT; r++) {
-    series(&b, "connections_refused_total", "reason", refused_names[r], NULL, NULL, NULL, NULL);
-    value_u64(&b, sum_field(m, offsetof(gw_mcounters_t, connections_refused) + r * sizeof(gw_mcell_t)));
+    ptext_series(&b, "connections_refused_total", "reason", refused_names[r], NULL, NULL, NULL, NULL);
+    ptext_u64(&b, sum_field(m, offsetof(gw_mcounters_t, connections_refused) + r * sizeof(gw_mcell_t)));
   }
 
   static const char *const log_names[GW_LOGRING_COUNT] = {"error", "access"};
-  family(&b, "log_dropped_lines_total", "counter",
+  ptext_family(&b, "log_dropped_lines_total", "counter",
          "Log lines dropped because the log's reader fell behind and its buffer was full, by log "
          "(error: stderr, access: the access log).");
   for (unsigned i = 0; i < GW_LOGRING_COUNT; i++) {
-    series(&b, "log_dropped_lines_total", "log", log_names[i], NULL, NULL, NULL, NULL);
-    value_u64(&b, logring_dropped((gw_logring_id_t)i));
+    ptext_series(&b, "log_dropped_lines_total", "log", log_names[i], NULL, NULL, NULL, NULL);
+    ptext_u64(&b, logring_dropped((gw_logring_id_t)i));
   }
 
-  family(&b, "reloads_total", "counter", "Configuration reloads, by result.");
-  series(&b, "reloads_total", "result", "ok", NULL, NULL, NULL, NULL);
-  value_u64(&b, m->reloads_ok);
-  series(&b, "reloads_total", "result", "failed", NULL, NULL, NULL, NULL);
-  value_u64(&b, m->reloads_failed);
+  ptext_family(&b, "reloads_total", "counter", "Configuration reloads, by result.");
+  ptext_series(&b, "reloads_total", "result", "ok", NULL, NULL, NULL, NULL);
+  ptext_u64(&b, m->reloads_ok);
+  ptext_series(&b, "reloads_total", "result", "failed", NULL, NULL, NULL, NULL);
+  ptext_u64(&b, m->reloads_failed);
 
-  family(&b, "build_info", "gauge", "Always 1; the version is a label.");
-  series(&b, "build_info", "version", m->version, NULL, NULL, NULL, NULL);
-  puts_(&b, "1\n");
+  ptext_family(&b, "build_info", "gauge", "Always 1; the version is a label.");
+  ptext_series(&b, "build_info", "version", m->version, NULL, NULL, NULL, NULL);
+  ptext_puts(&b, "1\n");
 
   pthread_mutex_unlock(&m->mu);
   process_metrics(&b);

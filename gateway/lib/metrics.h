@@ -169,6 +169,30 @@ enum {
 };
 #define GW_MSTATUS_CLASSES 5 /* cells of one (upstream, route) pair: 1xx..5xx */
 
+/* Histogram of gateway_request_duration_seconds (first byte of the request
+ * head to its answer's last byte handed to the socket): the upper bounds
+ * before +Inf, in microseconds. A proxy's own answers take tens of
+ * microseconds, so the bounds start at 100 us. */
+#define GW_MREQ_BOUNDS 16
+#define GW_MREQ_BOUNDS_US                                                                 \
+  {100ull,    250ull,    500ull,     1000ull,    2500ull,    5000ull,    10000ull, 25000ull, \
+   50000ull,  100000ull, 250000ull,  500000ull,  1000000ull, 2500000ull, 5000000ull, 10000000ull}
+/* The cells of one upstream label's request durations: for each of
+ * answered_by = gateway (0) and upstream (1), the buckets then the sum. */
+enum {
+  GW_MREQ_BUCKET0 = 0,                  /* GW_MREQ_BOUNDS + 1 buckets, not cumulative */
+  GW_MREQ_SUM_US = GW_MREQ_BOUNDS + 1,  /* sum of the observations, microseconds */
+  GW_MREQ_ROW,                          /* cells of one answered_by value */
+  GW_MREQ_CELLS = 2 * GW_MREQ_ROW
+};
+
+/* gateway_m2m_token_requests_total{outcome}: cell o < GW_M2M_OUTCOME_COUNT
+ * is that gw_m2m_outcome_t (m2m.h; the label is m2m_outcome_name(o)); the
+ * last two are what the loop adds before the issuer decides. */
+#define GW_MM2M_CELLS 24
+#define GW_MM2M_BUSY (GW_MM2M_CELLS - 2)       /* "busy": the token job queue was full (503) */
+#define GW_MM2M_JOB_FAILED (GW_MM2M_CELLS - 1) /* "job_failed": the job could not run (503) */
+
 /* Label cells live in per-block chunks that never move once allocated. */
 #define GW_MCHUNK_SHIFT 12
 #define GW_MCHUNK_CELLS (1u << GW_MCHUNK_SHIFT) /* 32 KiB per chunk and block */
@@ -186,6 +210,7 @@ typedef struct gw_mcounters {
   gw_mcell_t connections_refused[GW_MREFUSED_COUNT];
   gw_mcell_t upstream_write_batches, upstream_batched_writes;
   gw_mcell_t own_responses[500]; /* answers the gateway gave itself, by status 100..599 */
+  gw_mcell_t m2m_token[GW_MM2M_CELLS];
   _Atomic(gw_mcell_t *) chunk[GW_MMAX_CHUNKS];
 } gw_mcounters_t;
 
@@ -197,6 +222,7 @@ typedef struct gw_mlabels {
   uint32_t *req; /* [(nup + 1) * (nroutes + 2)]: first cell of the pair, row 0 = upstream "none",
                     column 0 = route "unmatched", column 1 = route "none" */
   uint32_t *up;  /* [nup]: first cell of the upstream's GW_MUP_CELLS */
+  uint32_t *dur; /* [nup + 1]: first of the GW_MREQ_CELLS, row 0 = upstream "none" */
   uint32_t *iss; /* [niss]: interned issuer id */
   uint32_t nitems; /* MCP items of the policy */
   uint32_t **mcp;  /* [nup]: NULL (not an MCP upstream) or [GW_MCPM_COUNT * (nitems + 1)]:
@@ -338,6 +364,27 @@ static inline void metrics_open_connections_add(gw_mcounters_t *wc, int64_t delt
 static inline void metrics_connection_refused(gw_mcounters_t *wc, gw_mrefused_t why) {
   assert((unsigned)why < GW_MREFUSED_COUNT);
   metrics_add_(&wc->connections_refused[why], 1);
+}
+
+/* One answered request's whole duration in microseconds. up: config
+ * upstream index or GW_MUP_NONE (not routed to one); by_upstream: the answer
+ * came from the upstream (else the gateway gave it itself). */
+static inline void metrics_request_duration(gw_mcounters_t *wc, const gw_mlabels_t *lm, uint32_t up,
+                                            int by_upstream, uint64_t us) {
+  static const uint64_t bounds[GW_MREQ_BOUNDS] = GW_MREQ_BOUNDS_US;
+  uint32_t u = up + 1u; /* GW_MUP_NONE wraps around to row 0 */
+  assert(u <= lm->nup);
+  unsigned i = 0;
+  while (i < GW_MREQ_BOUNDS && us > bounds[i]) i++;
+  gw_mcell_t *c = metrics_cell_(wc, lm->dur[u]) + (by_upstream ? GW_MREQ_ROW : 0);
+  metrics_add_(c + GW_MREQ_BUCKET0 + i, 1);
+  metrics_add_(c + GW_MREQ_SUM_US, us);
+}
+
+/* One answered token request: a gw_m2m_outcome_t or GW_MM2M_BUSY /
+ * GW_MM2M_JOB_FAILED. */
+static inline void metrics_m2m_token(gw_mcounters_t *wc, unsigned outcome) {
+  if (outcome < GW_MM2M_CELLS) metrics_add_(&wc->m2m_token[outcome], 1);
 }
 
 /* One upstream exchange's duration in nanoseconds (uv_hrtime() differences;

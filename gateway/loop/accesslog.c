@@ -113,10 +113,13 @@ void access_log_request(const request_t *r, int is_admin, const char *peer,
                         const char *upstream_addr) {
   worker_t *w = r->gen->w;
   if (is_admin) return;
+  /* The answer's last byte was just handed to the socket (or the client left). */
+  uint64_t us = worker_now_us() - r->start_us;
   if (w->mc && r->gen->snap->ml) {
     uint32_t up = r->pool ? (uint32_t)r->up_index : GW_MUP_NONE;
     uint32_t route = r->route ? r->route->index : r->pool ? GW_MROUTE_UNMATCHED : GW_MROUTE_NONE;
     metrics_request(w->mc, r->gen->snap->ml, up, route, (unsigned)r->status);
+    metrics_request_duration(w->mc, r->gen->snap->ml, up, r->up_status != 0, us);
     /* no upstream status: the gateway answered (499 is no answer at all) */
     if (!r->up_status && r->status != GW_STATUS_CLIENT_CLOSED) metrics_own_response(w->mc, (unsigned)r->status);
   }
@@ -130,20 +133,21 @@ void access_log_request(const request_t *r, int is_admin, const char *peer,
   const char *q = memchr(url, '?', plen);
   if (q) plen = (size_t)(q - url);
   gw_json_escape(path, sizeof path, url, plen, 256);
-  uint64_t now = worker_now(w);
   outbuf_printf(&w->access,
                 "{\"time\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
-                "\"upstream\":%s%s%s,\"bytes\":%llu,\"duration_ms\":%llu",
+                "\"upstream\":%s%s%s,\"bytes\":%llu,\"duration_ms\":%llu,\"duration_us\":%llu",
                 ts, method, path, r->status, r->pool ? "\"" : "",
                 r->pool ? request_upstream(r)->name : "null", r->pool ? "\"" : "",
-                (unsigned long long)r->bytes_out, (unsigned long long)(now - r->start_ms));
+                (unsigned long long)r->bytes_out, (unsigned long long)(us / 1000u),
+                (unsigned long long)us);
   if (r->route) {
     char pat[400];
     gw_json_escape(pat, sizeof pat, r->route->pattern, strlen(r->route->pattern), 256);
     outbuf_printf(&w->access, ",\"route\":\"%s %s\"", r->route->methods, pat);
   }
-  if (r->pool && r->up_start_ms)
-    outbuf_printf(&w->access, ",\"upstream_ms\":%llu", (unsigned long long)r->up_ms);
+  if (r->pool && r->up_start_us)
+    outbuf_printf(&w->access, ",\"upstream_ms\":%llu,\"upstream_us\":%llu",
+                  (unsigned long long)(r->up_us / 1000u), (unsigned long long)r->up_us);
   if (r->request_id[0]) outbuf_printf(&w->access, ",\"request_id\":\"%s\"", r->request_id);
   if (r->decision) outbuf_printf(&w->access, ",\"decision\":\"%s\"", r->decision);
   if (r->reason) outbuf_printf(&w->access, ",\"reason\":\"%s\"", r->reason);

@@ -255,7 +255,7 @@ static void request_log(request_t *r) {
   r->logged = 1;
   char peer[64], up[80];
   conn_peer_ip(r->c, peer, sizeof peer);
-  int sent = r->pool && r->up_start_ms && upstream_addr_text(r, up, sizeof up) == 0;
+  int sent = r->pool && r->up_start_us && upstream_addr_text(r, up, sizeof up) == 0;
   access_log_request(r, r->c->is_admin, peer, sent ? up : NULL);
 }
 
@@ -470,7 +470,7 @@ static request_t *request_new(client_t *c) {
   dlist_init(&r->park_link);
   r->gen = c->w->cur;
   wgen_hold(r->gen);
-  r->start_ms = worker_now(c->w);
+  r->start_us = worker_now_us();
   return r;
 }
 

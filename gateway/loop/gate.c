@@ -332,7 +332,7 @@ void gate_forward(client_t *c, request_t *r) {
     return;
   }
   r->state = RS_WAIT;
-  r->up_start_ms = worker_now(conn_worker(c));
+  r->up_start_us = worker_now_us();
   /* Body bytes go upstream from now on (the sink checks max_body as they come). */
   r->h.sink = upstream_body_sink;
   r->h.sink_ud = r;

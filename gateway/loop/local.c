@@ -238,6 +238,12 @@ static void m2m_run(gw_job_t *job) {
   m2m_token(wk->snap->m2m, &q, (int64_t)time(NULL), &wk->resp);
 }
 
+/* gateway_m2m_token_requests_total: once per token request answered. */
+static void m2m_count(request_t *r, unsigned outcome) {
+  gw_mcounters_t *mc = conn_worker(r->c)->mc;
+  if (mc) metrics_m2m_token(mc, outcome);
+}
+
 /* The issuer's answer, once the cluster (if any) has counted it. */
 static void m2m_answer(request_t *r) {
   struct m2m_work *wk = r->m2m_work;
@@ -258,6 +264,7 @@ static void m2m_answer(request_t *r) {
     outbuf_append(&r->logx, wk->resp.client_id, strlen(wk->resp.client_id));
     OUTBUF_LIT(&r->logx, "\"");
   }
+  m2m_count(r, wk->resp.outcome);
   conn_answer_raw(c, wk->resp.status, hdrs, wk->resp.body, wk->resp.body_len);
   work_free(wk);
   conn_resume(c);
@@ -275,6 +282,7 @@ static void m2m_done(gw_job_t *job, int ok) {
   }
   if (r) {
     r->m2m_work = NULL;
+    m2m_count(r, GW_MM2M_JOB_FAILED);
     conn_answer(r->c, ANS_TOKEN_JOB_FAILED, NULL);
   }
   work_free(wk);
@@ -289,6 +297,7 @@ static void m2m_submit(request_t *r) {
     r->state = RS_LOCAL;
     work_free(wk);
     r->reason = "busy";
+    m2m_count(r, GW_MM2M_BUSY);
     conn_answer(r->c, ANS_TOKEN_BUSY, NULL);
     conn_resume(r->c);
   }
@@ -304,11 +313,13 @@ void local_m2m_start(request_t *r) {
   int nauth = 0;
   req_header(r, "authorization", &nauth);
   if (nauth > 1) {
+    m2m_count(r, GW_M2M_MALFORMED);
     conn_answer(c, ANS_BAD_REQUEST, "more than one Authorization header");
     return;
   }
   struct m2m_work *wk = calloc(1, sizeof *wk);
   if (!wk) {
+    m2m_count(r, GW_M2M_SERVER_ERROR);
     conn_answer(c, ANS_NO_MEMORY, NULL);
     return;
   }

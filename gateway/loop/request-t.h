@@ -57,9 +57,9 @@ struct request {
   const char *err_desc;   /* set by a response callback that refused */
   int status;             /* status sent to the client (0: nothing sent) */
   uint64_t bytes_out;     /* response bytes sent to the client (body + head) */
-  uint64_t start_ms;
-  uint64_t up_start_ms;
-  uint64_t up_ms;         /* upstream time: request handed over to response complete */
+  uint64_t start_us;      /* worker_now_us() at its first byte */
+  uint64_t up_start_us;   /* handed to the upstream side; 0: never */
+  uint64_t up_us;         /* upstream time: request handed over to response complete */
   /* the head sent upstream, kept for one retry on a fresh connection */
   outbuf_t uphead;
   /* response head fields collected from the upstream */

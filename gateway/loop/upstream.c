@@ -513,10 +513,10 @@ void upstream_resume_reading(request_t *r) {
 static void response_done(upconn_t *uc, int reusable) {
   request_t *r = uc->req;
   worker_t *w = uc->pool->w;
-  r->up_ms = worker_now(w) - r->up_start_ms;
+  r->up_us = worker_now_us() - r->up_start_us;
   if (w->mc)
     metrics_upstream_duration(w->mc, r->gen->snap->ml, (uint32_t)(uc->pool - uc->pool->gen->pools),
-                              r->up_ms * 1000000u);
+                              r->up_us * 1000u);
   r->upstream_reusable = (uint8_t)reusable;
   uc->tmo = TMO_NONE;
   conn_response_complete(r);

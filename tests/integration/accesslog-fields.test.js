@@ -4,7 +4,8 @@
 // X-Forwarded-For entry that is not itself a trusted proxy, nginx
 // real_ip_recursive), `host`, `user_agent` (escaped and cut), `proto`,
 // `bytes_in`, `upstream_status` (every proxied request, not only aborted
-// ones), `upstream_addr`, and `trace_id`/`span_id` of a valid W3C traceparent.
+// ones), `upstream_addr`, and `trace_id`/`span_id` of a valid W3C traceparent;
+// durations in microseconds (`duration_us`, `upstream_us`).
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { SCALE, sleep, rawExchange } = require('./lib/wire');
@@ -71,6 +72,25 @@ test("the gateway's own answer has no upstream_status or upstream_addr; HTTP/1.0
   assert.equal(line.upstream_status, undefined);
   assert.equal(line.upstream_addr, undefined);
   assert.equal(line.proto, 'HTTP/1.0');
+});
+
+test('durations are microsecond-exact: duration_us and upstream_us beside the ms fields', T, async () => {
+  const lines = [];
+  for (let i = 0; i < 6; i++) lines.push((await logged(plain, { path: i % 2 ? '/elsewhere' : '/api/v4/things' })).line);
+  for (const l of lines) {
+    assert.ok(Number.isInteger(l.duration_us) && l.duration_us >= 0, `duration_us ${l.duration_us}`);
+    assert.equal(l.duration_ms, Math.floor(l.duration_us / 1000), 'duration_ms is the same span, cut to ms');
+    if (l.status === 404) {
+      assert.equal(l.upstream_us, undefined, "the gateway's own answer has no upstream time");
+      continue;
+    }
+    assert.ok(Number.isInteger(l.upstream_us), `upstream_us ${l.upstream_us}`);
+    assert.equal(l.upstream_ms, Math.floor(l.upstream_us / 1000));
+    assert.ok(l.upstream_us <= l.duration_us, `the upstream span ${l.upstream_us} lies inside the request's ${l.duration_us}`);
+  }
+  // whole milliseconds times 1000 would end in 000 every time (odds of
+  // that by chance for 6 exact clocks: 1e-18)
+  assert.ok(lines.some((l) => l.duration_us % 1000 !== 0), `only whole ms: ${lines.map((l) => l.duration_us)}`);
 });
 
 test('user_agent is JSON-escaped and cut', T, async () => {

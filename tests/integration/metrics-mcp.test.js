@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { SCALE } = require('./lib/wire');
 const { GatewayFixture, tmpDir } = require('./lib/procs');
-const { scrape, value } = require('./lib/metrics');
+const { scrape, value, strictFormatErrors } = require('./lib/metrics');
 const { startMcpServer, mintToken, mcpGatewayConfig, rpcText, toolCall, rpc } = require('./lib/mcp-kit');
 
 const T = { timeout: 30000 * SCALE };
@@ -94,50 +94,6 @@ test('each MCP decision counts under its method, item and decision', T, async ()
     .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   assert.equal(total(after0) - total(before0), cases.length - 1, 'one count per JSON-RPC message judged, none for the 401 before the body');
 });
-
-// Every line: a # HELP / # TYPE comment or `name{labels} value`; names per
-// the format; one TYPE per family, before its samples; counters end in
-// _total; no series twice.
-function strictFormatErrors(text) {
-  const errs = [];
-  const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-  const types = new Map();
-  const seen = new Set();
-  const familyOf = (n) => {
-    if (types.has(n)) return n;
-    for (const suf of ['_bucket', '_sum', '_count']) {
-      if (n.endsWith(suf) && types.get(n.slice(0, -suf.length)) === 'histogram') return n.slice(0, -suf.length);
-    }
-    return null;
-  };
-  if (!text.endsWith('\n')) errs.push('does not end with a newline');
-  const lines = text.split('\n');
-  lines.pop();
-  for (const line of lines) {
-    let m;
-    if ((m = /^# HELP (\S+) .*$/.exec(line))) {
-      if (!NAME.test(m[1])) errs.push(`bad HELP name: ${line}`);
-      continue;
-    }
-    if ((m = /^# TYPE (\S+) (counter|gauge|histogram|summary|untyped)$/.exec(line))) {
-      if (!NAME.test(m[1])) errs.push(`bad TYPE name: ${line}`);
-      if (types.has(m[1])) errs.push(`two TYPE lines for ${m[1]}`);
-      types.set(m[1], m[2]);
-      if (m[2] === 'counter' && !m[1].endsWith('_total')) errs.push(`counter ${m[1]} does not end in _total`);
-      continue;
-    }
-    m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*)?\})? (-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?|\+Inf|-Inf|NaN)$/.exec(line);
-    if (!m) {
-      errs.push(`not a comment nor a sample: ${JSON.stringify(line)}`);
-      continue;
-    }
-    if (!familyOf(m[1])) errs.push(`sample before (or without) its TYPE: ${line}`);
-    const key = m[1] + (m[2] || '');
-    if (seen.has(key)) errs.push(`series twice: ${key}`);
-    seen.add(key);
-  }
-  return errs;
-}
 
 test('the whole /metrics output passes a strict text-format check', T, async () => {
   // some traffic first, so that the label-carrying families have samples

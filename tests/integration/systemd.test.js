@@ -1,5 +1,6 @@
 'use strict';
-// The systemd units (systemd/gateway.service, systemd/gateway.socket):
+// The systemd units (systemd/gateway.service, systemd/gateway.socket, the
+// drop-in systemd/gateway-tls.conf):
 // `systemd-analyze verify` on copies pointing at the binary under test and a
 // temp config, their paths against what `make install PREFIX=/usr/local`
 // does, the settings they must keep, the `systemd-analyze security` exposure
@@ -17,6 +18,7 @@ const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const { HOST, SCALE, sleep, request } = require('./lib/wire');
 const { makeKey, jwks } = require('./lib/tokens');
+const { makeCa, makeLeaf } = require('./lib/tls-certs');
 const {
   REPO, GATEWAY_BIN, tmpDir, freePorts, startUpstream, configText, publicPolicy, waitExit,
   stopChild, getStatus,
@@ -214,6 +216,85 @@ test('systemd-analyze verify is live here: it rejects a missing binary and repor
   fs.writeFileSync(svc, good.replace('[Service]\n', '[Service]\nProtectEverythng=yes\n'));
   const r2 = analyze(['verify', svc]);
   assert.match(r2.stderr, /Unknown key.*ProtectEverythng/, 'a misspelt setting went unnoticed');
+});
+
+// ---- the TLS drop-in: LoadCredential= under DynamicUser ----------------------
+
+const TLS_DROPIN = path.join(REPO, 'systemd', 'gateway-tls.conf');
+const CRED_DIR = '/run/credentials/gateway.service';
+
+// LoadCredential=NAME:SOURCE lines of the drop-in, and the gateway.ini lines
+// its comment tells the operator to write (`#   key = value` under `#   [server]`).
+function tlsDropin() {
+  const text = fs.readFileSync(TLS_DROPIN, 'utf8');
+  const creds = values(parseUnit(text), 'Service', 'LoadCredential').map((v) => {
+    const i = v.indexOf(':');
+    return { name: v.slice(0, i), source: v.slice(i + 1) };
+  });
+  const ini = {};
+  let inServer = false;
+  for (const line of text.split('\n')) {
+    if (/^#\s+\[server\]\s*$/.test(line)) { inServer = true; continue; }
+    const m = /^#\s+([a-z_]+) = (\S+)\s*$/.exec(line);
+    if (inServer && m) ini[m[1]] = m[2];
+    else if (inServer) inServer = false;
+  }
+  return { creds, ini };
+}
+
+test('gateway-tls.conf: the key and certificate come as credentials, and the config it shows names exactly those', T, () => {
+  const { creds, ini } = tlsDropin();
+  assert.deepEqual(creds.map((c) => c.name).sort(), ['tls.crt', 'tls.key']);
+  for (const c of creds) assert.ok(path.isAbsolute(c.source), `credential source ${c.source} is absolute`);
+  assert.equal(ini.tls_cert, `${CRED_DIR}/tls.crt`);
+  assert.equal(ini.tls_key, `${CRED_DIR}/tls.key`);
+  assert.ok(ini.tls_listen, 'the example enables a TLS listener');
+  assert.equal(one(service(), 'Service', 'DynamicUser'), 'yes', 'the drop-in is for the DynamicUser unit');
+});
+
+test('systemd-analyze verify passes on gateway.service with the TLS drop-in, and reads the drop-in', T, async () => {
+  assert.ok(haveTool('systemd-analyze'), 'systemd-analyze not installed');
+  const dir = tmpDir();
+  const { file } = await tempConfig(dir);
+  const { svc } = unitCopies(dir, file);
+  const dropDir = path.join(dir, 'gateway.service.d');
+  fs.mkdirSync(dropDir);
+  const conf = path.join(dropDir, 'tls.conf');
+  const text = fs.readFileSync(TLS_DROPIN, 'utf8');
+  fs.writeFileSync(conf, text);
+  const r = analyze(['verify', svc]);
+  const ours = (r.stdout + r.stderr).split('\n').filter((l) => /gateway\.(service|socket)|\/gw-it-/.test(l));
+  assert.equal(r.code, 0, `systemd-analyze verify exited ${r.code}:\n${r.stdout}${r.stderr}`);
+  assert.deepEqual(ours, [], 'warnings about the unit or the drop-in');
+  // live: the same place with a misspelt setting is reported, so the drop-in was read
+  fs.writeFileSync(conf, text.replace('[Service]\n', '[Service]\nLoadCredentail=x:/y\n'));
+  const r2 = analyze(['verify', svc]);
+  assert.match(r2.stderr, /tls\.conf.*Unknown key.*LoadCredentail/, `the drop-in was not read:\n${r2.stderr}`);
+});
+
+test('the config gateway-tls.conf shows passes `gateway -t` with the credentials where systemd puts them', T, async () => {
+  // systemd is not PID 1 here: a directory stands in for /run/credentials/gateway.service
+  const { creds, ini } = tlsDropin();
+  const dir = tmpDir();
+  const credDir = path.join(dir, 'credentials');
+  fs.mkdirSync(credDir, { mode: 0o700 });
+  const ca = makeCa(dir, 'ca', 'Credential Test CA', 'ec');
+  const leaf = makeLeaf(dir, 'server', ca, { dns: ['localhost'], ips: ['127.0.0.1'], kind: 'ec' });
+  const src = { 'tls.crt': leaf.crt, 'tls.key': leaf.key };
+  for (const c of creds) fs.copyFileSync(src[c.name], path.join(credDir, c.name));
+  const [tlsPort] = await freePorts(1);
+  const at = (v) => v.split(CRED_DIR).join(credDir);
+  const { file } = await tempConfig(dir, {
+    tls_listen: `${HOST}:${tlsPort}`, tls_cert: at(ini.tls_cert), tls_key: at(ini.tls_key),
+  });
+  const r = spawnSync(GATEWAY_BIN, ['-T', '-c', file], { encoding: 'utf8', timeout: 20000 * SCALE });
+  assert.equal(r.status, 0, `gateway -T: ${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /configuration ok/);
+  // and it really reads them: without the key the check fails, naming it
+  fs.unlinkSync(path.join(credDir, 'tls.key'));
+  const r2 = spawnSync(GATEWAY_BIN, ['-t', '-c', file], { encoding: 'utf8', timeout: 20000 * SCALE });
+  assert.equal(r2.status, 1, `without the key: ${r2.stdout}${r2.stderr}`);
+  assert.match(r2.stderr, /tls\.key/);
 });
 
 test('the ExecStartPre command line checks a valid configuration: exit 0, "configuration ok"', T, async () => {

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "m2m.h"
 #include "metrics.h"
 #include "tap.h"
 
@@ -424,6 +425,52 @@ static void test_names(void) {
   CHECK_STR(metrics_reason_name(GW_MREASON_COUNT), "invalid", "out-of-range reason");
 }
 
+/* gateway_request_duration_seconds: microseconds in, exact buckets out, by
+ * upstream and answered_by; the M2M token counters by outcome. */
+static void test_request_duration_m2m(void) {
+  gw_metrics_t *m = metrics_new(2, "x");
+  gw_mlabels_t *lm = metrics_labels_new(m, UPS, 2, NULL, 0, NULL, 0);
+  gw_mcounters_t *w0 = metrics_worker(m, 0), *w1 = metrics_worker(m, 1);
+  metrics_request_duration(w0, lm, GW_MUP_NONE, 0, 40);   /* a 404 in 40 us */
+  metrics_request_duration(w1, lm, GW_MUP_NONE, 0, 100);  /* on the bound: le="0.0001" */
+  metrics_request_duration(w0, lm, GW_MUP_NONE, 0, 101);
+  metrics_request_duration(w1, lm, 0, 1, 1500);           /* proxied by api */
+  metrics_request_duration(w0, lm, 0, 0, 20000000);       /* a 504 after 20 s: +Inf */
+  metrics_m2m_token(w0, GW_M2M_ISSUED);
+  metrics_m2m_token(w1, GW_M2M_ISSUED);
+  metrics_m2m_token(w1, GW_M2M_BAD_SECRET);
+  metrics_m2m_token(w0, GW_MM2M_BUSY);
+  metrics_m2m_token(w0, GW_MM2M_CELLS); /* out of range: ignored */
+  char *t = render_at(m, 0);
+  int n;
+  CHECK_STR(format_error(t, &n), NULL, "well-formed");
+#define RD(labels, le) value_of(t, "gateway_request_duration_seconds_bucket{" labels ",le=\"" le "\"}")
+  CHECK_INT(RD("upstream=\"none\",answered_by=\"gateway\"", "0.0001"), 2, "40 us and 100 us in the first bucket");
+  CHECK_INT(RD("upstream=\"none\",answered_by=\"gateway\"", "0.00025"), 3, "101 us in the second");
+  CHECK_INT(RD("upstream=\"none\",answered_by=\"gateway\"", "+Inf"), 3, "cumulative");
+  CHECK(has_line(t, "gateway_request_duration_seconds_sum{upstream=\"none\",answered_by=\"gateway\"} 0.000241"),
+        "sum in seconds, microsecond-exact");
+  CHECK_INT(value_of(t, "gateway_request_duration_seconds_count{upstream=\"none\",answered_by=\"gateway\"}"), 3,
+            "count");
+  CHECK_INT(value_of(t, "gateway_request_duration_seconds_count{upstream=\"none\",answered_by=\"upstream\"}"), -1,
+            "nothing routed nowhere comes from an upstream");
+  CHECK_INT(RD("upstream=\"api\",answered_by=\"upstream\"", "0.001"), 0, "1.5 ms is over 1 ms");
+  CHECK_INT(RD("upstream=\"api\",answered_by=\"upstream\"", "0.0025"), 1, "and under 2.5 ms");
+  CHECK_INT(RD("upstream=\"api\",answered_by=\"gateway\"", "10"), 0, "20 s only in +Inf");
+  CHECK_INT(RD("upstream=\"api\",answered_by=\"gateway\"", "+Inf"), 1, "20 s in +Inf");
+  CHECK_INT(value_of(t, "gateway_request_duration_seconds_count{upstream=\"mcp\",answered_by=\"upstream\"}"), 0,
+            "an idle upstream's series are there, at 0");
+#undef RD
+  CHECK_INT(value_of(t, "gateway_m2m_token_requests_total{outcome=\"issued\"}"), 2, "issued, both workers");
+  CHECK_INT(value_of(t, "gateway_m2m_token_requests_total{outcome=\"bad_secret\"}"), 1, "bad_secret");
+  CHECK_INT(value_of(t, "gateway_m2m_token_requests_total{outcome=\"busy\"}"), 1, "busy");
+  CHECK_INT(value_of(t, "gateway_m2m_token_requests_total{outcome=\"job_failed\"}"), 0, "job_failed listed at 0");
+  CHECK_INT(value_of(t, "gateway_m2m_token_requests_total{outcome=\"locked_address\"}"), 0, "every outcome listed");
+  free(t);
+  metrics_labels_free(lm);
+  metrics_free(m);
+}
+
 /* Many routes: label cells spill over several chunks. */
 static void test_many_routes(void) {
   enum { NR = 3000 };
@@ -440,7 +487,9 @@ static void test_many_routes(void) {
   char *t = render_at(m, 0);
   int n;
   CHECK_STR(format_error(t, &n), NULL, "well-formed with 3000 routes");
-  CHECK_INT(n, NR + 56, "one series per request plus the fixed ones (5 process_*, 2 dropped log lines)");
+  /* + 14 M2M outcomes, and 19 request-duration lines (17 buckets, sum, count)
+   * for "none" (gateway only) and twice for each upstream */
+  CHECK_INT(n, NR + 56 + 14 + 5 * 19, "one series per request plus the fixed ones (5 process_*, 2 dropped log lines)");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"mcp\",route=\"/r/2999\",status_class=\"4xx\"}"), 1,
             "last route counted");
   CHECK_INT(value_of(t, "gateway_requests_total{upstream=\"api\",route=\"/r/0\",status_class=\"2xx\"}"), 1,
@@ -639,6 +688,7 @@ int main(void) {
   test_reload();
   test_escaping();
   test_names();
+  test_request_duration_m2m();
   test_many_routes();
   test_exhaustion();
   test_concurrency();
