@@ -70,33 +70,8 @@ for i in $(seq 1 64); do printf '{"jsonrpc":"2.0","id":%d,"method":"tools/list",
   printf '[defaults]\nunmatched = deny\n\n[* /mcp/**]\nauth = token\n\n[* /plain/**]\nauth = token\n'
   for i in $(seq 0 99); do printf '\n[mcp-tool:t%d]\nscopes = %s\n' "$i" "$([ "$i" -lt 10 ] && echo a || echo b)"; done
 } > "$RUN/conf/mcp-lists.policy.ini"
-cat > "$RUN/conf/mcp-lists.ini" <<EOF
-; rendered by bench/mcp-lists-bench.sh
-[server]
-listen = 127.0.0.1:$GW_PORT
-workers = $GW_WORKERS
-max_connections = $GW_MAX_CONNS
-idle_timeout = 300s
-drain_timeout = 2s
-$(gb_conf_issuer "$GW_PORT")
-
-[upstream:mcp]
-prefix = /mcp
-url = http://127.0.0.1:$PB_UPSTREAM_PORT
-protocol = mcp
-
-[upstream:plain]
-prefix = /plain
-url = http://127.0.0.1:$PB_UPSTREAM_PORT
-protocol = http
-
-[policy]
-file = $RUN/conf/mcp-lists.policy.ini
-
-[log]
-level = warn
-access = off
-EOF
+gb_conf_mcp_plain bench/mcp-lists-bench.sh "$GW_PORT" "$GW_WORKERS" "$PB_UPSTREAM_PORT" "$RUN/conf/mcp-lists.policy.ini" "$GW_MAX_CONNS" \
+  > "$RUN/conf/mcp-lists.ini"
 sed "s/^listen = .*/listen = 127.0.0.1:$GW_IDLE_PORT/; s|^public_url = .*|public_url = http://127.0.0.1:$GW_IDLE_PORT|" \
   "$RUN/conf/mcp-lists.ini" > "$RUN/conf/mcp-lists-idle.ini"
 cp "$RUN/conf/mcp-lists.policy.ini" "$OUT/conf/"
