@@ -4,7 +4,8 @@
 // Paths are matched by their end, so that it answers the same behind any gateway prefix:
 //   POST any path     a tools/list result of TOOLS (100) fixed tools t0..t99 for the request's id;
 //                     application/json (Content-Length), or one SSE event (chunked) when the query
-//                     has sse=1 or the request has "X-Bench-Sse: 1".
+//                     has sse=1 or the request has "X-Bench-Sse: 1"; with n=N[&batch=B], an SSE
+//                     stream of N small notifications (B per write) and then that answer.
 //   GET  .../stream?n=N[&batch=B]   N small SSE events ("data: {"seq":K}"), B (32) events per write,
 //                     written as fast as the socket takes them (waits for 'drain'), then the end.
 //   GET  .../idle     an SSE stream: one event, then silence until the client goes.
@@ -39,6 +40,24 @@ const server = http.createServer((req, res) => {
       try { id = JSON.stringify(JSON.parse(Buffer.concat(parts).toString('utf8')).id); } catch { id = undefined; }
       if (id === undefined) { res.writeHead(400, { 'Content-Type': 'text/plain' }); res.end('no JSON-RPC id\n'); return; }
       const json = answer(id);
+      const n = Math.max(0, Number(q.get('n') || 0));
+      if (n > 0) {
+        // n small notifications before the answer, B (32) per write: a list request whose answer
+        // stream the gateway must read event by event (the answer may be any of them).
+        const batch = Math.max(1, Number(q.get('batch') || 32));
+        res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+        let k = 0;
+        const pump = () => {
+          while (k < n) {
+            let s = '';
+            for (let j = 0; j < batch && k < n; j++, k++) s += `data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${k}}}\n\n`;
+            if (!res.write(s)) { res.once('drain', pump); return; }
+          }
+          res.end(`event: message\ndata: ${json}\n\n`);
+        };
+        pump();
+        return;
+      }
       if (q.get('sse') === '1' || req.headers['x-bench-sse'] === '1') {
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
         res.end(`event: message\ndata: ${json}\n\n`);
