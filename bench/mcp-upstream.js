@@ -29,6 +29,21 @@ for (let i = 0; i < ntools; i++) {
 const resultTail = `,"result":{"tools":${JSON.stringify(tools)},"nextCursor":"c-2"}}`;
 const answer = (id) => `{"jsonrpc":"2.0","id":${id}${resultTail}`;
 
+// An event stream of n events event(k), batch per write, as fast as the socket takes them, then last.
+function pump(res, n, batch, event, last) {
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+  let k = 0;
+  const more = () => {
+    while (k < n) {
+      let s = '';
+      for (let j = 0; j < batch && k < n; j++, k++) s += event(k);
+      if (!res.write(s)) { res.once('drain', more); return; }
+    }
+    res.end(last);
+  };
+  more();
+}
+
 const server = http.createServer((req, res) => {
   const [path, query = ''] = req.url.split('?');
   const q = new URLSearchParams(query);
@@ -44,18 +59,9 @@ const server = http.createServer((req, res) => {
       if (n > 0) {
         // n small notifications before the answer, B (32) per write: a list request whose answer
         // stream the gateway must read event by event (the answer may be any of them).
-        const batch = Math.max(1, Number(q.get('batch') || 32));
-        res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
-        let k = 0;
-        const pump = () => {
-          while (k < n) {
-            let s = '';
-            for (let j = 0; j < batch && k < n; j++, k++) s += `data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${k}}}\n\n`;
-            if (!res.write(s)) { res.once('drain', pump); return; }
-          }
-          res.end(`event: message\ndata: ${json}\n\n`);
-        };
-        pump();
+        pump(res, n, Math.max(1, Number(q.get('batch') || 32)),
+          (k) => `data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${k}}}\n\n`,
+          `event: message\ndata: ${json}\n\n`);
         return;
       }
       if (q.get('sse') === '1' || req.headers['x-bench-sse'] === '1') {
@@ -69,19 +75,8 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (req.method === 'GET' && path.endsWith('/stream')) {
-    const n = Math.max(0, Number(q.get('n') || 10000));
-    const batch = Math.max(1, Number(q.get('batch') || 32));
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
-    let k = 0;
-    const pump = () => {
-      while (k < n) {
-        let s = '';
-        for (let j = 0; j < batch && k < n; j++, k++) s += `data: {"seq":${k}}\n\n`;
-        if (!res.write(s)) { res.once('drain', pump); return; }
-      }
-      res.end();
-    };
-    pump();
+    pump(res, Math.max(0, Number(q.get('n') || 10000)), Math.max(1, Number(q.get('batch') || 32)),
+      (k) => `data: {"seq":${k}}\n\n`, '');
     return;
   }
   if (req.method === 'GET' && path.endsWith('/idle')) {
