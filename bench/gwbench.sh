@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers of bench/mcp-bench.sh and bench/ab.sh (sourced, bash). On top of peerbench's lib.sh:
+# Shared helpers of bench/mcp-bench.sh, bench/mcp-lists-bench.sh, bench/sse-idle-bench.sh and bench/ab.sh (sourced, bash). On top of peerbench's lib.sh:
 # its own run dir and ports per script (so a concurrent bench/run.sh or peerbench run on 18081-18084
 # is not disturbed), processes recorded by PID and stopped at exit, pinned wrk runs that yield one
 # JSON line, the gateway's CPU per run.
@@ -97,6 +97,38 @@ jwks_file = $PB_KEYS/jwks.json
 algorithms = RS256 ES256
 audience = $PB_AUD
 leeway = 0s
+EOF
+}
+
+# The gateway of the MCP benches: one process, two upstreams on the same origin (UPSTREAM_PORT),
+# /mcp with protocol = mcp and /plain with protocol = http, judged by POLICY_FILE; no access log.
+gb_conf_mcp_plain() { # WHO PORT WORKERS UPSTREAM_PORT POLICY_FILE [MAX_CONNECTIONS]
+  cat <<EOF
+; rendered by $1
+[server]
+listen = 127.0.0.1:$2
+workers = $3
+${6:+max_connections = $6
+}idle_timeout = 300s
+drain_timeout = 2s
+$(gb_conf_issuer "$2")
+
+[upstream:mcp]
+prefix = /mcp
+url = http://127.0.0.1:$4
+protocol = mcp
+
+[upstream:plain]
+prefix = /plain
+url = http://127.0.0.1:$4
+protocol = http
+
+[policy]
+file = $5
+
+[log]
+level = warn
+access = off
 EOF
 }
 

@@ -65,34 +65,7 @@ auth = token
 [mcp-tool:get_profile]
 scopes = profiles:read
 EOF
-gw_conf() { # PORT WORKERS
-  cat <<EOF
-; rendered by bench/mcp-bench.sh
-[server]
-listen = 127.0.0.1:$1
-workers = $2
-idle_timeout = 300s
-drain_timeout = 2s
-$(gb_conf_issuer "$1")
-
-[upstream:mcp]
-prefix = /mcp
-url = http://127.0.0.1:$PB_UPSTREAM_PORT
-protocol = mcp
-
-[upstream:plain]
-prefix = /plain
-url = http://127.0.0.1:$PB_UPSTREAM_PORT
-protocol = http
-
-[policy]
-file = $RUN/conf/mcp-bench.policy.ini
-
-[log]
-level = warn
-access = off
-EOF
-}
+gw_conf() { gb_conf_mcp_plain bench/mcp-bench.sh "$1" "$2" "$PB_UPSTREAM_PORT" "$RUN/conf/mcp-bench.policy.ini"; } # PORT WORKERS
 gw_conf "$GW_PORT" "$GW_WORKERS" > "$RUN/conf/mcp-bench.ini"
 cp "$RUN/conf/mcp-bench.policy.ini" "$OUT/conf/"
 

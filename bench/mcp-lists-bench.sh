@@ -5,9 +5,11 @@
 #  (1) a 100-tool tools/list answer filtered to 10, as application/json and as one SSE event:
 #      added latency (p50, wrk with LIST_CONNS = 1, i.e. sequential) and gateway CPU per response,
 #      mcp − plain in the same round; the /mcp answer is checked to hold exactly 10 tools first;
-#  (2) GET of an SSE stream of STREAM_N (10k) small events, mcp vs plain (and direct): events/s,
-#      goal mcp ÷ plain >= 0.9 (a GET on an MCP upstream is judged by route and not filtered: this is
-#      the pass-through path);
+#  (2) SSE streams of STREAM_N (10k) small events, STREAM_PER (20) back to back per sample: events/s,
+#      goal mcp ÷ plain >= 0.9 in the same round, for a POST tools/list answered by a stream of
+#      notifications and then the answer (mcp-list: the gateway reads every event, the answer may be
+#      any of them; plain-list) and for a GET stream (mcp: judged by route and passed through; plain;
+#      direct, without the gateway);
 #  (3) IDLE_N (1000) concurrent idle SSE streams through /mcp (and /plain for reference), each path
 #      in a fresh gateway process after IDLE_WARM (100) warm-up streams: the gateway's RSS growth per
 #      stream, goal <= 2048 bytes.
@@ -15,9 +17,9 @@
 #   bash bench/mcp-lists-bench.sh              # 5 rounds x 5 s x 4 list runs, 20 stream rounds, 1000 streams; ~2 min
 #   QUICK=1 bash bench/mcp-lists-bench.sh      # smoke run: 1 round of 2 s, 3 stream rounds, 200 idle streams
 #
-# Knobs (env): ROUNDS=5 LIST_DURATION=5 LIST_CONNS=1 WARMUP=1 STREAM_N=10000 STREAM_REPS=20
+# Knobs (env): ROUNDS=5 LIST_DURATION=5 LIST_CONNS=1 WARMUP=1 STREAM_N=10000 STREAM_REPS=15 STREAM_PER=20
 #   STREAM_BATCH=32 (events per upstream write) IDLE_N=1000 IDLE_WARM=100 IDLE_SETTLE_MS=2000 MIN_EPS_RATIO=0.9
-#   MAX_IDLE_BYTES=2048 GW_BIN=<repo>/build/gateway GW_WORKERS=0 GW_MAX_CONNS=10000
+#   MAX_IDLE_BYTES=2048 PARTS="list stream idle" (which of (1)-(3) to run) GW_BIN=<repo>/build/gateway GW_WORKERS=0 GW_MAX_CONNS=10000
 #   PB_UPSTREAM_PORT=18481 GW_PORT=18490 GW_IDLE_PORT=18491 PB_RUN=/tmp/mcp-lists-bench-run PIN=1
 #   OUT=bench/results/mcp-lists-bench-<stamp> PEERBENCH=<repo>/../shared/peerbench
 # The upstream and the gateway run on CPU 0, the clients (wrk, node) on CPU 1. Everything started
@@ -28,14 +30,16 @@ set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/gwbench.sh"
 gb_init mcp-lists-bench /tmp/mcp-lists-bench-run 18481
 
-if [ "${QUICK:-0}" = 1 ]; then : "${ROUNDS:=1}" "${LIST_DURATION:=2}" "${WARMUP:=1}" "${STREAM_REPS:=3}" "${IDLE_N:=200}" "${IDLE_SETTLE_MS:=1000}"; fi
+if [ "${QUICK:-0}" = 1 ]; then : "${ROUNDS:=1}" "${LIST_DURATION:=2}" "${WARMUP:=1}" "${STREAM_REPS:=3}" "${STREAM_PER:=5}" "${IDLE_N:=200}" "${IDLE_SETTLE_MS:=1000}"; fi
 ROUNDS=${ROUNDS:-5}; LIST_DURATION=${LIST_DURATION:-5}; LIST_CONNS=${LIST_CONNS:-1}; WARMUP=${WARMUP:-1}
-STREAM_N=${STREAM_N:-10000}; STREAM_REPS=${STREAM_REPS:-20}; STREAM_BATCH=${STREAM_BATCH:-32}
+STREAM_N=${STREAM_N:-10000}; STREAM_REPS=${STREAM_REPS:-15}; STREAM_PER=${STREAM_PER:-20}; STREAM_BATCH=${STREAM_BATCH:-32}
 IDLE_N=${IDLE_N:-1000}; IDLE_SETTLE_MS=${IDLE_SETTLE_MS:-2000}
 MIN_EPS_RATIO=${MIN_EPS_RATIO:-0.9}; MAX_IDLE_BYTES=${MAX_IDLE_BYTES:-2048}
 GW_BIN=${GW_BIN:-$REPO/build/gateway}; GW_WORKERS=${GW_WORKERS:-0}; GW_MAX_CONNS=${GW_MAX_CONNS:-10000}
 GW_PORT=${GW_PORT:-18490}; GW_IDLE_PORT=${GW_IDLE_PORT:-18491}; IDLE_WARM=${IDLE_WARM:-100}
-gb_ints IDLE_WARM GW_IDLE_PORT ROUNDS LIST_DURATION LIST_CONNS WARMUP STREAM_N STREAM_REPS STREAM_BATCH IDLE_N IDLE_SETTLE_MS MAX_IDLE_BYTES GW_WORKERS GW_MAX_CONNS GW_PORT
+PARTS=" ${PARTS:-list stream idle} "
+part() { [[ "$PARTS" == *" $1 "* ]]; }
+gb_ints STREAM_PER IDLE_WARM GW_IDLE_PORT ROUNDS LIST_DURATION LIST_CONNS WARMUP STREAM_N STREAM_REPS STREAM_BATCH IDLE_N IDLE_SETTLE_MS MAX_IDLE_BYTES GW_WORKERS GW_MAX_CONNS GW_PORT
 [ "$ROUNDS" -ge 1 ] && [ "$LIST_DURATION" -ge 1 ] && [ "$LIST_CONNS" -ge 1 ] && [ "$STREAM_N" -ge 1 ] && [ "$STREAM_REPS" -ge 1 ] \
   && [ "$STREAM_BATCH" -ge 1 ] && [ "$IDLE_N" -ge 1 ] || pb_die "ROUNDS, LIST_DURATION, LIST_CONNS, STREAM_N, STREAM_REPS, STREAM_BATCH, IDLE_N must be >= 1"
 # Every idle stream is a client connection of the gateway, and a socket of the client, the gateway
@@ -56,7 +60,7 @@ CONNS=$LIST_CONNS; THREADS=1   # gb_wrk's wrk -c/-t
   echo "upstream: bench/mcp-upstream.js ($(node -v)) on 127.0.0.1:$PB_UPSTREAM_PORT; run dir $RUN; ulimit -n $(ulimit -n)"
   echo "pinning: PIN=$PIN server_cpu=$PB_SERVER_CPU (upstream + gateway) client_cpu=$PB_CLIENT_CPU (wrk, node clients)"
   echo "list: rounds=$ROUNDS x ${LIST_DURATION}s per format and side, warm-up ${WARMUP}s, wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') -t1 -c$LIST_CONNS"
-  echo "stream: $STREAM_N events, $STREAM_BATCH per upstream write, $STREAM_REPS rounds; idle: $IDLE_N streams after $IDLE_WARM warm-up, settle ${IDLE_SETTLE_MS} ms, fresh gateway per path on :$GW_IDLE_PORT"
+  echo "stream: $STREAM_PER x $STREAM_N events per sample, $STREAM_BATCH per upstream write, $STREAM_REPS rounds; idle: $IDLE_N streams after $IDLE_WARM warm-up, settle ${IDLE_SETTLE_MS} ms, fresh gateway per path on :$GW_IDLE_PORT"
 } > "$OUT/env.txt"
 cat "$OUT/env.txt" >&2
 
@@ -70,33 +74,8 @@ for i in $(seq 1 64); do printf '{"jsonrpc":"2.0","id":%d,"method":"tools/list",
   printf '[defaults]\nunmatched = deny\n\n[* /mcp/**]\nauth = token\n\n[* /plain/**]\nauth = token\n'
   for i in $(seq 0 99); do printf '\n[mcp-tool:t%d]\nscopes = %s\n' "$i" "$([ "$i" -lt 10 ] && echo a || echo b)"; done
 } > "$RUN/conf/mcp-lists.policy.ini"
-cat > "$RUN/conf/mcp-lists.ini" <<EOF
-; rendered by bench/mcp-lists-bench.sh
-[server]
-listen = 127.0.0.1:$GW_PORT
-workers = $GW_WORKERS
-max_connections = $GW_MAX_CONNS
-idle_timeout = 300s
-drain_timeout = 2s
-$(gb_conf_issuer "$GW_PORT")
-
-[upstream:mcp]
-prefix = /mcp
-url = http://127.0.0.1:$PB_UPSTREAM_PORT
-protocol = mcp
-
-[upstream:plain]
-prefix = /plain
-url = http://127.0.0.1:$PB_UPSTREAM_PORT
-protocol = http
-
-[policy]
-file = $RUN/conf/mcp-lists.policy.ini
-
-[log]
-level = warn
-access = off
-EOF
+gb_conf_mcp_plain bench/mcp-lists-bench.sh "$GW_PORT" "$GW_WORKERS" "$PB_UPSTREAM_PORT" "$RUN/conf/mcp-lists.policy.ini" "$GW_MAX_CONNS" \
+  > "$RUN/conf/mcp-lists.ini"
 sed "s/^listen = .*/listen = 127.0.0.1:$GW_IDLE_PORT/; s|^public_url = .*|public_url = http://127.0.0.1:$GW_IDLE_PORT|" \
   "$RUN/conf/mcp-lists.ini" > "$RUN/conf/mcp-lists-idle.ini"
 cp "$RUN/conf/mcp-lists.policy.ini" "$OUT/conf/"
@@ -124,11 +103,12 @@ list() { # ROUND FORMAT SIDE SECONDS
   gb_wrk "{\"round\":$1,\"target\":\"tools/list $2\",\"side\":\"$3\"}" "$GWPID" "http://127.0.0.1:$GW_PORT/$3" \
     "$BENCH_DIR/wrk-mcp.lua" "$4" "$OUT/raw/list-r$1-$2-$3.txt" -- "$LISTS" "$TOK" "/$3$q"
 }
-if [ "$WARMUP" -gt 0 ]; then
+if part list && [ "$WARMUP" -gt 0 ]; then
   pb_log "warm-up ${WARMUP}s per format and side ..."
   for f in json sse; do for s in plain mcp; do list 0 "$f" "$s" "$WARMUP" > /dev/null; done; done
 fi
 for r in $(seq 1 "$ROUNDS"); do
+  part list || break
   if [ $((r % 2)) = 1 ]; then order=(plain mcp); else order=(mcp plain); fi
   for f in json sse; do
     for s in "${order[@]}"; do
@@ -139,17 +119,21 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 # ---- (2) SSE pass-through throughput ----------------------------------------------------------------------------
-pb_log "stream: $STREAM_REPS rounds of $STREAM_N events per side ..."
-$(pb_pin client) node "$BENCH_DIR/mcp-lists.js" stream "$TOK" "$STREAM_N" "$STREAM_REPS" "$GWPID" \
+if part stream; then
+pb_log "stream: $STREAM_REPS rounds of $STREAM_PER x $STREAM_N events per side ..."
+$(pb_pin client) node "$BENCH_DIR/mcp-lists.js" stream "$TOK" "$STREAM_N" "$STREAM_REPS" "$STREAM_PER" "$GWPID" \
+  "plain-list=POST:$GW_PORT:/plain?batch=$STREAM_BATCH" "mcp-list=POST:$GW_PORT:/mcp?batch=$STREAM_BATCH" \
   "plain=$GW_PORT:/plain/stream?batch=$STREAM_BATCH" "mcp=$GW_PORT:/mcp/stream?batch=$STREAM_BATCH" \
   "direct=$PB_UPSTREAM_PORT:/direct/stream?batch=$STREAM_BATCH" \
   > "$OUT/stream.jsonl" 2> "$OUT/raw/stream.err" || { cat "$OUT/raw/stream.err" >&2; pb_die "stream reads failed"; }
 pb_alive "$GWPID" || pb_die "gateway died during the stream reads"
+fi
 
 # ---- (3) idle SSE streams ----------------------------------------------------------------------------------------
 # Each path in a fresh gateway process (same binary and config, port GW_IDLE_PORT): in one process the
 # second probe would reuse the memory the first one freed (RSS does not shrink) and read ~0.
 for s in mcp plain; do
+  part idle || break
   gb_gw_start "gateway-idle-$s" "$GW" "$RUN/conf/mcp-lists-idle.ini" "$GW_IDLE_PORT"
   IPID=$(pb_pid "gateway-idle-$s")
   pb_log "idle: $IDLE_N concurrent SSE streams on /$s/idle (after $IDLE_WARM warm-up streams) ..."

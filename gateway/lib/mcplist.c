@@ -1,6 +1,10 @@
 /* mcplist: jrpc_parse checks the message strictly first, so the walk here
  * reads a document known to be well-formed and needs no checks of its
- * own beyond the shape of the answer. */
+ * own beyond the shape of the answer. That walk is one pass: whether the
+ * message is ours is known only once its "id" was read, which may come
+ * after "result", so on the way through it records where result.<kind> and
+ * each of its elements (and the element's name) are, and the answer is cut
+ * from those spans afterwards. */
 #include "mcplist.h"
 
 #include <stdlib.h>
@@ -30,27 +34,38 @@ static const char *ws(const char *p, const char *end) {
 }
 
 /* The walk never runs off the end: a checked document closes every string
- * and container, so each loop stops at a byte inside it. */
-static const char *skip_str(const char *p) {
-  for (p++; *p != '"'; p++)
-    if (*p == '\\') p++;
-  return p + 1;
+ * and container, so each loop stops at a byte inside it. Strings, most of
+ * a list answer's bytes, are skipped by memchr: a quote ends one when an
+ * even number of backslashes stands before it (pairs are escaped
+ * backslashes; an odd one escapes the quote). */
+static const char *skip_str(const char *p, const char *end) {
+  const char *s = p + 1;
+  for (;;) {
+    const char *q = memchr(s, '"', (size_t)(end - s));
+    const char *b = q;
+    while (b > p + 1 && b[-1] == '\\') b--;
+    if (((q - b) & 1) == 0) return q + 1;
+    s = q + 1;
+  }
 }
 
+/* The bytes a container skip must stop at. */
+static const unsigned char structural[256] = {['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1};
+
 static const char *skip_val(const char *p, const char *end) {
-  if (*p == '"') return skip_str(p);
+  if (*p == '"') return skip_str(p, end);
   if (*p == '{' || *p == '[') {
     int depth = 0;
-    do {
+    for (;;) {
+      while (!structural[(unsigned char)*p]) p++;
       if (*p == '"') {
-        p = skip_str(p);
+        p = skip_str(p, end);
         continue;
       }
-      if (*p == '{' || *p == '[') depth++;
-      else if (*p == '}' || *p == ']') depth--;
+      depth += (*p == '{' || *p == '[') ? 1 : -1;
       p++;
-    } while (depth > 0);
-    return p;
+      if (depth == 0) return p;
+    }
   }
   while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' &&
          *p != '\r')
@@ -116,75 +131,135 @@ static int same_value(const char *a, size_t alen, const char *b, size_t blen) {
   return same;
 }
 
+/* One element of result.<kind>, as the walk found it. */
 typedef struct {
-  const char *json;
-  const char *key; /* "name" or "uri" */
-  int (*allowed)(void *ud, const char *name, size_t name_len);
-  void *ud;
-  outbuf_t *out;
-  outbuf_t big; /* a decoded name over the stack buffer */
-} flt_t;
+  const char *start, *end; /* its bytes */
+  const char *name;        /* just after the opening quote of its name (uri); NULL: none */
+} elem_t;
 
-/* The element at p, an object with a string f->key: -1 if it is not one,
- * else whether it is allowed; *after is set past it. */
-static int judge_element(flt_t *f, const char *p, const char *end, const char **after) {
-  if (*p != '{') return -1;
-  int verdict = -1;
+typedef struct {
+  const char *key; /* "name" or "uri" */
+  const char *arr; /* the value of result.<kind>, NULL when there is none */
+  elem_t *el;      /* its elements when it is an array: small[] or the heap */
+  size_t n, cap;
+  int bad;         /* an element that is not an object with a string name, or no memory */
+  elem_t small[64];
+} scan_t;
+
+static elem_t *elem_push(scan_t *sc) {
+  if (sc->n == sc->cap) {
+    size_t cap = sc->cap * 2;
+    elem_t *e = sc->el == sc->small ? malloc(cap * sizeof *e) : realloc(sc->el, cap * sizeof *e);
+    if (!e) return NULL;
+    if (sc->el == sc->small) memcpy(e, sc->small, sizeof sc->small);
+    sc->el = e;
+    sc->cap = cap;
+  }
+  return &sc->el[sc->n++];
+}
+
+/* The element at p: recorded with its name; returns the byte after it. */
+static const char *scan_element(scan_t *sc, const char *p, const char *end) {
+  elem_t *e = elem_push(sc);
+  if (!e) {
+    sc->bad = 1;
+    return skip_val(p, end);
+  }
+  e->start = p;
+  e->name = NULL;
+  if (*p != '{') {
+    sc->bad = 1;
+    return e->end = skip_val(p, end);
+  }
   char kb[8];
   size_t klen;
   while (next_member(&p, end, kb, sizeof kb, &klen)) {
-    if (key_is(kb, klen, f->key)) {
-      if (*p != '"') return -1;
-      char small[1024];
-      const char *close;
-      size_t n = jrpc_unescape(p + 1, small, sizeof small, &close);
-      const char *name = small;
-      if (n > sizeof small) {
-        f->big.len = 0;
-        if (outbuf_reserve(&f->big, n)) return -1;
-        jrpc_unescape(p + 1, f->big.data, n, &close);
-        name = f->big.data;
-      }
-      verdict = f->allowed(f->ud, name, n) != 0;
+    if (key_is(kb, klen, sc->key)) {
+      if (*p == '"')
+        e->name = p + 1;
+      else
+        sc->bad = 1;
     }
     p = skip_val(p, end);
   }
-  *after = p;
-  return verdict;
+  if (!e->name) sc->bad = 1;
+  return e->end = p;
 }
 
-/* Appends the message with the array at arr (on its '[') filtered. A
- * kept element brings the bytes that stood before it: the separator, or
- * for the first kept the whitespace after '['; none kept leaves the
- * whitespace before ']'. */
-static int filter_array(flt_t *f, const char *arr, const char *end) {
-  const char *p = ws(arr + 1, end), *first = p;
-  if (outbuf_append(f->out, f->json, (size_t)(arr + 1 - f->json))) return -1;
-  const char *before = arr + 1; /* the bytes since the element before */
-  int kept = 0;
+/* The array at p (on its '['): its elements; returns the byte after it. */
+static const char *scan_array(scan_t *sc, const char *p, const char *end) {
+  p = ws(p + 1, end);
   while (*p != ']') {
-    const char *t;
-    int keep = judge_element(f, p, end, &t);
-    if (keep < 0) return -1;
-    const char *from = kept ? before : arr + 1, *to = kept ? p : first;
-    if (keep && (outbuf_append(f->out, from, (size_t)(to - from)) ||
-                 outbuf_append(f->out, p, (size_t)(t - p))))
-      return -1;
-    kept |= keep;
-    before = t;
-    p = ws(t, end);
+    p = ws(scan_element(sc, p, end), end);
     if (*p == ',') p = ws(p + 1, end);
   }
-  return outbuf_append(f->out, before, (size_t)(end - before));
+  return p + 1;
 }
 
-mcplist_result_t mcplist_filter(const char *json, size_t len, const char *want_id,
-                                size_t want_id_len, mcplist_kind_t kind,
-                                int (*allowed)(void *ud, const char *name, size_t name_len),
-                                void *ud, outbuf_t *out) {
-  jrpc_msg_t m;
-  jrpc_result_t r = jrpc_parse(json, len, &m);
-  if (r == JRPC_PARSE_ERROR || r == JRPC_NOMEM) return MCPLIST_FAIL;
+/* The result object at p: finds result.<kind> (arrays[]) on the way. */
+static const char *scan_result(scan_t *sc, const char *p, const char *end, const char *want) {
+  char kb[16];
+  size_t klen;
+  while (next_member(&p, end, kb, sizeof kb, &klen)) {
+    if (key_is(kb, klen, want)) {
+      sc->arr = p;
+      if (*p == '[') {
+        p = scan_array(sc, p, end);
+        continue;
+      }
+    }
+    p = skip_val(p, end);
+  }
+  return p;
+}
+
+/* Whether the element's decoded name is allowed: -1 when out of memory. */
+static int judge(const elem_t *e, int (*allowed)(void *, const char *, size_t), void *ud, outbuf_t *big) {
+  char small[1024];
+  const char *close;
+  size_t n = jrpc_unescape(e->name, small, sizeof small, &close);
+  const char *name = small;
+  if (n > sizeof small) {
+    big->len = 0;
+    if (outbuf_reserve(big, n)) return -1;
+    jrpc_unescape(e->name, big->data, n, &close);
+    name = big->data;
+  }
+  return allowed(ud, name, n) != 0;
+}
+
+/* Appends the message with the array filtered. A kept element brings the
+ * bytes that stood before it: the separator, or for the first kept the
+ * whitespace after '['; none kept leaves the whitespace before ']'. */
+static int cut(const scan_t *sc, const char *json, const char *end,
+               int (*allowed)(void *, const char *, size_t), void *ud, outbuf_t *out) {
+  const char *arr = sc->arr, *first = sc->n ? sc->el[0].start : NULL;
+  if (outbuf_append(out, json, (size_t)(arr + 1 - json))) return -1;
+  const char *before = arr + 1; /* the bytes since the element before */
+  int kept = 0, rc = 0;
+  outbuf_t big = {0}; /* a decoded name over the stack buffer */
+  for (size_t i = 0; i < sc->n && rc == 0; i++) {
+    const elem_t *e = &sc->el[i];
+    int keep = judge(e, allowed, ud, &big);
+    if (keep < 0) {
+      rc = -1;
+      break;
+    }
+    const char *from = kept ? before : arr + 1, *to = kept ? e->start : first;
+    if (keep && (outbuf_append(out, from, (size_t)(to - from)) ||
+                 outbuf_append(out, e->start, (size_t)(e->end - e->start))))
+      rc = -1;
+    kept |= keep;
+    before = e->end;
+  }
+  outbuf_free(&big);
+  return rc ? rc : outbuf_append(out, before, (size_t)(end - before));
+}
+
+static mcplist_result_t decide(scan_t *sc, jrpc_result_t r, const jrpc_msg_t *m, const char *json,
+                               size_t len, const char *want_id, size_t want_id_len, mcplist_kind_t kind,
+                               int (*allowed)(void *, const char *, size_t), void *ud, outbuf_t *out) {
+  static const char *const arrays[] = {"tools", "prompts", "resources"};
   const char *end = json + len, *p = ws(json, end);
   if (*p != '{') return MCPLIST_FAIL; /* a batch may hold the answer */
   const char *id = NULL, *result = NULL;
@@ -193,12 +268,17 @@ mcplist_result_t mcplist_filter(const char *json, size_t len, const char *want_i
   size_t klen;
   while (next_member(&p, end, kb, sizeof kb, &klen)) {
     const char *v = p;
+    if (key_is(kb, klen, "result")) {
+      result = v;
+      if (*v == '{') {
+        p = scan_result(sc, v, end, arrays[kind]);
+        continue;
+      }
+    }
     p = skip_val(p, end);
     if (key_is(kb, klen, "id")) {
       id = v;
       id_len = (size_t)(p - v);
-    } else if (key_is(kb, klen, "result")) {
-      result = v;
     }
   }
   if (!id || want_id_len == 0) return MCPLIST_NOT_OURS;
@@ -208,24 +288,33 @@ mcplist_result_t mcplist_filter(const char *json, size_t len, const char *want_i
   }
   if (!result) return MCPLIST_NOT_OURS;
   /* Ours, with a result: it must be a response and nothing else. */
-  if (r != JRPC_OK || m.kind != JRPC_RESPONSE || *result != '{') return MCPLIST_FAIL;
-  static const char *const arrays[] = {"tools", "prompts", "resources"};
-  const char *arr = NULL;
-  p = result;
-  while (next_member(&p, end, kb, sizeof kb, &klen)) {
-    if (key_is(kb, klen, arrays[kind])) arr = p;
-    p = skip_val(p, end);
-  }
-  if (!arr || *arr != '[') return MCPLIST_FAIL;
-  flt_t f = {json, kind == MCPLIST_RESOURCES ? "uri" : "name", allowed, ud, out, {0}};
+  if (r != JRPC_OK || m->kind != JRPC_RESPONSE || *result != '{') return MCPLIST_FAIL;
+  if (!sc->arr || *sc->arr != '[' || sc->bad) return MCPLIST_FAIL;
   size_t out0 = out->len;
-  int rc = filter_array(&f, arr, end);
-  outbuf_free(&f.big);
-  if (rc) {
+  if (cut(sc, json, end, allowed, ud, out)) {
     out->len = out0;
     return MCPLIST_FAIL;
   }
   return MCPLIST_FILTERED;
+}
+
+mcplist_result_t mcplist_filter(const char *json, size_t len, const char *want_id,
+                                size_t want_id_len, mcplist_kind_t kind,
+                                int (*allowed)(void *ud, const char *name, size_t name_len),
+                                void *ud, outbuf_t *out) {
+  jrpc_msg_t m;
+  jrpc_result_t r = jrpc_parse(json, len, &m);
+  if (r == JRPC_PARSE_ERROR || r == JRPC_NOMEM) return MCPLIST_FAIL;
+  scan_t sc;
+  sc.key = kind == MCPLIST_RESOURCES ? "uri" : "name";
+  sc.arr = NULL;
+  sc.el = sc.small;
+  sc.n = 0;
+  sc.cap = sizeof sc.small / sizeof sc.small[0];
+  sc.bad = 0;
+  mcplist_result_t res = decide(&sc, r, &m, json, len, want_id, want_id_len, kind, allowed, ud, out);
+  if (sc.el != sc.small) free(sc.el);
+  return res;
 }
 
 int mcplist_error(outbuf_t *out, const char *id, size_t id_len, int code, const char *msg) {

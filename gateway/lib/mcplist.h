@@ -19,9 +19,9 @@
  * 1e0 for 1, -0 for 0, "\u0061" for "a", two numbers a double cannot tell
  * apart): a client comparing decoded ids would take it for the answer.
  *
- * Memory: jsonrpc's scratch array for the duplicate check, and a buffer
- * for a decoded name over 1 KiB; both freed before returning. The output
- * is at most len bytes. */
+ * Memory: jsonrpc's scratch array for the duplicate check, a table of the
+ * array's elements beyond the first 64 and a buffer for a decoded name
+ * over 1 KiB; all freed before returning. The output is at most len bytes. */
 #ifndef GW_MCPLIST_H
 #define GW_MCPLIST_H
 

@@ -295,3 +295,50 @@ const char *reqhead_framing(reqhead_t *h) {
   if (nhost == 0 && llhttp_get_http_minor(&h->parser) >= 1) return "missing Host header";
   return NULL;
 }
+
+int reqhead_compact(reqhead_t *h, const char *const *keep, size_t nkeep) {
+  size_t len = (size_t)h->method_len + h->url_len;
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < h->nhdrs; i++)
+    for (size_t k = 0; k < nkeep; k++)
+      if (http_name_eq(h->arena + h->hdrs[i].name_off, h->hdrs[i].name_len, keep[k])) {
+        len += (size_t)h->hdrs[i].name_len + h->hdrs[i].val_len;
+        n++;
+        break;
+      }
+  /* Exact sizes: the arena and the table are allocated anew only when that
+   * frees something; the old ones stay if memory runs out. */
+  char *a = len ? malloc(len) : NULL;
+  hdr_t *t = n ? malloc(n * sizeof *t) : NULL;
+  if ((len && !a) || (n && !t)) {
+    free(a);
+    free(t);
+    return -1;
+  }
+  uint32_t at = 0, j = 0;
+#define COPY(off, l)                              \
+  do {                                            \
+    memcpy(a + at, h->arena + (off), (l));        \
+    (off) = at;                                   \
+    at += (l);                                    \
+  } while (0)
+  COPY(h->method_off, h->method_len);
+  COPY(h->url_off, h->url_len);
+  for (uint32_t i = 0; i < h->nhdrs; i++)
+    for (size_t k = 0; k < nkeep; k++)
+      if (http_name_eq(h->arena + h->hdrs[i].name_off, h->hdrs[i].name_len, keep[k])) {
+        hdr_t f = h->hdrs[i];
+        COPY(f.name_off, f.name_len);
+        COPY(f.val_off, f.val_len);
+        t[j++] = f;
+        break;
+      }
+#undef COPY
+  free(h->arena);
+  free(h->hdrs);
+  h->arena = a;
+  h->arena_len = h->arena_cap = at;
+  h->hdrs = t;
+  h->nhdrs = h->cap_hdrs = n;
+  return 0;
+}

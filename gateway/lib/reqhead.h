@@ -62,6 +62,13 @@ reqhead_event_t reqhead_execute(reqhead_t *h, const char *data, size_t len, size
  * fine (content_length and chunked_in set), else why it is refused. */
 const char *reqhead_framing(reqhead_t *h);
 
+/* For a request that stays open long after its head was used (an event
+ * stream): the arena and header table shrink to exactly the method, the
+ * target and the headers named in keep[] (lowercase), in their order; every
+ * other header is gone. Later bytes (trailers) still append. 0, or -1 when
+ * out of memory (the head is then as it was). */
+int reqhead_compact(reqhead_t *h, const char *const *keep, size_t nkeep);
+
 static inline const char *reqhead_method(const reqhead_t *h, size_t *len) {
   *len = h->method_len;
   return h->arena + h->method_off;

@@ -19,6 +19,9 @@ int access_log_fd(void);
  * the request was sent (upstream_addr_text), NULL when it was not. */
 void access_log_request(const request_t *r, int is_admin, const char *peer,
                         const char *upstream_addr);
+/* The request headers the line and request_client_addr read: a request
+ * that outlives its head keeps only these (conn_response_streaming). */
+#define ACCESS_LOG_HEADERS "host", "user-agent", "traceparent", "x-forwarded-for"
 /* The client address (SPEC "Token details"): peer, or behind [server]
  * trusted_proxies the rightmost untrusted X-Forwarded-For entry. For the
  * access log, the M2M lockout and address rate keys alike. */

@@ -479,9 +479,10 @@ static int keep_for_reuse(const worker_t *w, const request_t *r) {
   (void)w, (void)r;
   return 0;
 #else
-  /* Big buffers (a huge head) are not worth keeping. */
+  /* Big buffers (a huge head) are not worth keeping, nor a stream's request
+   * cut to size: its small late chunks would keep the heap from shrinking. */
   return w->nfree_reqs < REQ_FREE_MAX && !w->stopping && r->resp.cap <= 16384 &&
-         r->h.arena_cap <= 16384;
+         r->h.arena_cap <= 16384 && r->h.arena_cap >= 2048;
 #endif
 }
 
@@ -736,6 +737,36 @@ void conn_keepalive(client_t *c) { uv_tcp_keepalive(&c->tcp, 1, 60); }
 
 void conn_response_progress(request_t *r) { client_flush(r->c); }
 
+/* An idle event stream must cost little (thousands stay open for hours).
+ * No retry can follow a response, so the head sent upstream, the response
+ * head fields and what the gate built from the request head go; of that
+ * head only what the access log reads at the end stays, cut to size. */
+void conn_response_streaming(request_t *r) {
+  static const char *const keep[] = {ACCESS_LOG_HEADERS};
+  outbuf_free(&r->uphead);
+  outbuf_free(&r->resp);
+  outbuf_free(&r->ident);
+  outbuf_free(&r->mcp_princ);
+  free(r->rhdrs);
+  r->rhdrs = NULL;
+  r->nrhdrs = r->cap_rhdrs = 0;
+  free(r->npath);
+  r->npath = NULL;
+  r->npath_len = 0;
+  r->query = NULL; /* pointed into the arena, as the offsets below did */
+  r->query_len = 0;
+  /* No answer of the gateway's can follow the response head: no CORS. */
+  r->cors = 0;
+  r->origin_off = r->origin_len = r->mcp_sid_off = r->mcp_sid_len = 0;
+  reqhead_compact(&r->h, keep, sizeof keep / sizeof keep[0]); /* out of memory: kept whole */
+  if (r->logx.len == 0) {
+    outbuf_free(&r->logx);
+  } else if (r->logx.cap > r->logx.len) {
+    char *p = realloc(r->logx.data, r->logx.len);
+    if (p) r->logx.data = p, r->logx.cap = r->logx.len;
+  }
+}
+
 void conn_response_complete(request_t *r) {
   client_t *c = r->c;
   r->resp_complete = 1;
@@ -790,8 +821,8 @@ static void client_flush(client_t *c) {
   if (c->close_after_flush && c->wq.queued == 0 && c->wq.out.len == 0 &&
       (!c->req || c->req->resp_complete))
     linger_close(c);
-  else if (c->wq.out.cap > GW_READ_BUF && c->wq.out.len == 0)
-    outbuf_free(&c->wq.out);
+  else if (c->wq.out.len == 0)
+    outbuf_free(&c->wq.out); /* a stream silent for hours holds no buffer */
   if (!c->closing && c->wq.enc.cap > GW_READ_BUF && c->wq.enc.len == 0) outbuf_free(&c->wq.enc);
 }
 

@@ -53,6 +53,9 @@ void conn_resume(client_t *c);
 void conn_upstream_ready(request_t *r);       /* head written; stream the body */
 void conn_upstream_failed(request_t *r, answer_kind_t k, const char *desc);
 void conn_response_progress(request_t *r);    /* client out has new bytes: flush */
+/* The response head went out and a long-lived stream follows (an event
+ * stream): what only the head needed is released. */
+void conn_response_streaming(request_t *r);
 void conn_response_complete(request_t *r);
 outbuf_t *conn_response_buf(request_t *r);    /* where the response head and body go */
 void request_append_response(request_t *r, const void *p, size_t n);

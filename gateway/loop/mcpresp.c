@@ -10,6 +10,7 @@
 #include "mcplist.h"
 #include "snapshot.h"
 #include "sse.h"
+#include "swar.h"
 
 struct mcpresp {
   request_t *r;
@@ -21,6 +22,7 @@ struct mcpresp {
   outbuf_t body;
   outbuf_t out;
   uint8_t too_large;
+  outbuf_t pend;    /* an event stream's bytes of this feed: they go out as one piece */
   mcpresp_emit emit;
   void *ud;
 };
@@ -79,11 +81,53 @@ static void error_for_id(mcpresp_t *m, const char *why) {
   mcplist_error(&m->out, m->r->mcp_list_id, m->r->mcp_list_idlen, -32603, why);
 }
 
+/* Whether a message could carry a "result" member in any reading of it:
+ * its letters must stand in it literally (in any case: some clients match
+ * member names case-insensitively) unless a backslash escapes them. One
+ * that cannot is no answer to any request, so no list to filter: it goes
+ * as it came without the strict parse that costs more than the rest of the
+ * way through the gateway (a stream of notifications before the answer). */
+static int may_hold_result(const char *p, size_t n) {
+  for (size_t i = 0; i < n;) {
+    /* Eight bytes at a time past those without a backslash, 'r' or 'R'. */
+    if (n - i >= 8) {
+      uint64_t w;
+      memcpy(&w, p + i, 8);
+      if (!swar_has_byte(w, '\\') && !swar_has_byte(w | 0x2020202020202020ULL, 'r')) {
+        i += 8;
+        continue;
+      }
+    }
+    for (size_t stop = n - i >= 8 ? i + 8 : n; i < stop; i++) {
+      if (p[i] == '\\') return 1;
+      if ((p[i] | 0x20) == 'r' && n - i >= 6 && strncasecmp(p + i + 1, "esult", 5) == 0) return 1;
+    }
+  }
+  return 0;
+}
+
+/* The bytes for the client: one piece per feed instead of one per event,
+ * so a stream of small events is re-framed in chunks as large as the
+ * upstream's reads. */
+static void put(mcpresp_t *m, const char *p, size_t n) {
+  if (outbuf_append(&m->pend, p, n)) {
+    m->emit(m->ud, m->pend.data, m->pend.len); /* out of memory: in order all the same */
+    m->pend.len = 0;
+    m->emit(m->ud, p, n);
+  }
+}
+
+static void flush_pend(mcpresp_t *m) {
+  if (m->pend.len) m->emit(m->ud, m->pend.data, m->pend.len);
+  m->pend.len = 0;
+  if (m->pend.cap > 16384) outbuf_free(&m->pend);
+}
+
 static int on_sse(void *ud, sse_what_t what, const char *p, size_t n, const sse_event_t *ev) {
   mcpresp_t *m = ud;
   switch (what) {
   case SSE_PASS:
-    m->emit(m->ud, p, n);
+    put(m, p, n);
     return 0;
   case SSE_BEGIN:
     /* Every event is held to its end: whether it answers our id is only
@@ -95,9 +139,9 @@ static int on_sse(void *ud, sse_what_t what, const char *p, size_t n, const sse_
     error_for_id(m, "the list answer is larger than mcp_max_body");
     {
       static const char pre[] = "event: message\ndata: ", post[] = "\n\n";
-      m->emit(m->ud, pre, sizeof pre - 1);
-      m->emit(m->ud, m->out.data, m->out.len);
-      m->emit(m->ud, post, sizeof post - 1);
+      put(m, pre, sizeof pre - 1);
+      put(m, m->out.data, m->out.len);
+      put(m, post, sizeof post - 1);
     }
     return SSE_DROP;
   case SSE_EVENT: {
@@ -107,20 +151,21 @@ static int on_sse(void *ud, sse_what_t what, const char *p, size_t n, const sse_
     while (k < ev->data_len && (ev->data[k] == ' ' || ev->data[k] == '\t' || ev->data[k] == '\n' ||
                                 ev->data[k] == '\r'))
       k++;
-    /* No message at all (a priming event, a keep-alive): as it came. */
-    if (!ev->has_data || k == ev->data_len) {
-      m->emit(m->ud, ev->raw, ev->raw_len);
+    /* No message at all (a priming event, a keep-alive), or none that
+     * answers anything: as it came. */
+    if (!ev->has_data || k == ev->data_len || !may_hold_result(ev->data + k, ev->data_len - k)) {
+      put(m, ev->raw, ev->raw_len);
       return 0;
     }
     /* Filtered, or unreadable (an error for our id in its place). */
     mcplist_result_t rc = filter(m, ev->data, ev->data_len);
     if (rc == MCPLIST_NOT_OURS) {
-      m->emit(m->ud, ev->raw, ev->raw_len);
+      put(m, ev->raw, ev->raw_len);
       return 0;
     }
     outbuf_t rew = {0};
     if (sse_rewrite_data(ev->raw, ev->raw_len, m->out.data, m->out.len, &rew) == 0)
-      m->emit(m->ud, rew.data, rew.len);
+      put(m, rew.data, rew.len);
     outbuf_free(&rew);
     return 0;
   }
@@ -133,6 +178,7 @@ void mcpresp_body(mcpresp_t *m, const char *p, size_t n, mcpresp_emit emit, void
   m->ud = ud;
   if (m->sse) {
     sse_feed(m->sse, p, n, on_sse, m);
+    flush_pend(m);
     return;
   }
   if (m->too_large) return;
@@ -149,6 +195,7 @@ void mcpresp_end(mcpresp_t *m, mcpresp_emit emit, void *ud) {
   m->ud = ud;
   if (m->sse) {
     sse_finish(m->sse, on_sse, m);
+    flush_pend(m);
     return;
   }
   if (m->too_large)
@@ -165,5 +212,6 @@ void mcpresp_free(mcpresp_t *m) {
   sse_free(m->sse);
   outbuf_free(&m->body);
   outbuf_free(&m->out);
+  outbuf_free(&m->pend);
   free(m);
 }

@@ -29,8 +29,8 @@ struct upconn {
   upool_t *pool;
   request_t *req;         /* NULL while idle in the pool */
   llhttp_t parser;
-  uv_connect_t connect_req;
-  uv_getaddrinfo_t gai;
+  uv_getaddrinfo_t *gai;  /* while resolving; the lookup and the connect request are
+                           * allocated while they run: an open stream does not carry them */
   wqueue_t wq;
   uint64_t deadline;
   uint8_t tmo;

@@ -138,8 +138,10 @@ static upconn_t *upconn_new(upool_t *p) {
   return uc;
 }
 
+/* Called exactly once per connect, also when the handle closes first. */
 static void on_connect(uv_connect_t *req, int status) {
-  upconn_t *uc = container_of(req, upconn_t, connect_req);
+  upconn_t *uc = req->data;
+  free(req);
   if (uc->closing) return;
   request_t *r = uc->req;
   if (status < 0) {
@@ -171,8 +173,14 @@ static void on_connect(uv_connect_t *req, int status) {
 
 static void start_connect(upconn_t *uc) {
   upool_t *p = uc->pool;
-  int rc = uv_tcp_connect(&uc->connect_req, &uc->tcp, (struct sockaddr *)&p->addr, on_connect);
+  uv_connect_t *req = malloc(sizeof *req);
+  int rc = UV_ENOMEM;
+  if (req) {
+    req->data = uc;
+    rc = uv_tcp_connect(req, &uc->tcp, (struct sockaddr *)&p->addr, on_connect);
+  }
   if (rc < 0) {
+    free(req);
     char desc[128];
     snprintf(desc, sizeof desc, "cannot connect to upstream: %s", uv_strerror(rc));
     up_fail(uc, ANS_BAD_GATEWAY, desc);
@@ -180,7 +188,9 @@ static void start_connect(upconn_t *uc) {
 }
 
 static void on_resolved(uv_getaddrinfo_t *gai, int status, struct addrinfo *res) {
-  upconn_t *uc = container_of(gai, upconn_t, gai);
+  upconn_t *uc = gai->data;
+  free(gai);
+  uc->gai = NULL;
   uc->resolving = 0;
   if (uc->closing || !uc->req) {
     uv_freeaddrinfo(res);
@@ -225,9 +235,14 @@ static void up_connect_fresh(request_t *r) {
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
+  uc->gai = malloc(sizeof *uc->gai);
+  if (uc->gai) uc->gai->data = uc;
   uc->resolving = 1;
-  int rc = uv_getaddrinfo(&p->w->loop, &uc->gai, on_resolved, p->cfg->url.host, NULL, &hints);
+  int rc = uc->gai ? uv_getaddrinfo(&p->w->loop, uc->gai, on_resolved, p->cfg->url.host, NULL, &hints)
+                   : UV_ENOMEM;
   if (rc < 0) {
+    free(uc->gai);
+    uc->gai = NULL;
     uc->resolving = 0;
     up_fail(uc, ANS_BAD_GATEWAY, "cannot resolve upstream host");
   }
@@ -269,7 +284,7 @@ static void upstream_close(upconn_t *uc) {
     uc->req->uc = NULL;
     uc->req = NULL;
   }
-  if (uc->resolving) uv_cancel((uv_req_t *)&uc->gai);
+  if (uc->resolving) uv_cancel((uv_req_t *)uc->gai);
   uv_close((uv_handle_t *)&uc->tcp, up_on_close);
 }
 
@@ -848,6 +863,10 @@ static int r_on_headers_complete(llhttp_t *p) {
   }
   outbuf_append(o, "\r\n", 2);
   r->bytes_out += o->len - before;
+  if (uc->sse) {
+    if (uc->wq.out.len == 0) outbuf_free(&uc->wq.out); /* the request head, written */
+    conn_response_streaming(r);
+  }
   return no_body; /* 1: llhttp reads no body */
 }
 

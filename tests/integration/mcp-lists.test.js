@@ -428,6 +428,36 @@ test('SSE: a second answer for our id is not passed unfiltered', T, async () => 
   } finally { c.close(); }
 });
 
+// ---- events that cannot be an answer are not parsed ----
+
+// A message that cannot hold a "result" member in any reading (no such
+// letters in any case, no backslash that could spell them) answers nothing:
+// it passes as it came, readable or not, without the strict parse. One
+// that might (an escape, "Result") is still read strictly and, unreadable,
+// becomes an error for our id.
+test('SSE: an event that cannot hold a result passes untouched even unreadable; one that may is read strictly', T, async () => {
+  const c = await client();
+  try {
+    const junk = 'data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}\n\n'; // unclosed
+    const text = 'data: ping\ndata: {"a":[1,2}\n\n';
+    const upper = `data: {"jsonrpc":"2.0","id":1,"Result":{"tools":[${A}]}\n\n`; // unclosed
+    const esc = `data: {"jsonrpc":"2.0","id":1,"r\\u0065sult":{"tools":[${A}]}} x\n\n`;
+    const good = `data: ${listJson(1, `[${A},${F}]`)}\n\n`;
+    const res = await c.send(listReq(1), TOK.none, () => sseAnswer(junk, note(1), text, upper, esc, good, note(2)));
+    const fail = `data: ${rpcError(1, 'the list answer could not be filtered')}\n\n`;
+    expectBody(res, junk + note(1) + text + fail + fail + `data: ${listJson(1, `[${F}]`)}\n\n` + note(2), 'the stream');
+  } finally { c.close(); }
+});
+
+test('SSE: many notifications before the answer go out in order, the answer filtered', T, async () => {
+  const c = await client();
+  try {
+    const notes = Array.from({ length: 300 }, (_, k) => note(k)).join('');
+    const res = await c.send(listReq(1), TOK.none, () => sseAnswer(notes, `data: ${listJson(1, `[${A},${F}]`)}\n\n`, note(300)));
+    expectBody(res, notes + `data: ${listJson(1, `[${F}]`)}\n\n` + note(300), 'the stream');
+  } finally { c.close(); }
+});
+
 test('the gateway did not crash', async () => {
   assert.deepEqual(fx.crashes, []);
   const gw = await fx.ensure();

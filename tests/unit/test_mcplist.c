@@ -249,8 +249,60 @@ static void test_helpers(void) {
         "other methods are not lists");
 }
 
+/* The one-pass walk: strings skipped by memchr (a quote after an even or odd
+ * run of backslashes), the element table past its first 64 entries, the id
+ * after the result, elements judged only for our answer. */
+static void test_one_pass(void) {
+  expect_filtered("backslash runs before quotes inside and at the end of strings",
+                  "{\"jsonrpc\":\"2.0\",\"result\":{\"tools\":[{\"d\":\"q\\\"]\\\\\",\"name\":\"a\\\\\"},"
+                  "{\"name\":\"b\",\"d\":\"\\\\\\\"}{[\"},{\"name\":\"c\",\"d\":\"\\\\\\\\\"}]},\"id\":1}",
+                  "1", MCPLIST_TOOLS, B,
+                  "{\"jsonrpc\":\"2.0\",\"result\":{\"tools\":[{\"name\":\"b\",\"d\":\"\\\\\\\"}{[\"}]},\"id\":1}");
+  CHECK_STR(al.seen, "a\\|b|c|", "backslashes: the decoded names, in order");
+  /* 150 elements: t0 .. t149, every tenth allowed */
+  static const char *const TENTHS[] = {"t0", "t10", "t20", "t30", "t40", "t50", "t60", "t70",
+                                       "t80", "t90", "t100", "t110", "t120", "t130", "t140", NULL};
+  outbuf_t in = {0}, want = {0};
+  OUTBUF_LIT(&in, "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"tools\":[ ");
+  OUTBUF_LIT(&want, "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"tools\":[ ");
+  for (int i = 0; i < 150; i++) {
+    outbuf_printf(&in, "%s{\"name\":\"t%d\",\"s\":{\"a\":[%d,\"]\"]}}", i ? " , " : "", i, i);
+    if (i % 10 == 0) outbuf_printf(&want, "%s{\"name\":\"t%d\",\"s\":{\"a\":[%d,\"]\"]}}", i ? " , " : "", i, i);
+  }
+  OUTBUF_LIT(&in, " ]}}");
+  OUTBUF_LIT(&want, " ]}}");
+  outbuf_append(&in, "", 1);
+  outbuf_append(&want, "", 1);
+  expect_filtered("150 elements, every tenth kept", in.data, "7", MCPLIST_TOOLS, TENTHS, want.data);
+  CHECK(al.seen_len > 0 && strncmp(al.seen, "t0|t1|t2|", 9) == 0 && strstr(al.seen, "|t149|"),
+        "150 elements: each name asked once, in order");
+  outbuf_free(&in);
+  outbuf_free(&want);
+  expect_filtered("the id after the result, the array first in it",
+                  "{\"result\":{\"tools\":[{\"name\":\"a\"},{\"name\":\"b\"}],\"x\":1},\"jsonrpc\":\"2.0\",\"id\":\"k\"}",
+                  "\"k\"", MCPLIST_TOOLS, AC,
+                  "{\"result\":{\"tools\":[{\"name\":\"a\"}],\"x\":1},\"jsonrpc\":\"2.0\",\"id\":\"k\"}");
+  expect_result("another id with bad elements passes (nothing to filter)",
+                "{\"jsonrpc\":\"2.0\",\"result\":{\"tools\":[{\"title\":\"a\"},3,{\"name\":[]}]},\"id\":2}", "1",
+                MCPLIST_NOT_OURS);
+  CHECK_INT(al.seen_len, 0, "not ours: no name was asked about");
+  expect_result("bad elements after the id in our answer fail",
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"a\"},{\"name\":\"b\",\"name2\":1},[]]}}",
+                "1", MCPLIST_FAIL);
+  expect_result("a bad element before our id fails",
+                "{\"jsonrpc\":\"2.0\",\"result\":{\"tools\":[{\"name\":1}]},\"id\":1}", "1", MCPLIST_FAIL);
+  expect_filtered("the other kinds' arrays are not looked into",
+                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"prompts\":[5],\"tools\":[{\"name\":\"b\"}]}}", "1",
+                  MCPLIST_TOOLS, NONE, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"prompts\":[5],\"tools\":[]}}");
+  expect_filtered("an array named like ours deeper down is not ours",
+                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"m\":{\"tools\":[1]},\"tools\":[{\"name\":\"a\"}]}}",
+                  "1", MCPLIST_TOOLS, ABC,
+                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"m\":{\"tools\":[1]},\"tools\":[{\"name\":\"a\"}]}}");
+}
+
 int main(void) {
   test_filter();
+  test_one_pass();
   test_ids();
   test_not_ours_and_fail();
   test_helpers();

@@ -513,8 +513,56 @@ static void run_seeds(void) {
   }
 }
 
+
+/* reqhead_compact: what stays (method, target, the kept headers in their
+ * order and spelling) reads as before; trailers still append after it. */
+static void run_compact(void) {
+  static const char in[] = "POST /mcp?x=1 HTTP/1.1\r\nHost: a.example\r\nAuthorization: Bearer abc.def\r\n"
+                           "X-Forwarded-For: 10.0.0.1\r\nUser-Agent: t/1\r\nx-forwarded-for: 10.0.0.2\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n";
+  static const char body[] = "3\r\nabc\r\n0\r\nX-Sum: 9\r\n\r\n";
+  static const char *const keep[] = {"host", "user-agent", "x-forwarded-for"};
+  reqhead_t h;
+  memset(&h, 0, sizeof h);
+  reqhead_init(&h, 8192, 100);
+  size_t used;
+  CHECK_INT(reqhead_execute(&h, in, sizeof in - 1, &used), RH_HEAD, "compact: the head parses");
+  CHECK(reqhead_framing(&h) == NULL, "compact: chunked framing");
+  CHECK_INT(reqhead_compact(&h, keep, 3), 0, "compact: done");
+  size_t ml;
+  const char *m = reqhead_method(&h, &ml);
+  CHECK(ml == 4 && memcmp(m, "POST", 4) == 0, "compact: the method stays");
+  CHECK(h.url_len == 8 && memcmp(h.arena + h.url_off, "/mcp?x=1", 8) == 0, "compact: the target stays");
+  CHECK_INT(h.nhdrs, 4, "compact: four headers kept");
+  CHECK_INT(h.arena_cap, h.arena_len, "compact: the arena is cut to size");
+  CHECK_INT(h.arena_len, 4 + 8 + 4 + 9 + 15 + 8 + 10 + 3 + 15 + 8, "compact: nothing else in the arena");
+  int n = 0;
+  const hdr_t *f = reqhead_header(&h, "x-forwarded-for", &n);
+  CHECK(f && n == 2 && memcmp(h.arena + f->val_off, "10.0.0.1", f->val_len) == 0,
+        "compact: both X-Forwarded-For kept, the first first");
+  CHECK(memcmp(h.arena + h.hdrs[3].name_off, "x-forwarded-for", 15) == 0 &&
+            memcmp(h.arena + h.hdrs[3].val_off, "10.0.0.2", 8) == 0,
+        "compact: the order and the spelling of names kept");
+  f = reqhead_header(&h, "user-agent", NULL);
+  CHECK(f && f->val_len == 3 && memcmp(h.arena + f->val_off, "t/1", 3) == 0, "compact: User-Agent kept");
+  CHECK(reqhead_header(&h, "authorization", NULL) == NULL, "compact: Authorization is gone");
+  CHECK(reqhead_header(&h, "transfer-encoding", NULL) == NULL, "compact: Transfer-Encoding is gone");
+  CHECK_INT(reqhead_execute(&h, body, sizeof body - 1, &used), RH_MSG, "compact: the body and trailers still parse");
+  CHECK_INT(used, sizeof body - 1, "compact: to the end of the message");
+  f = reqhead_header(&h, "x-sum", NULL);
+  CHECK(f && f->val_len == 1 && h.arena[f->val_off] == '9', "compact: a trailer appends after the kept head");
+  CHECK(reqhead_header(&h, "host", NULL) != NULL, "compact: Host still there after the trailer");
+  CHECK_INT(reqhead_compact(&h, keep, 0), 0, "compact: keeping no header");
+  CHECK(h.nhdrs == 0 && h.hdrs == NULL && reqhead_header(&h, "host", NULL) == NULL,
+        "compact: no header table at all");
+  m = reqhead_method(&h, &ml);
+  CHECK(ml == 4 && memcmp(m, "POST", 4) == 0 && h.arena_len == 12, "compact: method and target alone");
+  reqhead_free(&h);
+}
+
 int main(void) {
   run_seeds();
+  run_compact();
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     const fixture_t *t = &table[i];
     run_fixture(t->name, t->in, t->len ? t->len : strlen(t->in),
