@@ -75,10 +75,7 @@ void uphead_build(request_t *r, outbuf_t *o, const char *client_ip, int client_t
         (has_conn && conn_lists(r, n, nl)))
       continue;
     if (HTTP_NAME_IS(n, nl, "x-forwarded-for")) {
-      /* Several incoming values become one list, the client appended last. */
-      outbuf_append(o, have_xff ? ", " : "X-Forwarded-For: ", have_xff ? 2 : 17);
-      outbuf_append(o, a + h->val_off, h->val_len);
-      have_xff = 1;
+      have_xff = 1; /* written after the loop, as one line */
       continue;
     }
     if (forward_header_stripped(r, n, nl)) continue;
@@ -94,10 +91,15 @@ void uphead_build(request_t *r, outbuf_t *o, const char *client_ip, int client_t
     outbuf_append(o, a + h->val_off, h->val_len);
     outbuf_append(o, "\r\n", 2);
   }
-  if (have_xff)
+  /* Several incoming values become one list, the client appended last.
+   * One line of its own: other headers may come between them. */
+  outbuf_append(o, "X-Forwarded-For: ", 17);
+  for (uint32_t i = 0; have_xff && i < r->h.nhdrs; i++) {
+    const hdr_t *h = &r->h.hdrs[i];
+    if (!HTTP_NAME_IS(a + h->name_off, h->name_len, "x-forwarded-for")) continue;
+    outbuf_append(o, a + h->val_off, h->val_len);
     outbuf_append(o, ", ", 2);
-  else
-    outbuf_append(o, "X-Forwarded-For: ", 17);
+  }
   outbuf_append(o, client_ip, strlen(client_ip));
   if (client_tls)
     OUTBUF_LIT(o, "\r\nX-Forwarded-Proto: https\r\n");

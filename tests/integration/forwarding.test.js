@@ -171,6 +171,25 @@ test('X-Forwarded-For: the client address is appended to an incoming value', T, 
   assert.deepEqual(listOf(rawValues(e.rawHeaders, 'x-forwarded-for')), ['203.0.113.7', '198.51.100.2', '127.0.0.1']);
 });
 
+test('X-Forwarded-For lines with other headers between and after them: one list line, every other header intact', T, async () => {
+  const gw = await fx.ensure();
+  const before_ = raw.requests().length;
+  const c = await RawConn.connect(gw.port);
+  try {
+    await c.write('GET /raw/xff HTTP/1.1\r\nHost: xff.example\r\nX-Forwarded-For: 203.0.113.7\r\nX-Between: one\r\n'
+      + 'X-Forwarded-For: 198.51.100.2\r\nX-After: two\r\n\r\n');
+    const rs = await c.waitResponses(1, 5000 * SCALE);
+    assert.equal(rs.length >= 1 && rs[0].status, 200, `client got: ${JSON.stringify(c.text().slice(0, 300))}`);
+  } finally { c.destroy(); }
+  const reqs = raw.requests().slice(before_);
+  assert.equal(reqs.length, 1, 'upstream saw exactly one request');
+  const head = reqs[0].raw.toString('latin1').split('\r\n\r\n')[0];
+  const lines = head.split('\r\n');
+  const xff = lines.filter((l) => /^x-forwarded-for:/i.test(l));
+  assert.deepEqual(xff, ['X-Forwarded-For: 203.0.113.7, 198.51.100.2, 127.0.0.1'], JSON.stringify(head));
+  assert.ok(lines.includes('X-Between: one') && lines.includes('X-After: two'), `other headers kept whole: ${JSON.stringify(head)}`);
+});
+
 test('X-Forwarded-For is the client address when the client sent none', T, async () => {
   const gw = await fx.ensure();
   const e = echoOf(await request(gw.port, { path: '/api/v4/echo' }));
