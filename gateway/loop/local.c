@@ -288,20 +288,25 @@ static void m2m_done(gw_job_t *job, int ok) {
   work_free(wk);
 }
 
-/* To the jobs pool (after the cluster's counters, when there is one). */
-static void m2m_submit(request_t *r) {
+/* To the jobs pool (after the cluster's counters, when there is one).
+ * async: called back from the cluster, not from the read path, so the
+ * connection has to be set going again after an answer. */
+static void m2m_submit_now(request_t *r, int async) {
   struct m2m_work *wk = r->m2m_work;
+  client_t *c = r->c;
   wk->queued = 1;
-  if (jobs_submit(conn_worker(r->c), &wk->job) != 0) {
+  if (jobs_submit(conn_worker(c), &wk->job) != 0) {
     r->m2m_work = NULL;
     r->state = RS_LOCAL;
     work_free(wk);
     r->reason = "busy";
     m2m_count(r, GW_MM2M_BUSY);
-    conn_answer(r->c, ANS_TOKEN_BUSY, NULL);
-    conn_resume(r->c);
+    conn_answer(c, ANS_TOKEN_BUSY, NULL); /* r may be gone from here on */
+    if (async) conn_resume(c);
   }
 }
+
+static void m2m_submit(request_t *r) { m2m_submit_now(r, 1); }
 
 void local_m2m_start(request_t *r) {
   if (r->body_done) {
@@ -347,7 +352,7 @@ void local_m2m_start(request_t *r) {
   wk->job.done = m2m_done;
   gw_m2m_request_t q = query_of(wk);
   if (m2mcluster_fetch(r, wk->snap->m2m, &q, m2m_submit)) return;
-  m2m_submit(r);
+  m2m_submit_now(r, 0);
 }
 
 /* The issuer's public JSON documents: GET or HEAD, cacheable. */

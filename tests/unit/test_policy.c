@@ -135,7 +135,7 @@ static const err_case_t err_cases[] = {
     {"mcp-resource prefix twice", "[mcp-resource:file:///*]\nscopes = a\n[mcp-resource:file:///*]\nscopes = a\n",
      {{3, "duplicate [mcp-resource:file:///*] (first at line 1)"}}},
     {"mcp-resource unknown key", "[mcp-resource:file:///a]\nscope = a\n",
-     {{2, "unknown key 'scope' in [mcp-resource:file:///a] (scopes, any_scopes)"},
+     {{2, "unknown key 'scope' in [mcp-resource:file:///a] (scopes, any_scopes, rate, burst, rate_key)"},
       {1, "[mcp-resource:file:///a] has no scopes"}}},
     {"mcp-prompt unknown key", "[mcp-prompt:p]\nscopes = a\nunlisted = deny\n",
      {{3, "unknown key 'unlisted' in [mcp-prompt:p]"}}},
