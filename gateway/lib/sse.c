@@ -33,7 +33,14 @@ struct sse {
   size_t id_len, type_len;
   uint8_t id_cut, type_cut;
   int64_t retry;
+  /* A held event's raw bytes and data: while they lie in one run of the
+   * current feed (an event that arrives inside one read, the common case)
+   * only a pointer to them (rawp, datap; the buffer is then empty); copied
+   * into the buffer when a piece from elsewhere joins them or the feed ends
+   * before the event does. */
   outbuf_t data, raw;
+  const char *rawp, *datap;
+  size_t rawp_n, datap_n;
 };
 
 sse_t *sse_new(size_t max) {
@@ -51,16 +58,39 @@ void sse_free(sse_t *s) {
   free(s);
 }
 
+/* Appends p[0..n) to what is held in the pointer pp/pn or the buffer b:
+ * kept as a pointer while the pieces are adjacent, copied once one is not. */
+static int hold_add(outbuf_t *b, const char **pp, size_t *pn, const char *p, size_t n) {
+  if (b->len == 0 && (*pn == 0 || *pp + *pn == p)) {
+    if (*pn == 0) *pp = p;
+    *pn += n;
+    return 0;
+  }
+  if (*pn) {
+    if (outbuf_append(b, *pp, *pn)) return -1;
+    *pn = 0;
+  }
+  return outbuf_append(b, p, n);
+}
+
+/* What is held by a pointer goes into the buffer: the bytes pointed at go
+ * away with the feed. */
+static int hold_keep(outbuf_t *b, const char **pp, size_t *pn) {
+  if (*pn == 0) return 0;
+  int r = outbuf_append(b, *pp, *pn);
+  *pn = 0;
+  return r;
+}
+
+static const char *held_at(const outbuf_t *b, const char *p, size_t pn, size_t *len) {
+  *len = pn ? pn : b->len;
+  return pn ? p : b->data ? b->data : "";
+}
+
 static void fill_event(sse_t *s, sse_event_t *ev) {
   memset(ev, 0, sizeof *ev);
-  if (s->hold && !s->too_large) {
-    ev->data = s->data.data ? s->data.data : "";
-    ev->data_len = s->data.len - (s->has_data ? 1 : 0); /* the last LF */
-  }
-  if (s->hold) {
-    ev->raw = s->raw.data ? s->raw.data : "";
-    ev->raw_len = s->raw.len;
-  }
+  if (s->hold && !s->too_large) ev->data = held_at(&s->data, s->datap, s->datap_n, &ev->data_len);
+  if (s->hold) ev->raw = held_at(&s->raw, s->rawp, s->rawp_n, &ev->raw_len);
   ev->type = s->type;
   ev->type_len = s->type_len;
   ev->type_cut = s->type_cut;
@@ -83,7 +113,7 @@ static int emit(sse_t *s, const char *p, size_t n) {
   if (n == 0) return 0;
   if (!s->in_event || (!s->hold && !s->drop)) return pass(s, p, n);
   if (s->drop) return 0;
-  if (s->raw.len + n <= s->max) return outbuf_append(&s->raw, p, n);
+  if (s->raw.len + s->rawp_n + n <= s->max) return hold_add(&s->raw, &s->rawp, &s->rawp_n, p, n);
   s->too_large = 1;
   sse_event_t ev;
   fill_event(s, &ev);
@@ -92,13 +122,14 @@ static int emit(sse_t *s, const char *p, size_t n) {
   int r = s->cb(s->ud, SSE_OVERFLOW, NULL, 0, &ev);
   if (r < 0) return -1;
   s->hold = 0;
+  size_t held_n;
+  const char *held = held_at(&s->raw, s->rawp, s->rawp_n, &held_n);
+  s->raw.len = s->rawp_n = 0;
   if (r == SSE_DROP) {
     s->drop = 1;
-    s->raw.len = 0;
     return 0;
   }
-  if (pass(s, s->raw.data, s->raw.len)) return -1;
-  s->raw.len = 0;
+  if (pass(s, held, held_n)) return -1;
   return pass(s, p, n);
 }
 
@@ -119,6 +150,7 @@ static int begin(sse_t *s) {
 static void reset_event(sse_t *s) {
   s->in_event = s->hold = s->drop = s->too_large = s->has_data = 0;
   s->data.len = s->raw.len = 0;
+  s->datap_n = s->rawp_n = 0;
   s->type_len = 0;
   s->type_cut = 0;
   s->retry = -1;
@@ -138,9 +170,9 @@ static int end_event(sse_t *s, int complete) {
 }
 
 static void add_data(sse_t *s, const char *p, size_t n) {
-  if (s->too_large || !s->hold) return;
-  /* max + 1: the LF after the last line is not part of the data */
-  if (s->data.len + n > s->max + 1 || outbuf_append(&s->data, p, n)) s->too_large = 1;
+  if (s->too_large || !s->hold || n == 0) return;
+  if (s->data.len + s->datap_n + n > s->max || hold_add(&s->data, &s->datap, &s->datap_n, p, n))
+    s->too_large = 1;
 }
 
 static void add_value(sse_t *s, const char *p, size_t n) {
@@ -158,15 +190,19 @@ static void add_value(sse_t *s, const char *p, size_t n) {
   if (k < n) s->val_cut = 1;
 }
 
+static int name_is(const sse_t *s, const char *name, size_t len) {
+  return s->name_len == len && memcmp(s->name, name, len) == 0;
+}
+
 static void start_value(sse_t *s) {
-  static const struct {
-    const char *name;
-    uint8_t field;
-  } known[] = {{"data", F_DATA}, {"id", F_ID}, {"event", F_EVENT}, {"retry", F_RETRY}};
-  s->field = F_OTHER;
-  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-    if (s->name_len == strlen(known[i].name) && memcmp(s->name, known[i].name, s->name_len) == 0)
-      s->field = known[i].field;
+  s->field = name_is(s, "data", 4)    ? F_DATA
+             : name_is(s, "id", 2)    ? F_ID
+             : name_is(s, "event", 5) ? F_EVENT
+             : name_is(s, "retry", 5) ? F_RETRY
+                                      : F_OTHER;
+  /* The LF that joins data lines goes in before the next one, not after
+   * each: the data of a one-line event is then the line itself, in place. */
+  if (s->field == F_DATA && s->has_data) add_data(s, "\n", 1);
   s->val_len = 0;
   s->val_nul = s->val_nondigit = s->val_cut = 0;
 }
@@ -174,7 +210,6 @@ static void start_value(sse_t *s) {
 static void end_field(sse_t *s) {
   switch (s->field) {
   case F_DATA:
-    add_data(s, "\n", 1);
     s->has_data = 1;
     break;
   case F_ID:
@@ -202,12 +237,17 @@ static void end_field(sse_t *s) {
 }
 
 /* Scans p up to a CR or LF; returns where it stopped. Eight bytes at a
- * time: a data line is most of an event's bytes. */
+ * time: a data line is most of an event's bytes. One test per word, for
+ * any byte below 0x0E (CR and LF are; a word with a tab or NUL is looked
+ * at byte by byte and the scan goes on). */
 static const char *to_eol(const char *p, const char *end) {
-  for (; end - p >= 8; p += 8) {
+  while (end - p >= 8) {
     uint64_t w;
     memcpy(&w, p, 8);
-    if (swar_has_byte(w, '\r') || swar_has_byte(w, '\n')) break;
+    if (swar_has_below(w, '\r' + 1))
+      for (int i = 0; i < 8; i++)
+        if (p[i] == '\r' || p[i] == '\n') return p + i;
+    p += 8;
   }
   while (p < end && *p != '\r' && *p != '\n') p++;
   return p;
@@ -313,7 +353,11 @@ int sse_feed(sse_t *s, const char *p, size_t n, sse_cb cb, void *ud) {
     }
     }
   }
-  return flush(s, end);
+  if (flush(s, end)) return -1;
+  if (s->in_event && (hold_keep(&s->raw, &s->rawp, &s->rawp_n) ||
+                      (!s->too_large && hold_keep(&s->data, &s->datap, &s->datap_n))))
+    return -1;
+  return 0;
 }
 
 int sse_finish(sse_t *s, sse_cb cb, void *ud) {

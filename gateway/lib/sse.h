@@ -28,8 +28,11 @@
  *
  * Memory: for a held event only, two growable buffers of at most `max`
  * bytes each: its raw bytes and its decoded data (an event passed through
- * costs nothing: its data is not kept). They keep their size between
- * events and are freed by sse_free. Nothing else is allocated. */
+ * costs nothing: its data is not kept). An event that lies inside one feed
+ * is not copied at all: ev->raw, and ev->data when it is one line, point
+ * into the bytes fed; the buffers take only an event that spans feeds or
+ * data of several lines. They keep their size between events and are
+ * freed by sse_free. Nothing else is allocated. */
 #ifndef GW_SSE_H
 #define GW_SSE_H
 

@@ -1,6 +1,7 @@
 /* mcpresp: filtering MCP list answers, JSON or SSE. */
 #include "mcpresp.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,11 @@ struct mcpresp {
   outbuf_t out;
   uint8_t too_large;
   outbuf_t pend;    /* an event stream's bytes of this feed: they go out as one piece */
+  /* The feed being read and the run of it that goes out next, uncopied:
+   * the pieces for the client are copied into pend only when one that is
+   * not the next bytes of the feed comes (a rewritten or spanning event). */
+  const char *feed, *feed_end, *run;
+  size_t run_n;
   mcpresp_emit emit;
   void *ud;
 };
@@ -88,19 +94,25 @@ static void error_for_id(mcpresp_t *m, const char *why) {
  * as it came without the strict parse that costs more than the rest of the
  * way through the gateway (a stream of notifications before the answer). */
 static int may_hold_result(const char *p, size_t n) {
+  static const char word[6] = "result";
   for (size_t i = 0; i < n;) {
-    /* Eight bytes at a time past those without a backslash, 'r' or 'R'. */
+    /* Eight bytes at a time past those without a backslash, 'u' or 'U':
+     * the 'u' of "result" (rarer in JSON-RPC text than its 'r', which
+     * "jsonrpc" has) is where a candidate is tried. */
     if (n - i >= 8) {
       uint64_t w;
       memcpy(&w, p + i, 8);
-      if (!swar_has_byte(w, '\\') && !swar_has_byte(w | 0x2020202020202020ULL, 'r')) {
+      if (!swar_has_byte(w, '\\') && !swar_has_byte(w | 0x2020202020202020ULL, 'u')) {
         i += 8;
         continue;
       }
     }
     for (size_t stop = n - i >= 8 ? i + 8 : n; i < stop; i++) {
       if (p[i] == '\\') return 1;
-      if ((p[i] | 0x20) == 'r' && n - i >= 6 && strncasecmp(p + i + 1, "esult", 5) == 0) return 1;
+      if ((p[i] | 0x20) != 'u' || i < 3 || n - i < 3) continue;
+      size_t k = 0;
+      while (k < 6 && (p[i - 3 + k] | 0x20) == word[k]) k++;
+      if (k == 6) return 1;
     }
   }
   return 0;
@@ -109,7 +121,7 @@ static int may_hold_result(const char *p, size_t n) {
 /* The bytes for the client: one piece per feed instead of one per event,
  * so a stream of small events is re-framed in chunks as large as the
  * upstream's reads. */
-static void put(mcpresp_t *m, const char *p, size_t n) {
+static void put_copy(mcpresp_t *m, const char *p, size_t n) {
   if (outbuf_append(&m->pend, p, n)) {
     m->emit(m->ud, m->pend.data, m->pend.len); /* out of memory: in order all the same */
     m->pend.len = 0;
@@ -117,10 +129,29 @@ static void put(mcpresp_t *m, const char *p, size_t n) {
   }
 }
 
+static void put(mcpresp_t *m, const char *p, size_t n) {
+  if (n == 0) return;
+  /* The next bytes of the feed itself (what every event that goes as it
+   * came is): a longer run, no copy. */
+  uintptr_t at = (uintptr_t)p, lo = (uintptr_t)m->feed, hi = (uintptr_t)m->feed_end;
+  if (m->pend.len == 0 && at >= lo && at <= hi && n <= hi - at &&
+      (m->run_n == 0 || m->run + m->run_n == p)) {
+    if (m->run_n == 0) m->run = p;
+    m->run_n += n;
+    return;
+  }
+  if (m->run_n) put_copy(m, m->run, m->run_n);
+  m->run_n = 0;
+  put_copy(m, p, n);
+}
+
 static void flush_pend(mcpresp_t *m) {
+  if (m->run_n) m->emit(m->ud, m->run, m->run_n);
+  m->run_n = 0;
   if (m->pend.len) m->emit(m->ud, m->pend.data, m->pend.len);
   m->pend.len = 0;
   if (m->pend.cap > 16384) outbuf_free(&m->pend);
+  m->feed = m->feed_end = NULL;
 }
 
 static int on_sse(void *ud, sse_what_t what, const char *p, size_t n, const sse_event_t *ev) {
@@ -177,6 +208,8 @@ void mcpresp_body(mcpresp_t *m, const char *p, size_t n, mcpresp_emit emit, void
   m->emit = emit;
   m->ud = ud;
   if (m->sse) {
+    m->feed = p;
+    m->feed_end = p + n;
     sse_feed(m->sse, p, n, on_sse, m);
     flush_pend(m);
     return;

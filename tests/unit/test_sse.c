@@ -171,6 +171,16 @@ static void test_rules(void) {
   expect_max("an id with a NUL is ignored", nul, sizeof nul - 1, 1 << 20,
              "[c1 d1 tl0 h1 x0 r-1 type= id=7 data=a raw=id: 7\\x0adata: a\\x0a\\x0a]"
              "[c1 d1 tl0 h1 x0 r-1 type= id=7 data=c raw=id: 8\\x00\\x0adata: c\\x0a\\x0a]");
+  /* Tabs, a NUL and other control bytes inside long lines: the line-end
+   * scan looks at such words byte by byte and goes on past them. */
+  static const char ctl[] = "data: {\"a\":\t1,\t\"b\":\"0123456789abcdef\"}\r\n"
+                            "data: \x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\0 tail of it\n\n";
+  expect_max("control bytes in long data lines are data", ctl, sizeof ctl - 1, 1 << 20,
+             "[c1 d1 tl0 h1 x0 r-1 type= id= "
+             "data={\"a\":\\x091,\\x09\"b\":\"0123456789abcdef\"}\\x0a"
+             "\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\x0b\\x0c\\x00 tail of it "
+             "raw=data: {\"a\":\\x091,\\x09\"b\":\"0123456789abcdef\"}\\x0d\\x0a"
+             "data: \\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\x0b\\x0c\\x00 tail of it\\x0a\\x0a]");
 }
 
 static void test_limits(void) {
