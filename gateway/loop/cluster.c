@@ -5,6 +5,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -172,6 +173,8 @@ typedef struct rconn {
   dlist_t pending;      /* tickets in the order sent: answers come in that order */
   const char *name;
   int outage_logged;
+  uint32_t scripts_loaded; /* bit k: script slot k was sent with SCRIPT LOAD on this connection */
+  int use_sha;             /* scripts as EVALSHA (the workers' hot path) */
   /* the subscriber's channel (NULL for a command connection) */
   const char *channel;
   void (*on_up)(struct rconn *);
@@ -181,6 +184,7 @@ typedef struct rconn {
 
 struct cluster_ticket {
   rconn_t *rc;
+  int script;  /* its script slot, -1 for other commands */
   dlist_t link;
   uint64_t sent_ns;
   cluster_reply_fn fn;
@@ -209,6 +213,7 @@ static void schedule_retry(rconn_t *rc) {
 /* The connection is gone (ac already NULL or being freed by hiredis). */
 static void rc_gone(rconn_t *rc, const char *why) {
   int was_up = rc->state == RC_UP;
+  rc->scripts_loaded = 0;
   rc->state = RC_DOWN;
   rc->state_ms = now_ms(rc);
   mark_up(rc, 0);
@@ -235,18 +240,78 @@ static void rc_fail(rconn_t *rc, const char *why) {
 
 static void on_ticket_reply(redisAsyncContext *ac, void *reply, void *privdata) {
   cluster_ticket_t *t = privdata;
+  redisReply *r = reply;
   dlist_remove(&t->link);
   if (reply) observe_us((uv_hrtime() - t->sent_ns) / 1000);
+  if (r && r->type == REDIS_REPLY_ERROR && t->script >= 0 && r->str && strncmp(r->str, "NOSCRIPT", 8) == 0)
+    t->rc->scripts_loaded = 0;
   if (t->fn) t->fn(t->ud, reply);
   free(t);
+}
+
+/* The Lua scripts callers send as EVAL SOURCE ... go out as EVALSHA: a
+ * token bucket's 600 bytes and Redis's hashing of them are not paid per
+ * request. Scripts are static strings, told apart by address; each
+ * connection sends SCRIPT LOAD before its first use of one (answers come
+ * in order, so the EVALSHA behind it finds it). A NOSCRIPT answer (someone
+ * ran SCRIPT FLUSH) makes the connection load them again; that one call
+ * is then decided locally. Only the workers do this: the main thread's
+ * revocation updates are rare and must not be lost to a NOSCRIPT, so they
+ * stay EVAL. */
+#define MAX_SCRIPTS 16
+static struct {
+  _Atomic(const char *) src[MAX_SCRIPTS];
+  char sha[MAX_SCRIPTS][41];
+  pthread_mutex_t mu;
+} SC = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int script_slot(const char *src) {
+  for (int i = 0; i < MAX_SCRIPTS; i++) {
+    const char *p = atomic_load_explicit(&SC.src[i], memory_order_acquire);
+    if (!p) break;
+    if (p == src) return i;
+  }
+  pthread_mutex_lock(&SC.mu);
+  int i = 0;
+  for (; i < MAX_SCRIPTS; i++) {
+    const char *p = atomic_load_explicit(&SC.src[i], memory_order_relaxed);
+    if (p == src) break;
+    if (!p) {
+      unsigned char md[SHA_DIGEST_LENGTH];
+      SHA1((const unsigned char *)src, strlen(src), md);
+      for (int k = 0; k < SHA_DIGEST_LENGTH; k++) snprintf(SC.sha[i] + 2 * k, 3, "%02x", md[k]);
+      atomic_store_explicit(&SC.src[i], src, memory_order_release);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&SC.mu);
+  return i < MAX_SCRIPTS ? i : -1;
 }
 
 static cluster_ticket_t *rc_call(rconn_t *rc, int argc, const char **argv, const size_t *lens,
                                  cluster_reply_fn fn, void *ud) {
   if (!rc || rc->state != RC_UP || !rc->ac) return NULL;
+  const char *av[16];
+  size_t al[16];
+  int slot = -1;
+  if (rc->use_sha && argc >= 2 && argc <= 16 && strcmp(argv[0], "EVAL") == 0 &&
+      (slot = script_slot(argv[1])) >= 0) {
+    if (!(rc->scripts_loaded & 1u << slot)) {
+      const char *load[3] = {"SCRIPT", "LOAD", argv[1]};
+      size_t ll[3] = {6, 4, lens[1]};
+      if (redisAsyncCommandArgv(rc->ac, NULL, NULL, 3, load, ll) != REDIS_OK) return NULL;
+      rc->scripts_loaded |= 1u << slot;
+    }
+    memcpy(av, argv, (size_t)argc * sizeof *av);
+    memcpy(al, lens, (size_t)argc * sizeof *al);
+    av[0] = "EVALSHA", al[0] = 7;
+    av[1] = SC.sha[slot], al[1] = 40;
+    argv = av, lens = al;
+  }
   cluster_ticket_t *t = calloc(1, sizeof *t);
   if (!t) return NULL;
   t->rc = rc;
+  t->script = slot;
   t->fn = fn;
   t->ud = ud;
   t->sent_ns = uv_hrtime();
@@ -457,7 +522,9 @@ int cluster_worker_init(worker_t *w) {
   static const char *const names[] = {"worker 0", "worker 1", "worker 2", "worker 3", "worker 4",
                                       "worker 5", "worker 6", "worker 7"};
   w->redis = rc_new(&w->loop, w->id >= 0 && w->id < 8 ? names[w->id] : "worker");
-  return w->redis ? 0 : -1;
+  if (!w->redis) return -1;
+  w->redis->use_sha = 1;
+  return 0;
 }
 
 void cluster_worker_close(worker_t *w) {

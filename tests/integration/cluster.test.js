@@ -378,6 +378,27 @@ test('a route rate (10/m) is counted once across two and three instances: 10 of 
   }
 });
 
+test('scripts go as EVALSHA, loaded once per connection: after SCRIPT FLUSH the next decision is local, then they are shared again', T, async () => {
+  const [g1, g2] = await instances();
+  const fb = (g) => metric(g, 'gateway_redis_fallbacks_total{what="rate_limit"}');
+  // Both connections have used the bucket script (one worker each).
+  for (const g of [g1, g2]) assert.equal((await get(g, token({ sub: `c-warm-${g.port}` }), '/api/v4/few')).status, 200);
+  const before1 = await fb(g1), before2 = await fb(g2);
+  await redis.cmd('SCRIPT', 'FLUSH');
+  // The next call at each finds no script: the local table answers, and the
+  // connection loads the script again.
+  const t = token({ sub: 'c-flush' });
+  for (const g of [g1, g2]) assert.equal((await get(g, t, '/api/v4/few')).status, 200, `after SCRIPT FLUSH at ${g.port}`);
+  assert.equal(await fb(g1), before1 + 1, 'one local decision at instance 1');
+  assert.equal(await fb(g2), before2 + 1, 'one local decision at instance 2');
+  // Shared again: the Redis bucket of 3 was not touched by those two.
+  const codes = [];
+  for (const g of [g1, g2, g1, g2]) codes.push((await get(g, t, '/api/v4/few')).status);
+  assert.deepEqual(codes, [200, 200, 200, 429], `shared again: ${codes.join(' ')}`);
+  assert.equal(await fb(g1), before1 + 1, 'no more local decisions at instance 1');
+  assert.equal(await fb(g2), before2 + 1, 'no more local decisions at instance 2');
+});
+
 test('M2M lockout is counted once across instances: max_failures wrong secrets spread over two lock that id at that address at both; another address is not locked', T, async () => {
   const [g1, g2] = await instances();
   const A = '203.0.113.10';
