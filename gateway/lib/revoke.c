@@ -1,5 +1,6 @@
 /* revoke: the revocation store; see revoke.h. */
 #include "revoke.h"
+#include "hex.h"
 
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -152,7 +153,7 @@ int revoke_add(gw_revoke_t *s, const gw_revocation_t *e, int64_t retain_s, gw_re
       free(n);
       return -1;
     }
-    for (int i = 0; i < 8; i++) snprintf(n->e.id + 2 * i, 3, "%02x", r[i]);
+    gw_hex(n->e.id, r, sizeof r);
   }
   n->e.id[sizeof n->e.id - 1] = '\0';
   if (!n->e.expires)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "hex.h"
 #include "log.h"
 
 #define BACKOFF_MIN_MS 100
@@ -279,7 +280,7 @@ static int script_slot(const char *src) {
     if (!p) {
       unsigned char md[SHA_DIGEST_LENGTH];
       SHA1((const unsigned char *)src, strlen(src), md);
-      for (int k = 0; k < SHA_DIGEST_LENGTH; k++) snprintf(SC.sha[i] + 2 * k, 3, "%02x", md[k]);
+      gw_hex(SC.sha[i], md, SHA_DIGEST_LENGTH);
       atomic_store_explicit(&SC.src[i], src, memory_order_release);
       break;
     }

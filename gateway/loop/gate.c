@@ -24,6 +24,7 @@
 #include "log.h"
 #include "pathnorm.h"
 #include "cluster.h"
+#include "hex.h"
 #include "ratelimits.h"
 #include "revocations.h"
 #include "snapshot.h"
@@ -490,13 +491,9 @@ static void forward_within_rate(client_t *c, request_t *r, const gw_mcp_item_t *
   int slot = lim->key == GW_RATE_KEY_SUB ? 0 : lim->key == GW_RATE_KEY_CLIENT ? 1 : -1;
   size_t kl;
   if (slot >= 0 && (r->rk_has >> slot & 1)) {
-    static const char hex[] = "0123456789abcdef";
     key[0] = slot ? 'c' : 's';
     key[1] = '#';
-    for (int i = 0; i < 16; i++) {
-      key[2 + 2 * i] = hex[r->rk[slot][i] >> 4];
-      key[3 + 2 * i] = hex[r->rk[slot][i] & 15];
-    }
+    gw_hex(key + 2, r->rk[slot], 16);
     kl = 34;
   } else {
     char ip[64];

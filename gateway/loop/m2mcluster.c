@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cluster.h"
+#include "hex.h"
 
 /* {failures, lock ms left} for each key. */
 static const char GET_LUA[] =
@@ -42,13 +43,8 @@ struct m2m_ask {
 };
 
 static void key_name(const gw_m2m_lockkey_t *k, char out[7 + 32 + 1]) {
-  static const char hex[] = "0123456789abcdef";
   memcpy(out, "gw:m2m:", 7);
-  for (int i = 0; i < 16; i++) {
-    out[7 + 2 * i] = hex[k->key[i] >> 4];
-    out[8 + 2 * i] = hex[k->key[i] & 15];
-  }
-  out[39] = '\0';
+  gw_hex(out + 7, k->key, 16);
 }
 
 static void finish(request_t *r) {

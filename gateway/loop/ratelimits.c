@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "hex.h"
 #include "ratelimit.h"
 #include "verify.h"
 
@@ -135,12 +136,7 @@ int ratelimits_take_key(request_t *r, const gw_rate_t *lim, const char *scope, s
   memcpy(both + sl + 1, key, kl);
   SHA256((const unsigned char *)both, sl + 1 + kl, md);
   char rkey[6 + 32 + 1] = "gw:rl:";
-  static const char hex[] = "0123456789abcdef";
-  for (int i = 0; i < 16; i++) {
-    rkey[6 + 2 * i] = hex[md[i] >> 4];
-    rkey[7 + 2 * i] = hex[md[i] & 15];
-  }
-  rkey[38] = '\0';
+  gw_hex(rkey + 6, md, 16);
   char cnt[16], win[16], burst[16];
   snprintf(cnt, sizeof cnt, "%u", lim->count);
   snprintf(win, sizeof win, "%u", lim->window_s);
