@@ -24,7 +24,6 @@
 #include "log.h"
 #include "pathnorm.h"
 #include "cluster.h"
-#include "hex.h"
 #include "ratelimits.h"
 #include "revocations.h"
 #include "snapshot.h"
@@ -486,22 +485,9 @@ static void forward_within_rate(client_t *c, request_t *r, const gw_mcp_item_t *
     gate_forward(c, r);
     return;
   }
-  const gw_rate_t *lim = &item->rate;
-  char key[80], hdr[256];
-  int slot = lim->key == GW_RATE_KEY_SUB ? 0 : lim->key == GW_RATE_KEY_CLIENT ? 1 : -1;
-  size_t kl;
-  if (slot >= 0 && (r->rk_has >> slot & 1)) {
-    key[0] = slot ? 'c' : 's';
-    key[1] = '#';
-    gw_hex(key + 2, r->rk[slot], 16);
-    kl = 34;
-  } else {
-    char ip[64];
-    conn_peer_ip(c, ip, sizeof ip);
-    int n = snprintf(key, sizeof key, "a:%s", ip);
-    kl = n > 0 && (size_t)n < sizeof key ? (size_t)n : sizeof key - 1;
-  }
-  if (!rate_outcome(c, r, ratelimits_take_key(r, lim, item->section, strlen(item->section), key, kl, hdr,
+  char hdr[256], ip[64];
+  conn_peer_ip(c, ip, sizeof ip);
+  if (!rate_outcome(c, r, ratelimits_take_item(r, &item->rate, item->section, strlen(item->section), ip, hdr,
                                                sizeof hdr, item_rate_done), hdr))
     gate_forward(c, r);
 }

@@ -52,17 +52,16 @@ static void header(char *hdr, size_t cap, const gw_rate_t *lim, gw_rate_verdict_
 }
 
 /* The key text: the kind goes first so that a subject never shares a
- * bucket with an address or a client id of the same text. Without the
- * claim (a public route, a token without it) the caller's address stands
- * in. */
-static size_t bucket_key(const gw_rate_t *lim, const gw_tokcache_val_t *v, const char *ip, char *key,
-                         size_t cap) {
-  int slot = lim->key == GW_RATE_KEY_SUB ? VERIFY_STR_SUB
-             : lim->key == GW_RATE_KEY_CLIENT ? VERIFY_STR_CLIENT : -1;
+ * bucket with an address or a client id of the same text; sep tells a
+ * claim (':') from its digest ('#', MCP items). Without the claim (a public
+ * route, a token without it) the caller's address stands in. vals: the
+ * sub and the client id, NULL when absent. */
+static size_t bucket_key(const gw_rate_t *lim, const char *const vals[2], const size_t lens[2], char sep,
+                         const char *ip, char *key, size_t cap) {
+  int slot = lim->key == GW_RATE_KEY_SUB ? 0 : lim->key == GW_RATE_KEY_CLIENT ? 1 : -1;
   int kl;
-  if (slot >= 0 && v && v->strs[slot] && v->lens[slot] < 256)
-    kl = snprintf(key, cap, "%c:%.*s", lim->key == GW_RATE_KEY_SUB ? 's' : 'c', (int)v->lens[slot],
-                  v->strs[slot]);
+  if (slot >= 0 && vals[slot] && lens[slot] < 256)
+    kl = snprintf(key, cap, "%c%c%.*s", slot ? 'c' : 's', sep, (int)lens[slot], vals[slot]);
   else
     kl = snprintf(key, cap, "a:%s", ip);
   if (kl < 0 || (size_t)kl >= cap) kl = (int)cap - 1;
@@ -115,17 +114,36 @@ static void on_bucket(void *ud, redisReply *rep) {
   r->cl_done(r, refused, hdr);
 }
 
+static int take_key(request_t *r, const gw_rate_t *lim, const char *scope, size_t sl, const char *key,
+                    size_t kl, char *hdr, size_t cap, void (*done)(request_t *r, int refused, const char *hdr));
+
 int ratelimits_take(request_t *r, const gw_rate_t *lim, const char *scope, size_t sl,
                     const gw_tokcache_val_t *v, const char *ip, char *hdr, size_t cap,
                     void (*done)(request_t *r, int refused, const char *hdr)) {
+  const char *vals[2] = {v ? v->strs[VERIFY_STR_SUB] : NULL, v ? v->strs[VERIFY_STR_CLIENT] : NULL};
+  size_t lens[2] = {v ? v->lens[VERIFY_STR_SUB] : 0, v ? v->lens[VERIFY_STR_CLIENT] : 0};
   char key[300];
-  size_t kl = bucket_key(lim, v, ip, key, sizeof key);
-  return ratelimits_take_key(r, lim, scope, sl, key, kl, hdr, cap, done);
+  size_t kl = bucket_key(lim, vals, lens, ':', ip, key, sizeof key);
+  return take_key(r, lim, scope, sl, key, kl, hdr, cap, done);
 }
 
-int ratelimits_take_key(request_t *r, const gw_rate_t *lim, const char *scope, size_t sl,
-                        const char *key, size_t kl, char *hdr, size_t cap,
-                        void (*done)(request_t *r, int refused, const char *hdr)) {
+int ratelimits_take_item(request_t *r, const gw_rate_t *lim, const char *scope, size_t sl, const char *ip,
+                         char *hdr, size_t cap, void (*done)(request_t *r, int refused, const char *hdr)) {
+  char hex[2][33];
+  const char *vals[2] = {NULL, NULL};
+  size_t lens[2] = {32, 32};
+  for (int k = 0; k < 2; k++)
+    if (r->rk_has >> k & 1) {
+      gw_hex(hex[k], r->rk[k], 16);
+      vals[k] = hex[k];
+    }
+  char key[300];
+  size_t kl = bucket_key(lim, vals, lens, '#', ip, key, sizeof key);
+  return take_key(r, lim, scope, sl, key, kl, hdr, cap, done);
+}
+
+static int take_key(request_t *r, const gw_rate_t *lim, const char *scope, size_t sl, const char *key,
+                    size_t kl, char *hdr, size_t cap, void (*done)(request_t *r, int refused, const char *hdr)) {
   if (kl > 299) kl = 299;
   if (!cluster_on()) return take_local(r, lim, scope, sl, key, kl, hdr, cap);
   unsigned char md[SHA256_DIGEST_LENGTH];

@@ -31,10 +31,10 @@ int ratelimits_take(request_t *r, const gw_rate_t *lim, const char *scope, size_
                     const gw_tokcache_val_t *v, const char *ip, char *hdr, size_t cap,
                     void (*done)(request_t *r, int refused, const char *hdr));
 
-/* The same with the key text given (kind letter, ':' or '#', value), for
- * callers that no longer hold the token. */
-int ratelimits_take_key(request_t *r, const gw_rate_t *lim, const char *scope, size_t scope_len,
-                        const char *key, size_t key_len, char *hdr, size_t cap,
-                        void (*done)(request_t *r, int refused, const char *hdr));
+/* The same for an MCP item's rate, once the token is gone: the key is
+ * built from the digests of its sub and client_id kept in r->rk. */
+int ratelimits_take_item(request_t *r, const gw_rate_t *lim, const char *scope, size_t scope_len,
+                         const char *ip, char *hdr, size_t cap,
+                         void (*done)(request_t *r, int refused, const char *hdr));
 
 #endif
